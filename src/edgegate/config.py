@@ -1,0 +1,159 @@
+"""`edgegate.toml` / `[tool.edgegate]` discovery, loading and validation.
+
+The top level is validated against `schemas/config.schema.json`; each gate's section against
+`schemas/config/<gate>.schema.json` when that file exists, so every gate owns its own keys.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgegate.errors import ConfigError
+from edgegate.io.files import read_text_bounded
+from edgegate.resources import schema_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAMES = ("edgegate.toml", ".edgegate.toml")
+
+
+@dataclass
+class Config:
+    """A loaded configuration. Relative paths in it are relative to `root` (the file's folder)."""
+
+    path: Path | None
+    root: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any] | None:
+        value = self.data.get(name)
+        return value if isinstance(value, dict) else None
+
+    def resolve(self, value: str | Path) -> Path:
+        """A path from the config, made absolute against the config's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def shown(self) -> str:
+        return str(self.path) if self.path else "<defaults>"
+
+
+def find_config(start: str | Path) -> Path | None:
+    """The config for `start`: the file itself, or the first `edgegate.toml` (or a
+    `pyproject.toml` with `[tool.edgegate]`) from `start` upwards."""
+    p = Path(start).resolve()
+    if p.is_file():
+        return p
+    for folder in (p, *p.parents):
+        for name in CONFIG_NAMES:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_section(pyproject):
+            return pyproject
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+def _has_tool_section(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(read_text_bounded(pyproject))
+    except (tomllib.TOMLDecodeError, Exception):
+        return False
+    return isinstance(data.get("tool"), dict) and "edgegate" in data["tool"]
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and validate a config file (`edgegate.toml` or a `pyproject.toml`)."""
+    p = Path(path)
+    try:
+        text = read_text_bounded(p, 4 * 1024 * 1024)
+    except Exception as exc:
+        raise ConfigError(str(getattr(exc, "message", exc)), p) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = getattr(exc, "msg", None) or str(exc)
+        raise ConfigError(f"malformed TOML: {msg}", p, getattr(exc, "lineno", None)) from None
+    if p.name == "pyproject.toml":
+        tool = raw.get("tool", {})
+        data = tool.get("edgegate") if isinstance(tool, dict) else None
+        if not isinstance(data, dict):
+            raise ConfigError("no [tool.edgegate] table", p)
+        prefix = "tool.edgegate."
+    else:
+        data = raw
+        prefix = ""
+    validate_config(data, p, prefix)
+    return Config(path=p.resolve(), root=p.resolve().parent, data=data)
+
+
+def _load_schema(name: str) -> dict[str, Any] | None:
+    try:
+        path = schema_path(name)
+    except FileNotFoundError:
+        return None
+    if not path.is_file():
+        return None
+    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return result
+
+
+def validate_config(data: Mapping[str, Any], path: Path, prefix: str = "") -> None:
+    """Validate `data` against the config schemas; raise `ConfigError` naming the key."""
+    top = _load_schema("config.schema.json")
+    if top is None:  # pragma: no cover - broken installation
+        raise ConfigError("edgegate's config schema is missing from this installation", path)
+    _validate(data, top, path, prefix)
+    for name, section in data.items():
+        if isinstance(section, dict):
+            schema = _load_schema(f"config/{name}.schema.json")
+            if schema is not None:
+                _validate(section, schema, path, f"{prefix}{name}.")
+
+
+def _validate(data: Any, schema: Mapping[str, Any], path: Path, prefix: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is None:
+        return
+    key = prefix + ".".join(str(p) for p in error.absolute_path)
+    key = key.rstrip(".")
+    if error.validator == "additionalProperties":
+        extra = _extra_keys(error)
+        if extra:
+            where = f"{key}." if key else ""
+            raise ConfigError(f"unknown key '{where}{extra}'", path)
+    where = f"'{key}'" if key else "top level"
+    raise ConfigError(f"invalid value at {where}: {error.message}", path)
+
+
+def _extra_keys(error: Any) -> str:
+    props = set(error.schema.get("properties", {}))
+    patterns = error.schema.get("patternProperties", {})
+    import re
+
+    extra = [
+        k
+        for k in error.instance
+        if k not in props and not any(re.search(pat, k) for pat in patterns)
+    ]
+    return ", ".join(sorted(map(str, extra)))
+
+
+def default_config(root: str | Path) -> Config:
+    """An empty config rooted at `root`, for commands run without a config file."""
+    return Config(path=None, root=Path(root).resolve(), data={})

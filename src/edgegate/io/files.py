@@ -1,0 +1,39 @@
+"""Bounded file reads: never read more than a caller says, never trust a declared length."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgegate.errors import InputError
+
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+"""Default cap for documents (manifests, configs, policies): 32 MiB."""
+
+
+def read_bounded(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a whole file, refusing one larger than `max_bytes` (checked while reading)."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputError("no such file", p) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", p) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
+    if len(data) > max_bytes:
+        raise InputError(f"file is larger than the {max_bytes // (1024 * 1024)} MiB limit", p)
+    return data
+
+
+def read_text_bounded(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Read a UTF-8 text file within `max_bytes`; a binary file is an `InputError`."""
+    data = read_bounded(path, max_bytes)
+    if b"\x00" in data[:8192]:
+        raise InputError("binary file, expected text", path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError("not valid UTF-8 text", path, line) from None

@@ -1,0 +1,97 @@
+"""Reporters: one module per format behind one interface.
+
+Each module `edgegate.report.<format>` has ``render(results, ctx) -> str``. `write_reports`
+sends each requested format to its destination (stdout when no path is given).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgegate.errors import EdgegateError
+from edgegate.findings import GateResult
+
+FORMATS = ("text", "json", "sarif", "github", "junit", "markdown")
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One report to write: a format and a destination (None: standard output)."""
+
+    format: str
+    path: Path | None = None
+
+
+@dataclass
+class ReportContext:
+    """What every reporter may need beyond the results."""
+
+    command: str = "edgegate"
+    root: Path = field(default_factory=Path.cwd)
+    """Paths in reports (SARIF URIs, annotations) are made relative to this folder."""
+    color: bool | None = None
+    """Colour in text output: None decides from the terminal."""
+
+
+def parse_output_specs(formats: Sequence[str], output: str | None = None) -> list[OutputSpec]:
+    """Parse ``--format`` values (``FMT`` or ``FMT:PATH``) and ``--output``.
+
+    ``--output`` names the destination of the one format given without a path; with several such
+    formats it is ambiguous and refused.
+    """
+    specs: list[OutputSpec] = []
+    for raw in formats or ["text"]:
+        name, _, dest = raw.partition(":")
+        name = name.strip().lower()
+        if name not in FORMATS:
+            raise EdgegateError(f"unknown format {name!r} (expected one of: {', '.join(FORMATS)})")
+        specs.append(OutputSpec(name, Path(dest) if dest else None))
+    if output:
+        unrouted = [i for i, s in enumerate(specs) if s.path is None]
+        if len(unrouted) != 1:
+            raise EdgegateError("--output needs exactly one --format without a ':PATH' of its own")
+        i = unrouted[0]
+        specs[i] = OutputSpec(specs[i].format, Path(output))
+    stdout_specs = [s for s in specs if s.path is None]
+    if len(stdout_specs) > 1:
+        raise EdgegateError("only one format can go to standard output; give the others a ':PATH'")
+    return specs
+
+
+def render(fmt: str, results: Sequence[GateResult], ctx: ReportContext) -> str:
+    """Render `results` in format `fmt`."""
+    module = importlib.import_module(f"edgegate.report.{fmt}")
+    text: str = module.render(results, ctx)
+    return text
+
+
+def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ctx: ReportContext) -> None:
+    """Write every requested report. Files are written whole (temp file, then rename)."""
+    for spec in specs:
+        if spec.path is None:
+            if spec.format == "text":
+                module = importlib.import_module("edgegate.report.text")
+                module.print_report(results, ctx)
+            else:
+                sys.stdout.write(render(spec.format, results, ctx))
+                sys.stdout.flush()
+            continue
+        plain = ReportContext(command=ctx.command, root=ctx.root, color=False)
+        write_atomic(spec.path, render(spec.format, results, plain))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file in the same folder, then rename."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise EdgegateError(f"cannot write report: {exc.strerror or exc}", path) from None
