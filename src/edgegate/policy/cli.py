@@ -1,0 +1,79 @@
+"""`edgegate policy lint|test`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgegate._cli import DebugOpt, FormatOpt, OutputOpt, run_command
+
+app = typer.Typer(
+    help="Policy-as-code over deployment manifests: conftest-compatible Rego rules and JSON Schemas.",
+    no_args_is_help=True,
+)
+
+_Paths = Optional[list[str]]  # noqa: UP045 - typer needs Optional on 3.10
+
+
+@app.command("lint")
+def lint_command(
+    paths: Annotated[list[Path], typer.Argument(help="Manifests: YAML (multi-document), JSON or TOML files or folders.")],
+    rules: Annotated[
+        _Paths,
+        typer.Option("--rules", "--policy", "-p", help="Rego folder or file (repeatable); 'builtin:edge-ai' is the shipped pack. Default: ./policy"),
+    ] = None,
+    data: Annotated[_Paths, typer.Option("--data", "-d", help="Data file exposed under data. (repeatable).")] = None,
+    namespace: Annotated[_Paths, typer.Option("--namespace", "-n", help="Rego package to evaluate (repeatable; default main).")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", help="Evaluate every package.")] = False,
+    combine: Annotated[bool, typer.Option("--combine", help="All documents as one array input, like conftest.")] = False,
+    schemas: Annotated[_Paths, typer.Option("--schemas", help="Folder of JSON Schemas for custom kinds (repeatable).")] = None,
+    no_builtin_schemas: Annotated[bool, typer.Option("--no-builtin-schemas", help="Skip the shipped kind schemas.")] = False,
+    fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Warnings fail the gate too.")] = False,
+    parser: Annotated[Optional[str], typer.Option("--parser", help="Force a parser: yaml, json or toml.")] = None,  # noqa: UP045
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Check manifests against Rego rules (deny/violation/warn) and JSON Schemas."""
+    from edgegate.errors import EdgegateError
+    from edgegate.policy.lint import LintOptions, lint
+
+    def produce() -> list:  # type: ignore[type-arg]
+        if namespace and all_namespaces:
+            raise EdgegateError("--namespace and --all-namespaces exclude each other")
+        if parser and parser not in ("yaml", "json", "toml"):
+            raise EdgegateError(f"unknown parser {parser!r} (expected yaml, json or toml)")
+        options = LintOptions(
+            rules=list(rules or ["policy"]),
+            data=list(data or []),
+            namespaces=list(namespace or []),
+            all_namespaces=all_namespaces,
+            combine=combine,
+            schema_dirs=list(schemas or []),
+            builtin_schemas=not no_builtin_schemas,
+            fail_on_warn=fail_on_warn,
+            parser=parser,
+        )
+        return [lint(paths, options)]
+
+    raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate policy lint"))
+
+
+@app.command("test")
+def test_command(
+    folders: Annotated[Optional[list[Path]], typer.Argument(help="Policy folders (default: ./policy).")] = None,  # noqa: UP045
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run Rego test_* rules and YAML test cases; exit 1 if any fails."""
+    from edgegate.policy.modules import resolve_rule_dir
+    from edgegate.policy.testing import test_policies
+
+    def produce() -> list:  # type: ignore[type-arg]
+        targets = [resolve_rule_dir(str(f)) for f in (folders or [Path("policy")])]
+        return [test_policies(targets)]
+
+    raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate policy test"))

@@ -1,0 +1,151 @@
+"""Run Rego policies over inputs with regopy, compiled once per run (``build`` +
+``query_bundle_entrypoint``), in a child process so that no engine failure can end in a pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgegate.errors import EngineError
+from edgegate.policy.modules import Module
+
+_LOCATION = re.compile(r"--\s*(\S+?):(\d+):(\d+)")
+
+
+@dataclass
+class Evaluation:
+    """Per input: entrypoint (``main``, ``k8s/extra``) → the package's rule values."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    """(input index, entrypoint) pairs whose evaluation failed."""
+    engine_output: str = ""
+
+
+def _engine_message(output: str, fallback: str) -> tuple[str, str | None, int | None]:
+    """The first useful error line the engine printed, and its file:line if it named one."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    message = next((ln for ln in lines if not ln.startswith(("--", "~", "Errors:")) and ln != "wellformed_error"), fallback)
+    loc = _LOCATION.search(output)
+    if loc:
+        return message, loc.group(1), int(loc.group(2))
+    return message, None, None
+
+
+def _run_worker(job: dict[str, Any], timeout: float) -> tuple[dict[str, Any], str]:
+    with tempfile.TemporaryDirectory(prefix="edgegate-rego-") as tmp:
+        answer_path = os.path.join(tmp, "answer.json")
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "edgegate.policy._worker", answer_path],
+                input=json.dumps(job).encode("utf-8"),
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise EngineError(f"Rego evaluation did not finish within {timeout:.0f} s") from None
+        output = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
+        if proc.returncode != 0 or not os.path.exists(answer_path):
+            how = (
+                f"was killed by signal {-proc.returncode}"
+                if proc.returncode < 0
+                else f"exited with code {proc.returncode}"
+            )
+            detail, path, line = _engine_message(output, "")
+            raise EngineError(
+                f"the Rego engine crashed ({how}){': ' + detail if detail else ''}", path, line
+            )
+        with open(answer_path, encoding="utf-8") as fh:
+            answer: dict[str, Any] = json.load(fh)
+    return answer, output
+
+
+def _module_names(modules: Sequence[Module]) -> list[list[str]]:
+    return [[m.path, m.source] for m in modules]
+
+
+def evaluate(
+    modules: Sequence[Module],
+    inputs: Sequence[Any],
+    *,
+    entrypoints: Sequence[str],
+    data: dict[str, Any] | None = None,
+    timeout: float = 600.0,
+) -> Evaluation:
+    """Evaluate every input against the packages `entrypoints` (``main``, ``a/b``)."""
+    job = {
+        "mode": "lint",
+        "modules": _module_names(modules),
+        "data": data or {},
+        "entrypoints": list(entrypoints),
+        "inputs": list(inputs),
+    }
+    answer, output = _run_worker(job, timeout)
+    _raise_fatal(answer, output)
+    errors = [(int(e["input"]), str(e["entrypoint"])) for e in answer.get("errors", [])]
+    return Evaluation(results=answer.get("results", []), errors=errors, engine_output=output)
+
+
+def evaluate_many(
+    modules: Sequence[Module],
+    jobs: Sequence[tuple[Sequence[Any], dict[str, Any]]],
+    *,
+    entrypoints: Sequence[str],
+    timeout: float = 600.0,
+) -> list[Evaluation]:
+    """Like `evaluate` for several (inputs, data) pairs in one engine process."""
+    sub = [
+        {
+            "mode": "lint",
+            "modules": _module_names(modules),
+            "data": data,
+            "entrypoints": list(entrypoints),
+            "inputs": list(inputs),
+        }
+        for inputs, data in jobs
+    ]
+    answer, output = _run_worker({"mode": "batch", "jobs": sub}, timeout)
+    out: list[Evaluation] = []
+    for one in answer.get("answers", []):
+        _raise_fatal(one, output)
+        errors = [(int(e["input"]), str(e["entrypoint"])) for e in one.get("errors", [])]
+        out.append(Evaluation(results=one.get("results", []), errors=errors, engine_output=output))
+    return out
+
+
+def query(
+    modules: Sequence[Module],
+    queries: Sequence[str],
+    *,
+    inputs: Sequence[Any] = (None,),
+    data: dict[str, Any] | None = None,
+    timeout: float = 600.0,
+) -> tuple[list[dict[str, dict[str, Any]]], str]:
+    """Run plain queries (e.g. ``data.main.test_x``) once per input; used by `policy test`."""
+    job = {
+        "mode": "query",
+        "modules": _module_names(modules),
+        "data": data or {},
+        "queries": list(queries),
+        "inputs": list(inputs),
+    }
+    answer, output = _run_worker(job, timeout)
+    _raise_fatal(answer, output)
+    return answer.get("results", []), output
+
+
+def _raise_fatal(answer: dict[str, Any], output: str) -> None:
+    fatal = answer.get("fatal")
+    if not fatal:
+        return
+    detail, path, line = _engine_message(output or fatal.get("message", ""), fatal.get("message") or "")
+    where = path or fatal.get("module")
+    raise EngineError(f"Rego compile error: {detail or fatal.get('message') or 'unknown error'}", where, line)

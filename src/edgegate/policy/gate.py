@@ -1,0 +1,49 @@
+"""`[policy]` in edgegate.toml → the same `lint` the `policy lint` command runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from edgegate.config import Config
+from edgegate.findings import GateResult, Severity
+from edgegate.policy.lint import LintOptions, lint
+from edgegate.policy.modules import BUILTIN_PREFIX
+
+
+def _paths(config: Config, values: list[str]) -> list[str]:
+    return [v if v.startswith(BUILTIN_PREFIX) else str(config.resolve(v)) for v in values]
+
+
+def _shown(config: Config, values: list[str]) -> list[str]:
+    """Inputs relative to the current folder when possible, so reports show short paths."""
+    from pathlib import Path
+
+    out = []
+    for v in _paths(config, values):
+        try:
+            out.append(str(Path(v).relative_to(Path.cwd())))
+        except ValueError:
+            out.append(v)
+    return out
+
+
+def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
+    options = LintOptions(
+        rules=_shown(config, list(section.get("rules", ["policy"]))),
+        data=_shown(config, list(section.get("data", []))),
+        namespaces=list(section.get("namespaces", [])),
+        all_namespaces=bool(section.get("all-namespaces", False)),
+        combine=bool(section.get("combine", False)),
+        schema_dirs=_shown(config, list(section.get("schemas", []))),
+        builtin_schemas=bool(section.get("builtin-schemas", True)),
+        fail_on_warn=bool(section.get("fail-on-warn", False)),
+    )
+    result = lint(_shown(config, list(section.get("paths", ["."]))), options)
+    fail_on = section.get("fail-on")
+    if fail_on:
+        result = GateResult.decide(
+            result.gate, result.findings, errors=result.errors, stats=result.stats,
+            fail_on=Severity.parse(str(fail_on)),
+        )
+    return [result]

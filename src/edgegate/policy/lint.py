@@ -1,0 +1,244 @@
+"""`policy lint`: conftest semantics over YAML/JSON/TOML inputs, plus JSON Schema validation.
+
+- Rules ``deny``, ``violation`` (failures) and ``warn`` (warnings), each with an optional
+  ``_suffix``; messages are strings or objects with ``msg`` (edgegate reads ``rule_id``,
+  ``severity``, ``title`` and ``path`` from them too; anything else goes to the details).
+- ``exception contains rules`` excepts ``deny_<rule>``/``violation_<rule>`` results by suffix.
+- Default namespace ``main``; ``--namespace``; ``--all-namespaces``; ``--combine`` gives all
+  documents as one array input of ``{"path", "contents"}`` like conftest.
+- ``data.edgegate.inventory``: every document of the run, so a rule can look at other documents
+  (e.g. the FinOpsPolicy a deployment refers to).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgegate.errors import InputError
+from edgegate.findings import Finding, GateResult, Location, Severity
+from edgegate.io.documents import Document, iter_input_files, load_documents
+from edgegate.policy import engine
+from edgegate.policy.modules import Module, ensure_supported, load_modules, resolve_rule_dir
+from edgegate.policy.schemas import load_schemas, shipped_schema_dirs, validate_documents
+
+GATE = "policy"
+_RULE = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]+)?$")
+_RESERVED = frozenset({"msg", "rule_id", "id", "severity", "title", "path"})
+
+
+@dataclass
+class LintOptions:
+    """What `policy lint` takes beyond the input paths."""
+
+    rules: Sequence[str | Path] = ("policy",)
+    data: Sequence[str | Path] = ()
+    namespaces: Sequence[str] = ()
+    all_namespaces: bool = False
+    combine: bool = False
+    schema_dirs: Sequence[str | Path] = ()
+    builtin_schemas: bool = True
+    fail_on_warn: bool = False
+    parser: str | None = None
+    extra_data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def deep_merge(base: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `other` into `base` (objects recursively; anything else replaced)."""
+    for key, value in other.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = value if not isinstance(value, Mapping) else deep_merge({}, value)
+    return base
+
+
+def load_data_files(paths: Iterable[str | Path]) -> dict[str, Any]:
+    """Merge YAML/JSON/TOML data files into one object (exposed as ``data.``)."""
+    merged: dict[str, Any] = {}
+    for f in iter_input_files(paths):
+        for doc in load_documents(f):
+            if not isinstance(doc.data, dict):
+                raise InputError("a data file must hold an object at the top level", f, doc.line)
+            deep_merge(merged, doc.data)
+    return merged
+
+
+def load_inputs(paths: Sequence[str | Path], parser: str | None = None) -> list[Document]:
+    """Every document in `paths` (files, or folders searched for YAML/JSON/TOML)."""
+    docs: list[Document] = []
+    files = list(iter_input_files(paths))
+    if not files:
+        shown = ", ".join(map(str, paths)) or "(none)"
+        raise InputError(f"no YAML, JSON or TOML inputs found in {shown}")
+    for f in files:
+        docs.extend(load_documents(f, parser=parser))
+    return docs
+
+
+def _entrypoints(modules: Sequence[Module], options: LintOptions) -> list[str]:
+    packages = sorted({m.package for m in modules})
+    if options.all_namespaces:
+        return [p.replace(".", "/") for p in packages]
+    wanted = list(options.namespaces) or ["main"]
+    missing = [ns for ns in wanted if ns not in packages]
+    if missing:
+        raise InputError(
+            f"no policies in namespace {missing[0]!r} (found: {', '.join(packages)}); "
+            "use --namespace NAME or --all-namespaces"
+        )
+    return [ns.replace(".", "/") for ns in wanted]
+
+
+def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> GateResult:
+    """Check every document in `paths` against the schemas and Rego rules of `options`."""
+    opts = options or LintOptions()
+    started = time.perf_counter()
+    documents = load_inputs(paths, opts.parser)
+    schema_folders = [Path(p) for p in opts.schema_dirs]
+    if opts.builtin_schemas:
+        schema_folders = shipped_schema_dirs() + schema_folders
+    findings, schema_checked = validate_documents(documents, load_schemas(schema_folders), GATE)
+
+    modules = load_modules([resolve_rule_dir(r) for r in opts.rules])
+    ensure_supported(modules)
+    entrypoints = _entrypoints(modules, opts)
+    data = deep_merge(load_data_files(opts.data), opts.extra_data)
+    inventory = [d.data for d in documents]
+    deep_merge(data, {"edgegate": {"inventory": inventory}})
+
+    if opts.combine:
+        inputs: list[Any] = [[{"path": d.path, "contents": d.data} for d in documents]]
+        anchors = [documents[0]]
+    else:
+        inputs = inventory
+        anchors = documents
+    evaluation = engine.evaluate(modules, inputs, entrypoints=entrypoints, data=data)
+
+    errors: list[str] = []
+    for index, ep in evaluation.errors:
+        files = ", ".join(m.path for m in modules if m.entrypoint == ep)
+        doc = anchors[index]
+        errors.append(
+            f"Rego evaluation error in package {ep.replace('/', '.')} ({files}) on "
+            f"{doc.path}:{doc.line}; the engine gives no message: see docs/policy.md for the "
+            "supported Rego subset"
+        )
+    exceptions = 0
+    warnings = 0
+    for index, per_ns in enumerate(evaluation.results):
+        doc = anchors[index]
+        for ep, package_doc in per_ns.items():
+            new, excepted, problems = _findings_for(doc, ep.replace("/", "."), package_doc, opts)
+            findings.extend(new)
+            exceptions += excepted
+            errors.extend(problems)
+    warnings = sum(1 for f in findings if not f.blocking)
+    stats = {
+        "files": len({d.path for d in documents}),
+        "documents": len(documents),
+        "policies": len(modules),
+        "namespaces": [ep.replace("/", ".") for ep in entrypoints],
+        "schema_validated": schema_checked,
+        "warnings": warnings,
+        "exceptions": exceptions,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return GateResult.decide(GATE, findings, errors=errors, stats=stats)
+
+
+def _as_items(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):  # old-style partial set `deny[msg] {…}` comes back as {msg: true}
+        return [k for k, v in value.items() if v is True]
+    if value is True:
+        return [None]
+    return []
+
+
+def _exceptions(package_doc: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for item in _as_items(package_doc.get("exception", [])):
+        if isinstance(item, list):
+            names.update(str(x) for x in item)
+        elif isinstance(item, str):
+            names.add(item)
+    return names
+
+
+def _findings_for(
+    doc: Document, namespace: str, package_doc: Any, opts: LintOptions
+) -> tuple[list[Finding], int, list[str]]:
+    findings: list[Finding] = []
+    problems: list[str] = []
+    excepted = 0
+    if not isinstance(package_doc, dict):
+        return findings, excepted, problems
+    excepted_rules = _exceptions(package_doc)
+    for rule, value in sorted(package_doc.items()):
+        match = _RULE.match(rule)
+        if not match:
+            continue
+        kind, suffix = match.group(1), (match.group(2) or "")[1:]
+        items = _as_items(value)
+        if suffix and suffix in excepted_rules and kind != "warn":
+            excepted += len(items)
+            continue
+        for item in items:
+            finding = _to_finding(doc, namespace, rule, kind, item, opts)
+            if finding is None:
+                problems.append(
+                    f"{namespace}.{rule} returned {type(item).__name__} without 'msg' for "
+                    f"{doc.path}:{doc.line}; results must be strings or objects with 'msg'"
+                )
+            else:
+                findings.append(finding)
+    return findings, excepted, problems
+
+
+def _to_finding(
+    doc: Document, namespace: str, rule: str, kind: str, item: Any, opts: LintOptions
+) -> Finding | None:
+    meta: dict[str, Any] = {}
+    if item is None:
+        message = f"{namespace}.{rule} is true"
+    elif isinstance(item, str):
+        message = item
+    elif isinstance(item, dict) and isinstance(item.get("msg"), str):
+        meta = item
+        message = item["msg"]
+    else:
+        return None
+    is_warning = kind == "warn"
+    default = Severity.LOW if is_warning else Severity.HIGH
+    try:
+        severity = Severity.parse(str(meta["severity"])) if "severity" in meta else default
+    except ValueError:
+        severity = default
+    pointer = _pointer(meta.get("path"))
+    details = {k: v for k, v in meta.items() if k not in _RESERVED}
+    details.update({"namespace": namespace, "rule": rule, "document": doc.index})
+    rule_id = str(meta.get("rule_id") or meta.get("id") or f"{namespace}.{rule}")
+    return Finding(
+        gate=GATE,
+        rule_id=rule_id,
+        severity=severity,
+        message=message,
+        title=str(meta["title"]) if meta.get("title") else None,
+        location=Location(doc.path, doc.line_of(pointer) if pointer else doc.line, None, pointer),
+        details=details,
+        blocking=not is_warning or opts.fail_on_warn,
+    )
+
+
+def _pointer(path: Any) -> str | None:
+    if isinstance(path, str) and path:
+        return path if path.startswith("/") else "/" + path.replace(".", "/")
+    if isinstance(path, list) and path:
+        return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+    return None

@@ -1,0 +1,193 @@
+"""`policy test`: Rego ``test_*`` rules, and data-driven YAML cases (the shipped pack's format).
+
+A case file is a YAML file with a top-level ``cases`` list::
+
+    rules: [EGP001]          # rule ids whose results are compared (others are ignored)
+    data: {edgegate: {...}}  # optional, for every case
+    cases:
+      - name: digest-pinned image passes
+        input: {...}         # one document, or `documents: [...]` (each evaluated with all of
+                             # them as data.edgegate.inventory)
+        data: {...}          # optional, deep-merged over the file's data
+        deny: []             # exact expected deny/violation messages (order-insensitive)
+        warn: []             # optional; omitted: warnings are not compared
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgegate.errors import InputError
+from edgegate.findings import Finding, GateResult, Location, Severity
+from edgegate.io.documents import Document, iter_input_files, load_documents
+from edgegate.policy import engine
+from edgegate.policy.lint import _RULE, deep_merge
+from edgegate.policy.modules import Module, ensure_supported, load_modules
+
+GATE = "policy-test"
+_TEST_RULE = re.compile(r"^(test_[A-Za-z0-9_]*)\b", re.MULTILINE)
+
+
+@dataclass
+class CaseOutcome:
+    file: str
+    line: int
+    name: str
+    passed: bool
+    message: str = ""
+
+
+def _case_files(folders: Sequence[Path]) -> list[Document]:
+    docs: list[Document] = []
+    for f in iter_input_files(folders, frozenset({".yaml", ".yml"})):
+        for doc in load_documents(f):
+            if isinstance(doc.data, dict) and isinstance(doc.data.get("cases"), list):
+                docs.append(doc)
+    return docs
+
+
+def _results_of(per_ns: dict[str, Any], rules: set[str] | None) -> tuple[list[str], list[str]]:
+    deny: list[str] = []
+    warn: list[str] = []
+    for ep, package_doc in per_ns.items():
+        if not isinstance(package_doc, dict):
+            continue
+        namespace = ep.replace("/", ".")
+        for rule, value in package_doc.items():
+            match = _RULE.match(rule)
+            if not match:
+                continue
+            items = value if isinstance(value, list) else [k for k, v in (value or {}).items() if v is True]
+            for item in items:
+                if isinstance(item, dict):
+                    rid = str(item.get("rule_id") or item.get("id") or f"{namespace}.{rule}")
+                    msg = str(item.get("msg"))
+                else:
+                    rid, msg = f"{namespace}.{rule}", str(item)
+                if rules is not None and rid not in rules:
+                    continue
+                (warn if match.group(1) == "warn" else deny).append(msg)
+    return deny, warn
+
+
+def run_case_files(modules: Sequence[Module], case_docs: Sequence[Document]) -> list[CaseOutcome]:
+    """Evaluate every case in one engine process and compare with the expected messages."""
+    entrypoints = sorted({m.entrypoint for m in modules})
+    jobs: list[tuple[list[Any], dict[str, Any]]] = []
+    meta: list[tuple[Document, dict[str, Any], int]] = []
+    for doc in case_docs:
+        spec = doc.data
+        base_data = spec.get("data") or {}
+        for i, case in enumerate(spec["cases"]):
+            pointer = f"/cases/{i}"
+            line = doc.line_of(pointer)
+            if not isinstance(case, dict) or ("input" not in case and "documents" not in case):
+                raise InputError("a case needs 'input' or 'documents'", doc.path, line)
+            if "deny" not in case and "warn" not in case:
+                raise InputError("a case needs an expected 'deny' (and/or 'warn') list", doc.path, line)
+            inputs = case["documents"] if "documents" in case else [case["input"]]
+            if not isinstance(inputs, list) or not inputs:
+                raise InputError("'documents' must be a non-empty list", doc.path, line)
+            data = deep_merge(copy.deepcopy(base_data), case.get("data") or {})
+            deep_merge(data, {"edgegate": {"inventory": inputs}})
+            jobs.append((inputs, data))
+            meta.append((doc, case, line))
+    evaluations = engine.evaluate_many(modules, jobs, entrypoints=entrypoints) if jobs else []
+    outcomes: list[CaseOutcome] = []
+    for (doc, case, line), evaluation in zip(meta, evaluations, strict=True):
+        name = str(case.get("name") or f"case at line {line}")
+        rules_spec = doc.data.get("rules")
+        rules = {str(r) for r in rules_spec} if isinstance(rules_spec, list) else None
+        if evaluation.errors:
+            outcomes.append(CaseOutcome(doc.path, line, name, False, "Rego evaluation error"))
+            continue
+        got_deny: list[str] = []
+        got_warn: list[str] = []
+        for per_ns in evaluation.results:
+            d, w = _results_of(per_ns, rules)
+            got_deny += d
+            got_warn += w
+        problems = []
+        if "deny" in case and Counter(map(str, case["deny"] or [])) != Counter(got_deny):
+            problems.append(f"deny: expected {sorted(map(str, case['deny'] or []))}, got {sorted(got_deny)}")
+        if "warn" in case and Counter(map(str, case["warn"] or [])) != Counter(got_warn):
+            problems.append(f"warn: expected {sorted(map(str, case['warn'] or []))}, got {sorted(got_warn)}")
+        outcomes.append(CaseOutcome(doc.path, line, name, not problems, "; ".join(problems)))
+    return outcomes
+
+
+def run_rego_tests(modules: Sequence[Module]) -> list[CaseOutcome]:
+    """Run every ``test_*`` rule; a test passes only when it evaluates to true."""
+    queries: list[tuple[Module, str, int]] = []
+    for m in modules:
+        for match in _TEST_RULE.finditer(m.source):
+            line = m.source[: match.start()].count("\n") + 1
+            name = match.group(1)
+            if not any(q[0].package == m.package and q[1] == name for q in queries):
+                queries.append((m, name, line))
+    if not queries:
+        return []
+    results, _ = engine.query(modules, [f"data.{m.package}.{name}" for m, name, _ in queries])
+    row = results[0] if results else {}
+    outcomes = []
+    for m, name, line in queries:
+        res = row.get(f"data.{m.package}.{name}", {"ok": False})
+        if not res.get("ok"):
+            outcomes.append(CaseOutcome(m.path, line, f"{m.package}.{name}", False,
+                                        "evaluation error (regopy cannot run this test; see docs/policy.md)"))
+        elif res.get("value") is True:
+            outcomes.append(CaseOutcome(m.path, line, f"{m.package}.{name}", True))
+        else:
+            outcomes.append(CaseOutcome(m.path, line, f"{m.package}.{name}", False,
+                                        f"expected true, got {res.get('value')!r}"))
+    return outcomes
+
+
+def test_policies(folders: Sequence[str | Path]) -> GateResult:
+    """Run the Rego tests and YAML cases under `folders`."""
+    started = time.perf_counter()
+    paths = [Path(f) for f in folders]
+    all_modules = load_modules(paths, include_tests=True)
+    ensure_supported(all_modules)
+    modules = [m for m in all_modules if not m.is_test]
+    case_docs = _case_files(paths)
+    outcomes = run_case_files(modules, case_docs) if modules else []
+    outcomes += run_rego_tests(all_modules)
+    if not outcomes:
+        raise InputError(f"no tests found in {', '.join(map(str, folders))} (test_* rules or YAML cases)")
+    findings = [
+        Finding(
+            gate=GATE,
+            rule_id=f"test/{o.name}",
+            severity=Severity.HIGH,
+            title="policy test failed",
+            message=f"{o.name}: {o.message}",
+            location=Location(o.file, o.line),
+        )
+        for o in outcomes
+        if not o.passed
+    ]
+    passed = sum(1 for o in outcomes if o.passed)
+    stats = {
+        "passed": passed,
+        "failed": len(outcomes) - passed,
+        "seconds": round(time.perf_counter() - started, 3),
+        "tables": [
+            {
+                "title": "Policy tests",
+                "columns": ["test", "file", "result"],
+                "rows": [[o.name, f"{o.file}:{o.line}", "pass" if o.passed else "FAIL"] for o in outcomes],
+            }
+        ],
+    }
+    return GateResult.decide(GATE, findings, stats=stats)
+
+
+test_policies.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
