@@ -1,0 +1,203 @@
+"""Sigstore bundles (v0.3 JSON) in key-pair mode: a public-key hint, no certificate, no log entry.
+
+A file's bundle carries a ``messageSignature``: an ECDSA signature over the file's SHA-256 digest
+(the same construction as a keyless hashedrekord signature, so the file is streamed, never held in
+memory). A model directory's bundle carries a DSSE envelope (built by `edgegate.sign.model`).
+The bundle objects are `sigstore_models` types, the schema sigstore-python and model-signing use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgegate.errors import InputError
+from edgegate.io.files import read_bounded
+from edgegate.sign.keys import ecdsa_hash, key_hint
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+MEDIA_TYPE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+_V03_TYPES = (MEDIA_TYPE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3")
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+
+
+class VerificationFailure(Exception):
+    """The signature does not hold: the gate fails (exit 1) with `reason`."""
+
+    def __init__(self, rule_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.rule_id = rule_id
+        self.reason = reason
+
+
+# Rule ids of verification failures.
+BAD_SIGNATURE = "EGS001"
+DIGEST_MISMATCH = "EGS002"
+POLICY_MISMATCH = "EGS003"
+MALFORMED_BUNDLE = "EGS004"
+UNTRUSTED = "EGS005"
+CONTENT_MISMATCH = "EGS006"
+KEY_MISMATCH = "EGS007"
+
+RULE_TITLES = {
+    BAD_SIGNATURE: "signature does not verify",
+    DIGEST_MISMATCH: "artifact digest does not match the bundle",
+    POLICY_MISMATCH: "signer identity does not match the policy",
+    MALFORMED_BUNDLE: "malformed or inconsistent bundle",
+    UNTRUSTED: "signing certificate or log entry not trusted",
+    CONTENT_MISMATCH: "model directory does not match its signature",
+    KEY_MISMATCH: "bundle was not made with this key",
+}
+
+
+@dataclass(frozen=True)
+class RawBundle:
+    """A bundle file read and parsed as JSON (not yet verified)."""
+
+    path: Path
+    data: bytes
+    document: dict[str, Any]
+
+    @property
+    def has_public_key(self) -> bool:
+        vm = self.document.get("verificationMaterial")
+        return isinstance(vm, dict) and "publicKey" in vm
+
+    @property
+    def has_dsse(self) -> bool:
+        return "dsseEnvelope" in self.document
+
+
+def read_bundle(path: str | Path) -> RawBundle:
+    """Read a bundle file: missing/unreadable/not JSON/not an object → `InputError` (exit 2)."""
+    p = Path(path)
+    data = read_bounded(p, MAX_BUNDLE_BYTES)
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InputError(f"bundle is not JSON{where}", p) from None
+    if not isinstance(doc, dict):
+        raise InputError("bundle is not a JSON object", p)
+    return RawBundle(p, data, doc)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse a (possibly multi-line) library message into one short line."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _parse_key_bundle(raw: RawBundle) -> Any:
+    from sigstore_models.bundle import v1 as bundle_v1
+
+    media = raw.document.get("mediaType")
+    if media not in _V03_TYPES:
+        raise VerificationFailure(MALFORMED_BUNDLE, f"unsupported bundle media type {media!r}")
+    doc = dict(raw.document)
+    vm = doc.get("verificationMaterial")
+    if isinstance(vm, dict) and "tlogEntries" not in vm:
+        # model-signing writes key bundles without the (empty) list; the schema requires it.
+        doc["verificationMaterial"] = {**vm, "tlogEntries": []}
+    try:
+        return bundle_v1.Bundle.from_json(json.dumps(doc))
+    except Exception as exc:
+        raise VerificationFailure(MALFORMED_BUNDLE, f"malformed bundle: {one_line(str(exc))}") from None
+
+
+def _check_hint(bundle: Any, key: ec.EllipticCurvePublicKey) -> None:
+    pk = bundle.verification_material.public_key
+    if pk is None:
+        raise VerificationFailure(
+            MALFORMED_BUNDLE, "bundle has a certificate, not a public key: verify with --identity/--issuer"
+        )
+    if pk.hint and pk.hint != key_hint(key):
+        raise VerificationFailure(KEY_MISMATCH, "bundle's public-key hint does not match the given key")
+
+
+def sign_digest_bundle(key: ec.EllipticCurvePrivateKey, sha256_hex: str) -> str:
+    """A v0.3 bundle (JSON) with a message signature over a SHA-256 digest, and the key's hint."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+    from sigstore_models.bundle import v1 as bundle_v1
+    from sigstore_models.common import v1 as common_v1
+
+    digest = bytes.fromhex(sha256_hex)
+    signature = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    b64 = base64.b64encode
+    bundle = bundle_v1.Bundle(
+        media_type="application/vnd.dev.sigstore.bundle.v0.3+json",
+        verification_material=bundle_v1.VerificationMaterial(
+            public_key=common_v1.PublicKeyIdentifier(hint=key_hint(key.public_key())),
+            tlog_entries=[],
+        ),
+        message_signature=common_v1.MessageSignature(
+            message_digest=common_v1.HashOutput(algorithm=common_v1.HashAlgorithm.SHA2_256, digest=b64(digest)),
+            signature=b64(signature),
+        ),
+    )
+    text: str = bundle.to_json()
+    return text
+
+
+def verify_digest_bundle(raw: RawBundle, key: ec.EllipticCurvePublicKey, sha256_hex: str) -> None:
+    """Verify a key-mode message-signature bundle against a file's SHA-256; raise `VerificationFailure`."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    bundle = _parse_key_bundle(raw)
+    _check_hint(bundle, key)
+    ms = bundle.message_signature
+    if ms is None:
+        raise VerificationFailure(
+            MALFORMED_BUNDLE, "bundle holds a DSSE envelope, not a message signature over a file"
+        )
+    digest = bytes.fromhex(sha256_hex)
+    if ms.message_digest is not None:
+        if ms.message_digest.algorithm.value != "SHA2_256":
+            raise VerificationFailure(
+                MALFORMED_BUNDLE, f"unsupported message digest algorithm {ms.message_digest.algorithm.value}"
+            )
+        if ms.message_digest.digest != digest:
+            raise VerificationFailure(
+                DIGEST_MISMATCH,
+                "bundle message digest mismatch: the file changed or the bundle is for another artifact",
+            )
+    try:
+        key.verify(ms.signature, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    except InvalidSignature:
+        raise VerificationFailure(BAD_SIGNATURE, "signature is invalid for this file and key") from None
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding."""
+    head = f"DSSEv1 {len(payload_type)} {payload_type} {len(payload)} ".encode()
+    return head + payload
+
+
+def verify_dsse_bundle(raw: RawBundle, key: ec.EllipticCurvePublicKey) -> tuple[str, bytes]:
+    """Verify a key-mode DSSE bundle's signature; return (payload type, payload bytes)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    bundle = _parse_key_bundle(raw)
+    _check_hint(bundle, key)
+    env = bundle.dsse_envelope
+    if env is None:
+        raise VerificationFailure(MALFORMED_BUNDLE, "bundle holds a message signature, not a DSSE envelope")
+    if len(env.signatures) != 1:
+        raise VerificationFailure(MALFORMED_BUNDLE, f"expected one DSSE signature, found {len(env.signatures)}")
+    algo = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[ecdsa_hash(key)]
+    try:
+        key.verify(env.signatures[0].sig, pae(env.payload_type, env.payload), ec.ECDSA(algo))
+    except InvalidSignature:
+        raise VerificationFailure(BAD_SIGNATURE, "DSSE signature is invalid for this key") from None
+    return str(env.payload_type), bytes(env.payload)

@@ -1,0 +1,122 @@
+"""`edgegate sign PATH ...` and `edgegate sign keygen`.
+
+``edgegate sign PATH`` is shorthand for ``edgegate sign artifact PATH``. Engines (sigstore,
+model-signing, cryptography) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgegate._cli import DebugOpt, FormatOpt, OutputOpt, guard, run_command
+from edgegate.sign._typer import DefaultCommandGroup
+
+_DEFAULT_COMMAND = DefaultCommandGroup.default_command
+
+app = typer.Typer(
+    cls=DefaultCommandGroup,
+    help="Sign files, model directories (OpenSSF model-signing format) and container images "
+    "into Sigstore bundles, with a key pair (offline) or keyless (OIDC). "
+    "'edgegate sign PATH' is short for 'edgegate sign artifact PATH'.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@app.command(_DEFAULT_COMMAND)
+def artifact(
+    path: Annotated[Path, typer.Argument(help="File, model directory, or image (OCI layout / tar).")],
+    key: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--key", "-k", help="Private key PEM (from 'edgegate sign keygen')."),
+    ] = None,
+    keyless: Annotated[
+        bool, typer.Option("--keyless", help="Sign with an OIDC identity via Fulcio/Rekor (network).")
+    ] = False,
+    bundle: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--bundle", "-b", help="Where to write the bundle (default PATH.sigstore.json; DIR.sig for a model)."
+        ),
+    ] = None,
+    password_env: Annotated[
+        str, typer.Option("--password-env", help="Environment variable holding the key passphrase.")
+    ] = "EDGEGATE_KEY_PASSWORD",
+    kind: Annotated[
+        str, typer.Option("--kind", help="auto (directory → model, else file), file, model or image.")
+    ] = "auto",
+    image: Annotated[bool, typer.Option("--image", help="Same as --kind image.")] = False,
+    since: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--since", help="Previous signature of this model: re-hash only changed files."),
+    ] = None,
+    allow_symlinks: Annotated[
+        bool,
+        typer.Option("--allow-symlinks", help="Hash symlinks to files inside the model (never outside)."),
+    ] = False,
+    staging: Annotated[bool, typer.Option("--staging", help="Keyless: use Sigstore's staging instance.")] = False,
+    identity_token: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--identity-token",
+            envvar="EDGEGATE_IDENTITY_TOKEN",
+            help="Keyless: an explicit OIDC token (default: ambient credential detection).",
+        ),
+    ] = None,
+    progress: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: on a terminal)."),
+    ] = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Sign PATH into a Sigstore bundle."""
+    from edgegate.sign.signer import SignRequest, sign_result
+
+    req = SignRequest(
+        path=path,
+        out=bundle,
+        key=key,
+        password_env=password_env,
+        keyless=keyless,
+        identity_token=identity_token,
+        instance="staging" if staging else "production",
+        kind="image" if image else kind,
+        allow_symlinks=allow_symlinks,
+        since=since,
+        progress=progress,
+    )
+    raise typer.Exit(
+        run_command(lambda: [sign_result(req)], formats=fmt, output=output, debug=debug, command="edgegate sign")
+    )
+
+
+@app.command()
+def keygen(
+    private: Annotated[Path, typer.Option("--private", help="Private key PEM to write.")] = Path(
+        "edgegate.key"
+    ),
+    public: Annotated[Path, typer.Option("--public", help="Public key PEM to write.")] = Path("edgegate.pub"),
+    password_env: Annotated[
+        str, typer.Option("--password-env", help="Environment variable holding the passphrase.")
+    ] = "EDGEGATE_KEY_PASSWORD",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write an ECDSA P-256 key pair; the private key is encrypted with the passphrase in
+    $EDGEGATE_KEY_PASSWORD (or --password-env)."""
+
+    def body() -> int:
+        from edgegate.sign.keys import generate_keypair, passphrase_from_env
+
+        passphrase = passphrase_from_env(password_env)
+        assert passphrase is not None
+        generate_keypair(private, public, passphrase, force=force)
+        typer.echo(f"wrote {private} (private, encrypted) and {public} (public)")
+        return 0
+
+    raise typer.Exit(guard(body, debug))

@@ -1,0 +1,278 @@
+"""Walking a model directory and hashing its files: SHA-256 per whole file, files in parallel.
+
+The digests are model-signing's ``files`` serialization: one whole-file SHA-256 per regular file,
+named by its POSIX path relative to the model root. A file is streamed in fixed-size chunks into
+one reusable buffer per worker (never read whole); `hashlib` releases the GIL on large buffers,
+so threads hash several files at once on several cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from edgegate.errors import InputError
+
+CHUNK_SIZE = 4 * 1024 * 1024
+"""Bytes read per `readinto` call."""
+
+PROGRESS_THRESHOLD = 64 * 1024 * 1024
+"""Show a progress bar (on a terminal) when more than this many bytes are to be hashed."""
+
+DEFAULT_IGNORE = (".git", ".gitattributes", ".github", ".gitignore")
+"""Paths model-signing ignores by default (relative to the model root)."""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A regular file of a model directory (or a symlink to one inside it, when allowed)."""
+
+    name: str
+    """POSIX path relative to the model root: the manifest's resource name."""
+    path: Path
+    """The path to open (the symlink's target when `name` is a symlink)."""
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    device: int
+
+    def state(self) -> dict[str, int]:
+        """The stat fields incremental re-signing compares."""
+        return {
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "ctime_ns": self.ctime_ns,
+            "inode": self.inode,
+            "device": self.device,
+        }
+
+
+def _entry(name: str, path: Path, st: os.stat_result) -> FileEntry:
+    return FileEntry(
+        name=name,
+        path=path,
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        ctime_ns=st.st_ctime_ns,
+        inode=st.st_ino,
+        device=st.st_dev,
+    )
+
+
+def _is_ignored(name: str, ignore: Sequence[str]) -> bool:
+    parts = PurePosixPath(name).parts
+    for pattern in ignore:
+        ip = PurePosixPath(pattern).parts
+        if parts[: len(ip)] == ip:
+            return True
+    return False
+
+
+def walk_model(
+    root: str | Path,
+    *,
+    allow_symlinks: bool = False,
+    ignore: Sequence[str] = DEFAULT_IGNORE,
+) -> list[FileEntry]:
+    """The files of model directory `root`, sorted by name.
+
+    Symlinks are refused unless `allow_symlinks`; even then a link must resolve to a regular file
+    inside `root` (never followed out of the tree, never into a directory). Sockets, FIFOs and
+    devices are refused. `ignore` holds root-relative paths skipped with everything below them.
+    """
+    base = Path(root)
+    try:
+        st = base.stat()
+    except FileNotFoundError:
+        raise InputError("no such file or directory", base) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", base) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InputError("not a directory", base)
+    real_root = base.resolve()
+    entries: list[FileEntry] = []
+    stack: list[tuple[Path, str]] = [(base, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise InputError(f"cannot list directory: {exc.strerror or exc}", folder) from None
+        for child in children:
+            name = f"{prefix}{child.name}"
+            if _is_ignored(name, ignore):
+                continue
+            path = Path(child.path)
+            try:
+                lst = child.stat(follow_symlinks=False)
+            except OSError as exc:
+                raise InputError(f"cannot stat: {exc.strerror or exc}", path) from None
+            if stat.S_ISLNK(lst.st_mode):
+                entries.append(_symlink_entry(name, path, real_root, allow_symlinks))
+            elif stat.S_ISDIR(lst.st_mode):
+                stack.append((path, f"{name}/"))
+            elif stat.S_ISREG(lst.st_mode):
+                entries.append(_entry(name, path, lst))
+            else:
+                raise InputError("not a regular file or directory (socket, FIFO or device)", path)
+    entries.sort(key=lambda e: e.name)
+    return entries
+
+
+def _symlink_entry(name: str, path: Path, real_root: Path, allow: bool) -> FileEntry:
+    if not allow:
+        raise InputError("symbolic link in the model directory (pass --allow-symlinks to hash it)", path)
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise InputError("broken or looping symbolic link", path) from None
+    if target != real_root and real_root not in target.parents:
+        raise InputError("symbolic link points outside the model directory (never followed)", path)
+    try:
+        st = target.stat()
+    except OSError as exc:
+        raise InputError(f"cannot stat link target: {exc.strerror or exc}", path) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("symbolic link to something other than a regular file", path)
+    return _entry(name, target, st)
+
+
+class _Progress:
+    """A rich progress bar with bytes/s on stderr, or nothing."""
+
+    def __init__(self, total: int, enabled: bool, label: str) -> None:
+        self._bar = None
+        self._task = None
+        self._lock = threading.Lock()
+        if enabled and total > 0:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=sys.stderr),
+                transient=True,
+            )
+            self._task = self._bar.add_task(label, total=total)
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, n)
+
+
+def _want_progress(total: int, progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return total >= PROGRESS_THRESHOLD and sys.stderr.isatty()
+
+
+def sha256_file(
+    path: str | Path,
+    *,
+    buffer: bytearray | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> str:
+    """The hex SHA-256 of a file, streamed through `buffer` (allocated if not given)."""
+    p = Path(path)
+    buf = buffer if buffer is not None else bytearray(CHUNK_SIZE)
+    view = memoryview(buf)
+    digest = hashlib.sha256()
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError("no such file", p) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", p) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
+    try:
+        if hasattr(os, "posix_fadvise"):
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            except OSError:
+                pass
+        with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
+            while True:
+                n = fh.readinto(view)
+                if not n:
+                    break
+                digest.update(view[:n])
+                if on_bytes is not None:
+                    on_bytes(n)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def hash_entries(
+    entries: Iterable[FileEntry],
+    *,
+    workers: int | None = None,
+    progress: bool | None = None,
+    label: str = "hashing",
+) -> dict[str, str]:
+    """SHA-256 of each entry (name → hex digest), files hashed in parallel threads.
+
+    A file that changes size while it is hashed is an `InputError` (the digest would not match
+    what the manifest records).
+    """
+    todo = list(entries)
+    if not todo:
+        return {}
+    total = sum(e.size for e in todo)
+    n_workers = max(1, min(len(todo), workers or os.cpu_count() or 1))
+    local = threading.local()
+
+    with _Progress(total, _want_progress(total, progress), label) as bar:
+
+        def one(entry: FileEntry) -> tuple[str, str]:
+            buf = getattr(local, "buf", None)
+            if buf is None:
+                buf = bytearray(CHUNK_SIZE)
+                local.buf = buf
+            digest = sha256_file(entry.path, buffer=buf, on_bytes=bar.advance)
+            try:
+                after = entry.path.stat()
+            except OSError as exc:
+                raise InputError(f"cannot stat: {exc.strerror or exc}", entry.path) from None
+            if after.st_size != entry.size or after.st_mtime_ns != entry.mtime_ns:
+                raise InputError("file changed while it was being hashed", entry.path)
+            return entry.name, digest
+
+        # Biggest first: the last file to start is a small one, so the cores finish together.
+        todo.sort(key=lambda e: e.size, reverse=True)
+        if n_workers == 1:
+            return dict(one(e) for e in todo)
+        with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="edgegate-hash") as pool:
+            return dict(pool.map(one, todo))
