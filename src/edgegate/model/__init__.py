@@ -1,0 +1,1 @@
+"""Model gates: unsafe model files (scan), quantization facts and drift (quant), fairness (bias)."""

@@ -1,0 +1,486 @@
+"""`scan_paths`: walk model files and archives, dispatch each to its format's checks, and turn
+what they find into a `GateResult` for the `model-scan` gate."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from edgegate.errors import InputError
+from edgegate.findings import Finding, GateResult, Location, Severity
+from edgegate.model.scan import archive as _archive
+from edgegate.model.scan import formats as _formats
+from edgegate.model.scan import imports as _imports
+from edgegate.model.scan.formats import FormatError
+from edgegate.model.scan.pickle import PickleAnalysis, analyse_pickle
+
+GATE = "model-scan"
+
+RULES: dict[str, str] = {
+    "EGM001": "Dangerous import in pickle",
+    "EGM002": "Unknown import in pickle",
+    "EGM003": "Unresolvable import in pickle",
+    "EGM004": "ONNX external data outside the model folder",
+    "EGM005": "Keras Lambda layer (code run on load)",
+    "EGM006": "Keras custom object",
+    "EGM007": "GGUF chat template",
+    "EGM008": "GGUF chat template reaches Python internals",
+    "EGM009": "Model file not inspected",
+    "EGM010": "TorchScript code in archive",
+    "EGM011": "Archive anomaly",
+}
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Limits and policy for `scan_paths`."""
+
+    strict: bool = False
+    """Unknown imports, custom Keras objects and uninspected files fail the gate."""
+    allow: frozenset[str] = frozenset()
+    """Extra `module.name` imports treated as safe (exact match)."""
+    deny: frozenset[str] = frozenset()
+    """Extra `module` or `module.name` imports treated as dangerous (prefix match)."""
+    max_file_bytes: int = 64 * 1024**3
+    max_member_bytes: int = 1024**3
+    max_archive_bytes: int = 8 * 1024**3
+    max_members: int = 100_000
+    max_depth: int = 3
+
+
+@dataclass
+class FileRecord:
+    path: str
+    format: str
+    imports: int = 0
+    dangerous: int = 0
+    unknown: int = 0
+    status: str = "clean"
+
+
+@dataclass
+class _State:
+    options: ScanOptions
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    records: list[FileRecord] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    pickles: int = 0
+    archive_bytes: int = 0
+
+
+def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) -> GateResult:
+    """Scan files and folders (recursively) of model files; never load, import or extract them."""
+    opts = options or ScanOptions()
+    state = _State(opts)
+    started = time.perf_counter()
+    if not paths:
+        raise InputError("no model files or folders given")
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                rel = child.relative_to(p)
+                if any(part.startswith(".") for part in rel.parts) or not child.is_file():
+                    continue
+                _scan_file(state, child, explicit=False)
+        elif p.is_file():
+            _scan_file(state, p, explicit=True)
+        elif p.exists():
+            raise InputError("not a regular file or folder", p)
+        else:
+            raise InputError("no such file or directory", p)
+    stats: dict[str, Any] = {
+        "files": len(state.records),
+        "pickles": state.pickles,
+        "dangerous": sum(r.dangerous for r in state.records),
+        "unknown": sum(r.unknown for r in state.records),
+        "skipped": len(state.skipped),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    rows = [[r.path, r.format, r.imports, r.dangerous, r.unknown, r.status] for r in state.records[:500]]
+    stats["tables"] = [
+        {
+            "title": "model files",
+            "columns": ["file", "format", "imports", "dangerous", "unknown", "status"],
+            "rows": rows,
+        }
+    ]
+    return GateResult.decide(GATE, state.findings, errors=state.errors, stats=stats)
+
+
+# -- files and dispatch ----------------------------------------------------------------------
+
+
+def _scan_file(state: _State, path: Path, explicit: bool) -> None:
+    shown = str(path)
+    try:
+        size = path.stat().st_size
+        fh = path.open("rb")
+    except OSError as exc:
+        state.errors.append(f"{shown}: cannot read: {exc.strerror or exc}")
+        return
+    with fh:
+        head = fh.read(16)
+        fh.seek(0)
+        fmt = _formats.sniff(head, path.name)
+        if fmt is None:
+            if explicit:
+                state.records.append(FileRecord(shown, "unknown", status="error"))
+                state.errors.append(f"{shown}: not a model format edgegate recognises ({_describe_head(head)})")
+            else:
+                state.skipped.append(shown)
+            return
+        if size > state.options.max_file_bytes:
+            state.records.append(FileRecord(shown, fmt, status="error"))
+            state.errors.append(f"{shown}: {size} bytes exceeds the {state.options.max_file_bytes}-byte limit")
+            return
+        ambiguous = not explicit and path.suffix.lower() in _formats.AMBIGUOUS_SUFFIXES and fmt == "pickle"
+        _dispatch(state, shown, fh, size, path.name, fmt, depth=0, fs_path=path, ambiguous=ambiguous)
+
+
+def _describe_head(head: bytes) -> str:
+    if head.startswith(b"\x89PNG"):
+        return "a PNG image"
+    if not head:
+        return "empty file"
+    return "first bytes " + head[:8].hex()
+
+
+def _dispatch(
+    state: _State,
+    shown: str,
+    fh: BinaryIO,
+    size: int,
+    name: str,
+    fmt: str,
+    *,
+    depth: int,
+    fs_path: Path | None = None,
+    ambiguous: bool = False,
+) -> None:
+    record = FileRecord(shown, fmt)
+    try:
+        if fmt == "pickle":
+            _scan_pickle_stream(state, record, shown, fh, size, ambiguous=ambiguous)
+            if record.status == "skipped":
+                state.skipped.append(shown)
+                return
+        elif fmt == "zip":
+            _scan_zip(state, record, shown, fh, size, depth)
+        elif fmt == "7z":
+            _scan_7z(state, record, shown, fh, depth)
+        elif fmt == "npy":
+            _scan_npy(state, record, shown, fh, size)
+        elif fmt == "safetensors":
+            info = _formats.check_safetensors(fh, size)
+            record.imports = 0
+            record.format = f"safetensors ({info.tensors} tensors)"
+        elif fmt == "gguf":
+            _scan_gguf(state, record, shown, fh, size)
+        elif fmt == "onnx":
+            _scan_onnx(state, record, shown, fh, size, fs_path)
+        elif fmt == "hdf5":
+            _scan_hdf5(state, record, shown, fs_path)
+    except FormatError as exc:
+        record.status = "error"
+        state.errors.append(f"{shown}: {exc}")
+    except _archive.ArchiveError as exc:
+        record.status = "error"
+        state.errors.append(f"{shown}: {exc}")
+    except OSError as exc:
+        record.status = "error"
+        state.errors.append(f"{shown}: cannot read: {exc.strerror or exc}")
+    state.records.append(record)
+
+
+def _finding(
+    state: _State,
+    rule: str,
+    severity: Severity,
+    message: str,
+    shown: str,
+    *,
+    blocking: bool = True,
+    pointer: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    state.findings.append(
+        Finding(
+            gate=GATE,
+            rule_id=rule,
+            severity=severity,
+            message=message,
+            location=Location(path=shown, pointer=pointer),
+            title=RULES[rule],
+            details=details or {},
+            blocking=blocking,
+        )
+    )
+
+
+# -- pickle ------------------------------------------------------------------------------------
+
+
+def _classify(state: _State, module: str, name: str, resolved: bool) -> _imports.Verdict:
+    qual = f"{module}.{name}"
+    if resolved and any(qual == d or qual.startswith(d + ".") or module == d for d in state.options.deny):
+        return _imports.Verdict.DANGEROUS
+    verdict = _imports.classify(module, name, resolved=resolved)
+    if verdict is _imports.Verdict.UNKNOWN and qual in state.options.allow:
+        return _imports.Verdict.SAFE
+    return verdict
+
+
+def _scan_pickle_stream(
+    state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int, *, ambiguous: bool = False
+) -> PickleAnalysis:
+    analysis = analyse_pickle(fh, size=size)
+    if ambiguous and not analysis.imports and analysis.pickles == 0:
+        record.status = "skipped"  # raw weights named .bin/.dat in a folder walk: not a pickle
+        return analysis
+    report_pickle(state, record, shown, analysis)
+    return analysis
+
+
+def report_pickle(state: _State, record: FileRecord, shown: str, analysis: PickleAnalysis) -> None:
+    state.pickles += analysis.pickles
+    seen: set[tuple[str, str, bool]] = set()
+    for imp in analysis.imports:
+        key = (imp.module, imp.name, imp.resolved)
+        if key in seen:
+            continue
+        seen.add(key)
+        record.imports += 1
+        verdict = _classify(state, imp.module, imp.name, imp.resolved)
+        details = {"module": imp.module, "name": imp.name, "offset": imp.offset, "opcode": imp.opcode,
+                   "called": imp.called}
+        if verdict is _imports.Verdict.DANGEROUS:
+            record.dangerous += 1
+            if imp.resolved:
+                _finding(state, "EGM001", Severity.CRITICAL,
+                         f"pickle imports {imp.module}.{imp.name} (byte {imp.offset}): loading this file "
+                         "can run code", shown, details=details)
+            else:
+                _finding(state, "EGM003", Severity.CRITICAL,
+                         f"pickle builds an import from non-literal operands ({imp.opcode} at byte "
+                         f"{imp.offset}: {imp.module}, {imp.name}): a scanner-evasion pattern", shown,
+                         details=details)
+        elif verdict is _imports.Verdict.UNKNOWN:
+            record.unknown += 1
+            strict = state.options.strict
+            _finding(state, "EGM002", Severity.HIGH if strict else Severity.MEDIUM,
+                     f"pickle imports {imp.module}.{imp.name} (byte {imp.offset}), which is on neither "
+                     "the allow-list nor the deny-list", shown, blocking=strict, details=details)
+    if record.dangerous:
+        record.status = "dangerous"
+    elif record.unknown:
+        record.status = "unknown"
+    if analysis.error is not None:
+        record.status = "error" if not record.dangerous else "dangerous+error"
+        where = f" at byte {analysis.error_offset}" if analysis.error_offset is not None else ""
+        found = f"; {len(analysis.imports)} import(s) before that point are reported" if analysis.imports else ""
+        state.errors.append(f"{shown}: pickle parsing failed{where}: {analysis.error}{found}; "
+                            "the rest of the file could not be checked")
+    elif analysis.anomalies:
+        # A valid pickle never underflows its stack or reads an unset memo slot.
+        record.status = "error" if not record.dangerous else "dangerous+error"
+        state.errors.append(f"{shown}: malformed pickle: {analysis.anomalies[0]}")
+
+
+# -- numpy -------------------------------------------------------------------------------------
+
+
+def _scan_npy(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int) -> None:
+    header = _formats.read_npy_header(fh, size)
+    if header.has_object:
+        record.format = "npy (object array: pickle)"
+        fh.seek(header.data_offset)
+        analysis = analyse_pickle(fh, size=size - header.data_offset, multiple=False)
+        report_pickle(state, record, shown, analysis)
+    else:
+        problem = _formats.npy_data_problem(header, size)
+        if problem:
+            raise FormatError(problem)
+
+
+# -- archives ----------------------------------------------------------------------------------
+
+_TORCH_SKIP = ("/version", "/byteorder", "/.data/serialization_id", ".data/version")
+
+
+def _scan_zip(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int, depth: int) -> None:
+    opts = state.options
+    zf, members = _archive.open_zip(fh, opts.max_members)
+    names = [m.name for m in members]
+    torch_roots = {n[: -len("data.pkl")] for n in names if n == "data.pkl" or n.endswith("/data.pkl")}
+    is_keras = "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names)
+    record.format = "pytorch zip" if torch_roots else ("keras" if is_keras else "zip")
+    if torch_roots and any("/code/" in n and n.endswith(".py") for n in names):
+        _finding(state, "EGM010", Severity.MEDIUM,
+                 "TorchScript archive: torch.jit.load compiles and runs the code/ it contains", shown,
+                 blocking=opts.strict)
+    del zf
+    for member in members:
+        inner = f"{shown}!{member.name}"
+        if any(member.name.startswith(root + "data/") for root in torch_roots) or member.name.endswith(_TORCH_SKIP):
+            continue  # raw tensor storage and bookkeeping: never unpickled
+        try:
+            head = _read_member(state, fh, member, 16)
+            fmt = _formats.sniff(head, member.name)
+            if is_keras and member.name == "config.json":
+                data = _read_member(state, fh, member, 64 * 1024 * 1024)
+                _scan_keras_config(state, inner, data)
+                continue
+            if fmt is None:
+                continue
+            data = _read_member(state, fh, member, opts.max_member_bytes)
+        except _archive.ArchiveError as exc:
+            record.status = "error"
+            state.errors.append(f"{shown}: {exc}")
+            continue
+        finally:
+            for note in member.anomalies:
+                _finding(state, "EGM011", Severity.MEDIUM, f"{member.name}: {note}", shown, blocking=False)
+            member.anomalies.clear()
+        _dispatch_member(state, inner, data, member.name, fmt, depth)
+
+
+def _read_member(state: _State, fh: BinaryIO, member: _archive.Member, cap: int) -> bytes:
+    if cap <= 16:  # only the head: cheap for stored members, bounded for deflated ones
+        return _archive.read_zip_member(fh, member, state.options.max_member_bytes, head=cap)
+    data = _archive.read_zip_member(fh, member, cap)
+    state.archive_bytes += len(data)
+    if state.archive_bytes > state.options.max_archive_bytes:
+        raise _archive.MemberTooLarge(
+            f"archives decompress to more than {state.options.max_archive_bytes} bytes in total"
+        )
+    return data
+
+
+def _dispatch_member(state: _State, inner: str, data: bytes, name: str, fmt: str, depth: int) -> None:
+    if fmt in ("zip", "7z") and depth + 1 > state.options.max_depth:
+        state.errors.append(f"{inner}: archive nested deeper than {state.options.max_depth} levels; not scanned")
+        state.records.append(FileRecord(inner, fmt, status="error"))
+        return
+    _dispatch(state, inner, io.BytesIO(data), len(data), name, fmt, depth=depth + 1)
+
+
+def _scan_7z(state: _State, record: FileRecord, shown: str, fh: BinaryIO, depth: int) -> None:
+    opts = state.options
+    record.format = "7z"
+    for name, data in _archive.iter_7z(fh, opts.max_members, opts.max_member_bytes, opts.max_archive_bytes):
+        inner = f"{shown}!{name}"
+        if isinstance(data, str):
+            record.status = "error"
+            state.errors.append(f"{inner}: {data}")
+            continue
+        fmt = _formats.sniff(data[:16], name)
+        if fmt is None:
+            continue
+        _dispatch_member(state, inner, data, name, fmt, depth)
+
+
+# -- keras / hdf5 ------------------------------------------------------------------------------
+
+
+def _scan_keras_config(state: _State, shown: str, data: bytes) -> None:
+    try:
+        config = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise FormatError(f"Keras config.json is not valid JSON: {type(exc).__name__}") from None
+    record = FileRecord(shown, "keras config")
+    for issue in _formats.keras_config_issues(config):
+        if issue.kind == "lambda":
+            record.dangerous += 1
+            _finding(state, "EGM005", Severity.HIGH,
+                     f"Keras {issue.class_name} layer: its Python bytecode runs when the model is loaded",
+                     shown, pointer=issue.pointer, details={"class_name": issue.class_name})
+        else:
+            record.unknown += 1
+            _finding(state, "EGM006", Severity.HIGH if state.options.strict else Severity.MEDIUM,
+                     f"Keras object {issue.class_name} from module {issue.module!r}: custom code is "
+                     "imported on load", shown, pointer=issue.pointer, blocking=state.options.strict,
+                     details={"class_name": issue.class_name, "module": issue.module})
+    record.status = "dangerous" if record.dangerous else ("unknown" if record.unknown else "clean")
+    state.records.append(record)
+
+
+def _scan_hdf5(state: _State, record: FileRecord, shown: str, fs_path: Path | None) -> None:
+    try:
+        import h5py
+    except ImportError:
+        h5py = None
+    if h5py is None or fs_path is None:
+        record.status = "not inspected"
+        why = "h5py is not installed" if h5py is None else "HDF5 inside an archive is not inspected"
+        _finding(state, "EGM009", Severity.HIGH if state.options.strict else Severity.LOW,
+                 f"HDF5 model not inspected ({why}); a Keras .h5 may hold Lambda layers", shown,
+                 blocking=state.options.strict)
+        return
+    try:
+        with h5py.File(fs_path, "r") as f:
+            raw = f.attrs.get("model_config")
+    except Exception as exc:  # h5py raises OSError and friends on bad files
+        raise FormatError(f"not a readable HDF5 file: {exc}") from None
+    if raw is None:
+        return
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    _scan_keras_config(state, shown, str(raw).encode("utf-8"))
+
+
+# -- gguf / onnx -------------------------------------------------------------------------------
+
+
+def _scan_gguf(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int) -> None:
+    info = _formats.check_gguf(fh, size)
+    record.format = f"gguf v{info.version}"
+    for key, template in info.chat_templates.items():
+        flags = [f for f in _formats.TEMPLATE_RED_FLAGS if f in template]
+        details = {"key": key, "length": len(template), "preview": template[:200]}
+        if flags:
+            record.dangerous += 1
+            _finding(state, "EGM008", Severity.CRITICAL,
+                     f"chat template {key} uses {', '.join(flags[:4])}: template injection runs code "
+                     "in the serving process", shown, details={**details, "patterns": flags})
+        else:
+            _finding(state, "EGM007", Severity.INFO,
+                     f"chat template present ({key}, {len(template)} characters): it is executed as "
+                     "Jinja by the serving runtime; review it", shown, blocking=False, details=details)
+    if record.dangerous:
+        record.status = "dangerous"
+
+
+def _scan_onnx(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int,
+               fs_path: Path | None) -> None:
+    from edgegate.model.scan import onnx as _onnx
+
+    if size > _onnx.MAX_ONNX_BYTES:
+        raise FormatError(f"{size} bytes: larger than the 2 GiB ONNX protobuf limit")
+    if fs_path is not None:
+        model = _onnx.load_onnx_proto(path=fs_path)
+    else:
+        model = _onnx.load_onnx_proto(data=fh.read(size))
+    for ref in _onnx.external_refs(model, fs_path):
+        if ref.problem is None:
+            continue
+        if ref.critical:
+            record.dangerous += 1
+            _finding(state, "EGM004", Severity.CRITICAL,
+                     f"tensor {ref.tensor!r}: {ref.problem}: {ref.location!r} (CVE-2024-27318 class)",
+                     shown, details={"tensor": ref.tensor, "location": ref.location})
+        else:
+            record.status = "error"
+            state.errors.append(f"{shown}: tensor {ref.tensor!r}: {ref.problem} ({ref.location!r})")
+    if record.dangerous:
+        record.status = "dangerous"
+
+
+def iter_rule_ids() -> Iterable[str]:
+    return RULES.keys()

@@ -1,0 +1,360 @@
+"""Format sniffing and the header checks of non-pickle model formats: NumPy `.npy`,
+safetensors, GGUF and Keras `config.json`. Every length read from a file is checked against
+the file size before anything is allocated."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".p", ".bin", ".dat", ".data"})
+#: Suffixes shared with raw weight files: in a directory walk these are only reported when they
+#: look like a pickle.
+AMBIGUOUS_SUFFIXES = frozenset({".bin", ".dat", ".data"})
+MODEL_SUFFIXES = PICKLE_SUFFIXES | frozenset(
+    {".npy", ".npz", ".zip", ".7z", ".onnx", ".safetensors", ".gguf", ".h5", ".hdf5", ".keras", ".mar"}
+)
+
+MAX_NPY_HEADER = 1 << 20
+MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
+"""The safetensors library's own limit on the JSON header."""
+
+
+class FormatError(Exception):
+    """The file is not a valid instance of the format it claims to be."""
+
+
+def sniff(head: bytes, name: str) -> str | None:
+    """The format of a file from its first bytes (at least 16 when the file has them) and name."""
+    suffix = _suffix(name)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "7z"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"GGUF"):
+        return "gguf"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
+        return "pickle"
+    if suffix == ".safetensors" or (len(head) >= 9 and head[8:9] == b"{" and head[9:10] in (b'"', b"}")):
+        return "safetensors"
+    if suffix == ".onnx":
+        return "onnx"
+    if suffix in (".h5", ".hdf5"):
+        return "hdf5"
+    if suffix == ".npy":
+        return "npy"
+    if suffix in PICKLE_SUFFIXES:
+        return "pickle"
+    return None
+
+
+def _suffix(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    return "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
+
+
+# -- NumPy ---------------------------------------------------------------------------------
+
+
+@dataclass
+class NpyHeader:
+    descr: Any
+    shape: tuple[int, ...]
+    data_offset: int
+    has_object: bool
+    itemsize: int | None
+
+
+def read_npy_header(fh: BinaryIO, size: int) -> NpyHeader:
+    """Parse a `.npy` header with `ast.literal_eval` (a literal, never code)."""
+    head = fh.read(12)
+    if len(head) < 10 or not head.startswith(b"\x93NUMPY"):
+        raise FormatError("not a NumPy .npy file (bad magic)")
+    major = head[6]
+    if major == 1:
+        hlen = struct.unpack("<H", head[8:10])[0]
+        start = 10
+    elif major in (2, 3):
+        if len(head) < 12:
+            raise FormatError("truncated .npy header")
+        hlen = struct.unpack("<I", head[8:12])[0]
+        start = 12
+    else:
+        raise FormatError(f"unsupported .npy format version {major}")
+    if hlen > MAX_NPY_HEADER or start + hlen > size:
+        raise FormatError(f".npy header declares {hlen} bytes; the file has {size}")
+    fh.seek(start)
+    raw = fh.read(hlen)
+    try:
+        text = raw.decode("latin-1" if major < 3 else "utf-8")
+        header = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError, UnicodeDecodeError) as exc:
+        raise FormatError(f".npy header is not a Python literal: {type(exc).__name__}") from None
+    if not isinstance(header, dict) or not {"descr", "shape"} <= header.keys():
+        raise FormatError(".npy header lacks 'descr' or 'shape'")
+    shape = header["shape"]
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise FormatError(f".npy header has an invalid shape {shape!r}")
+    descr = header["descr"]
+    has_object = "O" in repr(descr)
+    itemsize = None
+    if not has_object:
+        try:
+            import numpy as np
+
+            itemsize = int(np.dtype(descr).itemsize) if isinstance(descr, str) else None
+        except (TypeError, ValueError):
+            raise FormatError(f".npy header has an invalid dtype {descr!r}") from None
+    return NpyHeader(descr, shape, start + hlen, has_object, itemsize)
+
+
+def npy_data_problem(header: NpyHeader, size: int) -> str | None:
+    """For plain (non-object) arrays: does the data length match shape × itemsize?"""
+    if header.has_object or header.itemsize is None:
+        return None
+    expected = math.prod(header.shape) * header.itemsize
+    have = size - header.data_offset
+    if have < expected:
+        return f"array data truncated: {have} bytes, shape {header.shape} needs {expected}"
+    return None
+
+
+# -- safetensors ---------------------------------------------------------------------------
+
+_ST_DTYPE_BITS = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16,
+    "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64, "F64": 64,
+    "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "C64": 64, "C128": 128,
+}
+
+
+@dataclass
+class SafetensorsInfo:
+    tensors: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    data_bytes: int = 0
+
+
+def check_safetensors(fh: BinaryIO, size: int) -> SafetensorsInfo:
+    """Check that the header is bounded JSON and that every tensor's offsets are consistent with
+    its dtype and shape, lie inside the file and do not overlap."""
+    raw = fh.read(8)
+    if len(raw) < 8:
+        raise FormatError("truncated safetensors file (no header length)")
+    n = struct.unpack("<Q", raw)[0]
+    if n > MAX_SAFETENSORS_HEADER:
+        raise FormatError(f"safetensors header declares {n} bytes (limit {MAX_SAFETENSORS_HEADER})")
+    if 8 + n > size:
+        raise FormatError(f"safetensors header declares {n} bytes but the file has only {size}")
+    text = fh.read(n)
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise FormatError(f"safetensors header is not valid JSON: {type(exc).__name__}") from None
+    if not isinstance(header, dict):
+        raise FormatError("safetensors header is not a JSON object")
+    data_len = size - 8 - n
+    spans: list[tuple[int, int, str]] = []
+    meta: dict[str, str] = {}
+    for key, value in header.items():
+        if key == "__metadata__":
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise FormatError("safetensors __metadata__ must map strings to strings")
+            meta = {str(k): v for k, v in value.items()}
+            continue
+        if not isinstance(value, dict):
+            raise FormatError(f"tensor {key!r}: entry is not an object")
+        dtype, shape, offsets = value.get("dtype"), value.get("shape"), value.get("data_offsets")
+        if dtype not in _ST_DTYPE_BITS:
+            raise FormatError(f"tensor {key!r}: unknown dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise FormatError(f"tensor {key!r}: invalid shape {shape!r}")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) and o >= 0 for o in offsets)
+            or offsets[0] > offsets[1]
+        ):
+            raise FormatError(f"tensor {key!r}: invalid data_offsets {offsets!r}")
+        begin, end = offsets
+        if end > data_len:
+            raise FormatError(f"tensor {key!r}: data_offsets end {end} beyond the data ({data_len} bytes)")
+        nbits = math.prod(shape) * _ST_DTYPE_BITS[dtype]
+        if (nbits + 7) // 8 != end - begin:
+            raise FormatError(f"tensor {key!r}: {end - begin} bytes for {dtype}{shape} (needs {(nbits + 7) // 8})")
+        spans.append((begin, end, key))
+    spans.sort()
+    cursor = 0
+    for begin, end, key in spans:
+        if begin < cursor:
+            raise FormatError(f"tensor {key!r} overlaps the previous tensor")
+        if begin > cursor:
+            raise FormatError(f"gap of {begin - cursor} unused bytes before tensor {key!r}")
+        cursor = end
+    if cursor != data_len:
+        raise FormatError(f"{data_len - cursor} trailing bytes after the last tensor")
+    return SafetensorsInfo(len(spans), meta, data_len)
+
+
+# -- GGUF ----------------------------------------------------------------------------------
+
+_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+MAX_GGUF_STRING = 64 * 1024 * 1024
+
+
+@dataclass
+class GgufInfo:
+    version: int
+    tensors: int
+    metadata_keys: int
+    chat_templates: dict[str, str] = field(default_factory=dict)
+    architecture: str | None = None
+
+
+class _GgufReader:
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh = fh
+        self.size = size
+
+    def take(self, n: int) -> bytes:
+        pos = self.fh.tell()
+        if n < 0 or pos + n > self.size:
+            raise FormatError(f"GGUF field of {n} bytes at offset {pos} runs past the end of the file")
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise FormatError("truncated GGUF file")
+        return data
+
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.take(4))[0])
+
+    def u64(self) -> int:
+        return int(struct.unpack("<Q", self.take(8))[0])
+
+    def string(self, keep: bool = True) -> str:
+        n = self.u64()
+        if n > MAX_GGUF_STRING:
+            raise FormatError(f"GGUF string declares {n} bytes (limit {MAX_GGUF_STRING})")
+        raw = self.take(n)
+        return raw.decode("utf-8", "replace") if keep else ""
+
+    def value(self, vtype: int, keep: bool) -> Any:
+        if vtype in _GGUF_SCALARS:
+            fmt = _GGUF_SCALARS[vtype]
+            return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+        if vtype == _GGUF_STRING:
+            return self.string(keep)
+        if vtype == _GGUF_ARRAY:
+            itype = self.u32()
+            count = self.u64()
+            if itype in _GGUF_SCALARS:
+                width = struct.calcsize(_GGUF_SCALARS[itype])
+                self.take_skip(count * width)
+                return None
+            if count > self.size:
+                raise FormatError(f"GGUF array declares {count} items; the file has {self.size} bytes")
+            for _ in range(count):
+                self.value(itype, False)
+            return None
+        raise FormatError(f"unknown GGUF value type {vtype}")
+
+    def take_skip(self, n: int) -> None:
+        pos = self.fh.tell()
+        if pos + n > self.size:
+            raise FormatError(f"GGUF array of {n} bytes at offset {pos} runs past the end of the file")
+        self.fh.seek(n, 1)
+
+
+def check_gguf(fh: BinaryIO, size: int) -> GgufInfo:
+    """Header sanity (magic, version, counts bounded by the file size) and the metadata keys,
+    keeping chat templates (`tokenizer.chat_template*`) and the architecture."""
+    r = _GgufReader(fh, size)
+    if r.take(4) != b"GGUF":
+        raise FormatError("not a GGUF file (bad magic)")
+    version = r.u32()
+    if version not in (1, 2, 3):
+        raise FormatError(f"unsupported GGUF version {version}")
+    tensors = r.u64()
+    kvs = r.u64()
+    if tensors > size // 24 + 1 or kvs > size // 12 + 1:
+        raise FormatError(f"GGUF header declares {tensors} tensors and {kvs} keys; impossible in {size} bytes")
+    info = GgufInfo(version, tensors, kvs)
+    for _ in range(kvs):
+        key = r.string()
+        vtype = r.u32()
+        wanted = key.startswith("tokenizer.chat_template") or key == "general.architecture"
+        value = r.value(vtype, wanted)
+        if key.startswith("tokenizer.chat_template") and isinstance(value, str):
+            info.chat_templates[key] = value
+        elif key == "general.architecture" and isinstance(value, str):
+            info.architecture = value
+    for _ in range(tensors):
+        r.string(False)
+        ndim = r.u32()
+        if ndim > 8:
+            raise FormatError(f"GGUF tensor with {ndim} dimensions")
+        r.take_skip(8 * ndim + 4 + 8)
+    return info
+
+
+#: Jinja constructs that reach Python internals: a chat template using them is a server-side
+#: template injection (CVE-2024-34359 class).
+TEMPLATE_RED_FLAGS = (
+    "__class__", "__globals__", "__builtins__", "__subclasses__", "__import__", "__mro__",
+    "__init__", "__base__", "os.popen", "subprocess", "eval(", "exec(", "import os", "lipsum", "cycler",
+    "joiner", "namespace.__",
+)
+
+
+# -- Keras ---------------------------------------------------------------------------------
+
+
+@dataclass
+class KerasLayerIssue:
+    pointer: str
+    class_name: str
+    module: str | None
+    kind: str  # "lambda" | "custom"
+
+
+_KERAS_MODULE_PREFIXES = ("keras", "tensorflow.keras", "tf_keras", "builtins")
+
+
+def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
+    """`Lambda` layers (marshalled Python bytecode, run on load) and objects from modules
+    outside Keras (custom code the loader imports), anywhere in a Keras model config."""
+    stack: list[tuple[str, Any]] = [("", config)]
+    seen = 0
+    while stack:
+        pointer, node = stack.pop()
+        seen += 1
+        if seen > 1_000_000:
+            break
+        if isinstance(node, dict):
+            cls = node.get("class_name")
+            if isinstance(cls, str):
+                module = node.get("module")
+                module_s = module if isinstance(module, str) else None
+                if cls in ("Lambda", "TFOpLambda") or cls.endswith(">Lambda"):
+                    yield KerasLayerIssue(pointer or "/", cls, module_s, "lambda")
+                elif module_s is not None and not module_s.startswith(_KERAS_MODULE_PREFIXES):
+                    yield KerasLayerIssue(pointer or "/", cls, module_s, "custom")
+            for k, v in node.items():
+                stack.append((f"{pointer}/{_esc(str(k))}", v))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                stack.append((f"{pointer}/{i}", v))
+
+
+def _esc(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")

@@ -1,0 +1,177 @@
+"""Classify a pickle import as safe (allow-list), dangerous (deny-list) or unknown.
+
+The deny-list follows picklescan's (MIT) and the published scanner bypasses (GHSA advisories):
+anything that runs commands, evaluates code, opens files or sockets, loads another pickle, or
+reaches arbitrary attributes. The allow-list is the set of functions and classes that PyTorch,
+NumPy, joblib and the standard containers need to rebuild tensors and arrays.
+"""
+
+from __future__ import annotations
+
+import enum
+
+_WILDCARD = "*"
+
+
+class Verdict(enum.Enum):
+    SAFE = "safe"
+    DANGEROUS = "dangerous"
+    UNKNOWN = "unknown"
+
+
+#: module → names ("*": the module and all its submodules).
+DENY: dict[str, frozenset[str] | str] = {
+    "builtins": frozenset(
+        {
+            "eval", "exec", "execfile", "compile", "getattr", "setattr", "delattr", "apply", "open",
+            "breakpoint", "__import__", "globals", "locals", "vars", "input", "memoryview", "help",
+            "exit", "quit", "reload", "file",
+        }
+    ),
+    "os": _WILDCARD, "posix": _WILDCARD, "nt": _WILDCARD, "subprocess": _WILDCARD,
+    "commands": _WILDCARD, "popen2": _WILDCARD, "pty": _WILDCARD, "runpy": _WILDCARD,
+    "webbrowser": _WILDCARD, "socket": _WILDCARD, "_socket": _WILDCARD, "ssl": _WILDCARD,
+    "shutil": _WILDCARD, "sys": _WILDCARD, "importlib": _WILDCARD, "imp": _WILDCARD,
+    "zipimport": _WILDCARD, "code": _WILDCARD, "codeop": _WILDCARD, "pickle": _WILDCARD,
+    "_pickle": _WILDCARD, "cPickle": _WILDCARD, "dill": _WILDCARD, "marshal": _WILDCARD,
+    "shelve": _WILDCARD, "ctypes": _WILDCARD, "_ctypes": _WILDCARD, "cffi": _WILDCARD,
+    "asyncio": _WILDCARD, "aiohttp": _WILDCARD, "bdb": _WILDCARD, "pdb": _WILDCARD,
+    "httplib": _WILDCARD, "http": _WILDCARD, "urllib": _WILDCARD, "urllib2": _WILDCARD,
+    "urllib3": _WILDCARD, "requests": _WILDCARD, "httpx": _WILDCARD, "ftplib": _WILDCARD,
+    "smtplib": _WILDCARD, "telnetlib": _WILDCARD, "xmlrpc": _WILDCARD, "imaplib": _WILDCARD,
+    "poplib": _WILDCARD, "nntplib": _WILDCARD, "cProfile": _WILDCARD, "profile": _WILDCARD,
+    "pydoc": _WILDCARD, "timeit": _WILDCARD, "trace": _WILDCARD, "venv": _WILDCARD,
+    "ensurepip": _WILDCARD, "pip": _WILDCARD, "setuptools": _WILDCARD, "distutils": _WILDCARD,
+    "doctest": _WILDCARD, "idlelib": _WILDCARD, "lib2to3": _WILDCARD, "test": _WILDCARD,
+    "uuid": _WILDCARD, "_osx_support": _WILDCARD, "_aix_support": _WILDCARD, "_pyrepl": _WILDCARD,
+    "multiprocessing": _WILDCARD, "_posixsubprocess": _WILDCARD, "signal": _WILDCARD,
+    "tempfile": _WILDCARD, "fileinput": _WILDCARD,
+    "cloudpickle": _WILDCARD, "pkgutil": _WILDCARD,
+    "numpy.f2py": _WILDCARD, "numpy.testing": _WILDCARD, "numpy.distutils": _WILDCARD,
+    "numpy.ctypeslib": _WILDCARD,
+    "numpy": frozenset({"load", "loads", "fromfile", "save", "savez", "tofile"}),
+    "pandas": frozenset({"read_pickle", "read_csv", "eval"}),
+    "joblib": frozenset({"load"}),
+    "types": frozenset({"CodeType", "FunctionType", "LambdaType", "ModuleType", "MethodType"}),
+    "functools": frozenset({"partial", "reduce"}),
+    "operator": frozenset({"attrgetter", "itemgetter", "methodcaller"}),
+    "_operator": frozenset({"attrgetter", "itemgetter", "methodcaller"}),
+    "logging": frozenset({"FileHandler", "config"}),
+    "logging.config": _WILDCARD, "logging.handlers": _WILDCARD,
+    "io": frozenset({"FileIO", "open", "open_code"}),
+    "_io": frozenset({"FileIO", "open", "open_code"}),
+    "torch": frozenset({"load", "hub", "compile", "jit"}),
+    "torch.serialization": frozenset({"load", "_load"}),
+    "torch.storage": frozenset({"_load_from_bytes"}),
+    "torch.hub": _WILDCARD, "torch.jit": _WILDCARD, "torch._inductor": _WILDCARD,
+    "torch._dynamo": _WILDCARD, "torch.fx": _WILDCARD, "torch.utils.collect_env": _WILDCARD,
+    "torch.utils.bottleneck": _WILDCARD, "torch.utils._config_module": _WILDCARD,
+    "torch.utils.data.datapipes": _WILDCARD, "torch.utils.cpp_extension": _WILDCARD,
+    "tensorflow.io": _WILDCARD, "keras.utils": frozenset({"get_file"}),
+}
+
+#: module → names known to only rebuild data.
+ALLOW: dict[str, frozenset[str]] = {
+    "collections": frozenset({"OrderedDict", "defaultdict", "deque", "Counter", "namedtuple"}),
+    "builtins": frozenset(
+        {
+            "set", "frozenset", "list", "dict", "tuple", "bytearray", "bytes", "str", "int", "float",
+            "complex", "bool", "slice", "range", "object", "NoneType", "Ellipsis", "NotImplemented",
+        }
+    ),
+    "copyreg": frozenset({"_reconstructor", "__newobj__", "__newobj_ex__"}),
+    "_codecs": frozenset({"encode"}),
+    "codecs": frozenset({"encode"}),
+    "datetime": frozenset({"datetime", "date", "time", "timedelta", "timezone"}),
+    "decimal": frozenset({"Decimal"}),
+    "fractions": frozenset({"Fraction"}),
+    "argparse": frozenset({"Namespace"}),
+    "numpy": frozenset(
+        {
+            "dtype", "ndarray", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+            "uint8", "uint16", "uint32", "uint64", "bool_", "complex64", "complex128", "bytes_",
+            "str_", "object_", "longlong", "ulonglong", "intc", "uintc", "half", "single", "double",
+        }
+    ),
+    "numpy.core.multiarray": frozenset({"_reconstruct", "scalar"}),
+    "numpy._core.multiarray": frozenset({"_reconstruct", "scalar"}),
+    "numpy.core.numeric": frozenset({"_frombuffer"}),
+    "numpy._core.numeric": frozenset({"_frombuffer"}),
+    "numpy.random._pickle": frozenset({"__randomstate_ctor", "__generator_ctor", "__bit_generator_ctor"}),
+    "joblib.numpy_pickle": frozenset({"NumpyArrayWrapper", "NDArrayWrapper", "ZNDArrayWrapper"}),
+    "torch._utils": frozenset(
+        {
+            "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
+            "_rebuild_parameter_with_state", "_rebuild_qtensor", "_rebuild_sparse_tensor",
+            "_rebuild_device_tensor_from_numpy", "_rebuild_meta_tensor_no_storage",
+            "_rebuild_wrapper_subclass", "_rebuild_nested_tensor",
+        }
+    ),
+    "torch._tensor": frozenset({"_rebuild_from_type_v2"}),
+    "torch.nn.parameter": frozenset({"Parameter"}),
+    "torch.storage": frozenset({"UntypedStorage", "TypedStorage"}),
+    "torch": frozenset(
+        {
+            "Size", "device", "dtype", "strided", "sparse_coo", "sparse_csr", "contiguous_format",
+            "channels_last", "channels_last_3d", "preserve_format", "per_tensor_affine",
+            "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric",
+            "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int8", "uint8",
+            "int16", "short", "int32", "int", "int64", "long", "bool", "complex64", "complex128",
+            "qint8", "quint8", "qint32", "quint4x2", "quint2x4", "float8_e4m3fn", "float8_e5m2",
+            "LongStorage", "FloatStorage", "HalfStorage", "DoubleStorage", "BFloat16Storage",
+            "BoolStorage", "CharStorage", "ShortStorage", "IntStorage", "ByteStorage",
+            "ComplexFloatStorage", "ComplexDoubleStorage", "QUInt2x4Storage", "QUInt4x2Storage",
+            "QInt32Storage", "QInt8Storage", "QUInt8Storage", "UntypedStorage",
+        }
+    ),
+}
+
+
+def _normalise(module: str, name: str) -> list[tuple[str, str]]:
+    """The (module, name) pairs the unpickler may resolve this import to (Python 2 names are
+    mapped the way `pickle` does with fix_imports)."""
+    import _compat_pickle
+
+    pairs = [(module, name)]
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        pairs.append(_compat_pickle.NAME_MAPPING[(module, name)])
+    if module in _compat_pickle.IMPORT_MAPPING:
+        pairs.append((_compat_pickle.IMPORT_MAPPING[module], name))
+    if module in ("__builtin__", "exceptions", "__builtins__"):
+        pairs.append(("builtins", name))
+    return pairs
+
+
+def _denied(module: str, name: str) -> bool:
+    parts = module.split(".")
+    first = name.split(".", 1)[0]
+    for i in range(len(parts), 0, -1):
+        entry = DENY.get(".".join(parts[:i]))
+        if entry is None:
+            continue
+        if entry == _WILDCARD:
+            return True
+        if i == len(parts) and isinstance(entry, frozenset) and (name in entry or first in entry):
+            return True
+    # "torch.serialization" may also be reached as module "torch", name "serialization.load".
+    if "." in name:
+        head, _, rest = name.rpartition(".")
+        return _denied(f"{module}.{head}", rest) if head else False
+    return False
+
+
+def classify(module: str, name: str, *, resolved: bool = True) -> Verdict:
+    """Safe, dangerous or unknown. An import whose operands could not be resolved to literal
+    strings is dangerous: a legitimate pickler never builds one."""
+    if not resolved:
+        return Verdict.DANGEROUS
+    pairs = _normalise(module.strip(), name.strip())
+    if any(not m or not n or any(c in m + n for c in " \t\r\n\x00") for m, n in pairs[:1]):
+        return Verdict.DANGEROUS
+    if any(_denied(m, n) for m, n in pairs):
+        return Verdict.DANGEROUS
+    if any(n in ALLOW.get(m, frozenset()) for m, n in pairs):
+        return Verdict.SAFE
+    if any(m.startswith("numpy.dtypes") for m, _ in pairs):
+        return Verdict.SAFE
+    return Verdict.UNKNOWN

@@ -1,0 +1,407 @@
+"""Pickle opcode analysis: every import a pickle would perform, found without unpickling.
+
+The stream is walked with `pickletools.genops` and a small abstract stack machine that tracks
+strings, imported globals and the memo, so `STACK_GLOBAL` operands are resolved even when they
+come through `BINPUT`/`MEMOIZE` and `BINGET`. Nothing is ever imported or called.
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+#: The pickle that opens a legacy (pre-1.6, non-zip) PyTorch file.
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+#: A legacy PyTorch file holds five pickles (magic, protocol, sys info, object, storage keys)
+#: followed by raw storage bytes that are never unpickled.
+TORCH_LEGACY_PICKLES = 5
+#: Longest newline-terminated argument (protocol 0 strings, GLOBAL names) accepted.
+MAX_LINE = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PickleImport:
+    """One import the unpickler would perform (`find_class(module, name)`)."""
+
+    module: str
+    name: str
+    offset: int
+    """Byte offset of the importing opcode in the stream."""
+    opcode: str
+    called: bool = False
+    """The imported object is called (REDUCE, OBJ, NEWOBJ, INST) later in the stream."""
+    resolved: bool = True
+    """False when the operands of STACK_GLOBAL are not literal strings (an evasion attempt)."""
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass
+class PickleAnalysis:
+    """What the opcode walk found in one stream (possibly several pickles in sequence)."""
+
+    imports: list[PickleImport] = field(default_factory=list)
+    pickles: int = 0
+    """Complete pickles (ended by STOP)."""
+    opcodes: int = 0
+    protocol: int | None = None
+    error: str | None = None
+    """Why parsing stopped before the end of the data (the stream is malformed or truncated)."""
+    error_offset: int | None = None
+    trailing_offset: int | None = None
+    """Where data that is not a pickle starts after the last complete pickle, if any."""
+    torch_legacy: bool = False
+    anomalies: list[str] = field(default_factory=list)
+    """Things a valid pickle never does (stack underflow, a memo key never stored)."""
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and self.pickles > 0
+
+
+class _Mark:
+    __slots__ = ()
+
+
+class _Unknown:
+    __slots__ = ()
+
+
+_MARK = _Mark()
+_UNKNOWN = _Unknown()
+
+
+@dataclass
+class _Ref:
+    """An imported global on the abstract stack (index into the imports list)."""
+
+    index: int
+
+
+@dataclass
+class _Lit:
+    value: object
+
+
+_STRING_OPS = frozenset(
+    {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8"}
+)
+_INT_OPS = frozenset({"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"})
+_PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+_GET_OPS = frozenset({"GET", "BINGET", "LONG_BINGET"})
+_EXT_OPS = frozenset({"EXT1", "EXT2", "EXT4"})
+
+
+class _Reader:
+    """A buffered, bounded reader: never asks the source for more than what is left (so a
+    declared length of 2**63 in a BINBYTES8 cannot make anything allocate it), counts its
+    position, and can look ahead one byte before a pickle starts."""
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, source: BinaryIO, limit: int) -> None:
+        self._src = source
+        self._left = limit
+        self._buf = b""
+        self._pos = 0
+
+    def _fill(self, want: int) -> None:
+        while len(self._buf) < want and self._left > 0:
+            chunk = self._src.read(min(max(want - len(self._buf), self._CHUNK), self._left))
+            if not chunk:
+                self._left = 0
+                break
+            self._left -= len(chunk)
+            self._buf += chunk
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            parts = [self._buf]
+            self._buf = b""
+            while self._left > 0:
+                chunk = self._src.read(min(self._CHUNK, self._left))
+                if not chunk:
+                    break
+                self._left -= len(chunk)
+                parts.append(chunk)
+            data = b"".join(parts)
+        else:
+            self._fill(size)
+            data, self._buf = self._buf[:size], self._buf[size:]
+        self._pos += len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        searched = 0
+        while True:
+            nl = self._buf.find(b"\n", searched)
+            if nl >= 0:
+                return self.read(nl + 1)
+            if self._left <= 0:
+                return self.read(len(self._buf))
+            if len(self._buf) > MAX_LINE:
+                raise ValueError(f"a text line longer than {MAX_LINE} bytes")
+            searched = len(self._buf)
+            self._fill(len(self._buf) + self._CHUNK)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def at_eof(self) -> bool:
+        self._fill(1)
+        return not self._buf
+
+
+def analyse_pickle(
+    data: bytes | BinaryIO,
+    *,
+    size: int | None = None,
+    multiple: bool = True,
+    max_pickles: int | None = None,
+) -> PickleAnalysis:
+    """Walk the opcodes of `data` and collect every import, never unpickling anything.
+
+    `size` bounds how many bytes are read from a stream. With `multiple`, pickles that follow
+    one another (legacy PyTorch, joblib, concatenated dumps) are all analysed; parsing stops at
+    the end of the data, at bytes that do not start a pickle (recorded as trailing data) or at
+    `max_pickles`. A legacy PyTorch stream (first pickle is the PyTorch magic number) stops
+    after its five pickles: the bytes after them are raw tensor storage.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        src: BinaryIO = io.BytesIO(raw)
+        limit = len(raw) if size is None else min(size, len(raw))
+    else:
+        src = data
+        limit = size if size is not None else 1 << 62
+    stream = _Reader(src, limit)
+    result = PickleAnalysis()
+    walker = _Walker(result)
+    while not stream.at_eof():
+        if max_pickles is not None and result.pickles >= max_pickles:
+            result.trailing_offset = stream.tell()
+            break
+        start = stream.tell()
+        before = result.opcodes
+        try:
+            for opcode, arg, pos in _genops(stream):
+                result.opcodes += 1
+                walker.step(opcode, arg, pos if pos is not None else start)
+        except Exception as exc:  # pickletools raises ValueError and friends on bad bytes
+            parsed_here = result.opcodes - before
+            if result.pickles > 0 and parsed_here == 0:
+                result.trailing_offset = start
+            else:
+                result.error = _describe(exc)
+                result.error_offset = stream.tell()
+            break
+        else:
+            if not walker.stopped:
+                result.error = "pickle ends without a STOP opcode (truncated)"
+                result.error_offset = stream.tell()
+                break
+            result.pickles += 1
+            if result.pickles == 1 and walker.first_value == TORCH_LEGACY_MAGIC:
+                result.torch_legacy = True
+                max_pickles = TORCH_LEGACY_PICKLES if max_pickles is None else max_pickles
+            walker.stopped = False
+            if not multiple:
+                if not stream.at_eof():
+                    result.trailing_offset = stream.tell()
+                break
+    if result.pickles == 0 and result.error is None:
+        result.error = "empty file: no pickle opcodes"
+        result.error_offset = 0
+    return result
+
+
+def _genops(stream: _Reader) -> Iterator[tuple[pickletools.OpcodeInfo, object, int | None]]:
+    # genops reads until STOP; it raises ValueError on an unknown opcode or truncated argument.
+    yield from pickletools.genops(stream)  # type: ignore[arg-type]
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return text
+
+
+class _Walker:
+    """The abstract stack machine. Values are literals, imported globals, marks or unknown."""
+
+    def __init__(self, result: PickleAnalysis) -> None:
+        self.result = result
+        self.stack: list[object] = []
+        self.memo: dict[int, object] = {}
+        self.stopped = False
+        self.first_value: object = None
+        self._called: set[int] = set()
+
+    # -- helpers -------------------------------------------------------------------------
+    def _pop(self, where: int) -> object:
+        if not self.stack or self.stack[-1] is _MARK:
+            self._anomaly(f"stack underflow at byte {where}")
+            return _UNKNOWN
+        return self.stack.pop()
+
+    def _pop_mark(self, where: int) -> list[object]:
+        items: list[object] = []
+        while self.stack:
+            top = self.stack.pop()
+            if top is _MARK:
+                items.reverse()
+                return items
+            items.append(top)
+        self._anomaly(f"no MARK on the stack at byte {where}")
+        items.reverse()
+        return items
+
+    def _anomaly(self, text: str) -> None:
+        if len(self.result.anomalies) < 20:
+            self.result.anomalies.append(text)
+
+    def _import(self, module: str, name: str, pos: int, opcode: str, resolved: bool = True) -> _Ref:
+        self.result.imports.append(PickleImport(module, name, pos, opcode, resolved=resolved))
+        return _Ref(len(self.result.imports) - 1)
+
+    def _call(self, value: object) -> None:
+        if isinstance(value, _Ref):
+            imp = self.result.imports[value.index]
+            if not imp.called:
+                self.result.imports[value.index] = PickleImport(
+                    imp.module, imp.name, imp.offset, imp.opcode, True, imp.resolved
+                )
+
+    # -- the machine ---------------------------------------------------------------------
+    def step(self, opcode: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        name = opcode.name
+        if name == "PROTO":
+            if self.result.protocol is None and isinstance(arg, int):
+                self.result.protocol = arg
+            return
+        if name == "FRAME":
+            return
+        if name == "STOP":
+            value = self._pop(pos)
+            if self.result.pickles == 0:
+                self.first_value = value.value if isinstance(value, _Lit) else None
+            self.stack.clear()
+            self.stopped = True
+            return
+        if name == "MARK":
+            self.stack.append(_MARK)
+            return
+        if name in _STRING_OPS or name in _INT_OPS:
+            self.stack.append(_Lit(arg))
+            return
+        if name in ("GLOBAL", "INST"):
+            module, _, attr = str(arg).partition(" ")
+            ref = self._import(module, attr, pos, name)
+            if name == "INST":
+                self._pop_mark(pos)
+                self._call(ref)
+                self.stack.append(_UNKNOWN)
+            else:
+                self.stack.append(ref)
+            return
+        if name == "STACK_GLOBAL":
+            attr_v = self._pop(pos)
+            mod_v = self._pop(pos)
+            if (
+                isinstance(mod_v, _Lit)
+                and isinstance(mod_v.value, str)
+                and isinstance(attr_v, _Lit)
+                and isinstance(attr_v.value, str)
+            ):
+                self.stack.append(self._import(mod_v.value, attr_v.value, pos, name))
+            else:
+                self.stack.append(
+                    self._import(_show(mod_v), _show(attr_v), pos, name, resolved=False)
+                )
+            return
+        if name in _EXT_OPS:
+            self.stack.append(self._import("copyreg", f"<extension {arg}>", pos, name, resolved=False))
+            return
+        if name == "MEMOIZE":
+            if self.stack and self.stack[-1] is not _MARK:
+                self.memo[len(self.memo)] = self.stack[-1]
+            else:
+                self._anomaly(f"MEMOIZE on an empty stack at byte {pos}")
+            return
+        if name in _PUT_OPS:
+            if self.stack and self.stack[-1] is not _MARK and isinstance(arg, int):
+                self.memo[arg] = self.stack[-1]
+            else:
+                self._anomaly(f"{name} on an empty stack at byte {pos}")
+            return
+        if name in _GET_OPS:
+            if isinstance(arg, int) and arg in self.memo:
+                self.stack.append(self.memo[arg])
+            else:
+                self._anomaly(f"{name} of memo key {arg!r} that was never stored (byte {pos})")
+                self.stack.append(_UNKNOWN)
+            return
+        if name == "DUP":
+            self.stack.append(self.stack[-1] if self.stack else _UNKNOWN)
+            return
+        if name == "POP":
+            self._pop(pos)
+            return
+        if name == "POP_MARK":
+            self._pop_mark(pos)
+            return
+        if name == "REDUCE":
+            self._pop(pos)  # args
+            self._call(self._pop(pos))
+            self.stack.append(_UNKNOWN)
+            return
+        if name == "OBJ":
+            items = self._pop_mark(pos)
+            if items:
+                self._call(items[0])
+            self.stack.append(_UNKNOWN)
+            return
+        if name == "NEWOBJ":
+            self._pop(pos)
+            self._call(self._pop(pos))
+            self.stack.append(_UNKNOWN)
+            return
+        if name == "NEWOBJ_EX":
+            self._pop(pos)
+            self._pop(pos)
+            self._call(self._pop(pos))
+            self.stack.append(_UNKNOWN)
+            return
+        if name == "BUILD":
+            self._pop(pos)  # state; the object stays (its __setstate__ runs)
+            if self.stack and isinstance(self.stack[-1], _Ref):
+                self._call(self.stack[-1])
+            return
+        self._generic(opcode, pos)
+
+    def _generic(self, opcode: pickletools.OpcodeInfo, pos: int) -> None:
+        before = list(opcode.stack_before)
+        if pickletools.markobject in before:
+            i = before.index(pickletools.markobject)
+            self._pop_mark(pos)
+            for _ in range(i):
+                self._pop(pos)
+        else:
+            for _ in before:
+                self._pop(pos)
+        for _ in opcode.stack_after:
+            self.stack.append(_UNKNOWN)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, _Lit):
+        return repr(value.value)[:80]
+    if isinstance(value, _Ref):
+        return "<imported object>"
+    return "<unknown>"
