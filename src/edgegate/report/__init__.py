@@ -6,6 +6,7 @@ sends each requested format to its destination (stdout when no path is given).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sys
@@ -36,6 +37,9 @@ class ReportContext:
     """Paths in reports (SARIF URIs, annotations) are made relative to this folder."""
     color: bool | None = None
     """Colour in text output: None decides from the terminal."""
+    fallback_path: str | None = None
+    """SARIF: where to place a finding that names no file when its gate names none either
+    (e.g. the config file); default: the first file any gate names, else ``edgegate.toml``."""
 
 
 def parse_output_specs(formats: Sequence[str], output: str | None = None) -> list[OutputSpec]:
@@ -71,7 +75,11 @@ def render(fmt: str, results: Sequence[GateResult], ctx: ReportContext) -> str:
 
 
 def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ctx: ReportContext) -> None:
-    """Write every requested report. Files are written whole (temp file, then rename)."""
+    """Write every requested report. Files are written whole (temp file, then rename).
+
+    With the ``github`` format, the Markdown summary is also appended to ``$GITHUB_STEP_SUMMARY``
+    when that variable is set (once per run).
+    """
     for spec in specs:
         if spec.path is None:
             if spec.format == "text":
@@ -81,17 +89,28 @@ def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ct
                 sys.stdout.write(render(spec.format, results, ctx))
                 sys.stdout.flush()
             continue
-        plain = ReportContext(command=ctx.command, root=ctx.root, color=False)
+        plain = dataclasses.replace(ctx, color=False)
         write_atomic(spec.path, render(spec.format, results, plain))
+    if any(s.format == "github" for s in specs):
+        from edgegate.report.github import write_step_summary
+
+        write_step_summary(results, dataclasses.replace(ctx, color=False))
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temp file in the same folder, then rename."""
     path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
         raise EdgegateError(f"cannot write report: {exc.strerror or exc}", path) from None
