@@ -102,9 +102,15 @@ def _parse_key_bundle(raw: RawBundle) -> Any:
         raise VerificationFailure(MALFORMED_BUNDLE, f"unsupported bundle media type {media!r}")
     doc = dict(raw.document)
     vm = doc.get("verificationMaterial")
-    if isinstance(vm, dict) and "tlogEntries" not in vm:
-        # model-signing writes key bundles without the (empty) list; the schema requires it.
-        doc["verificationMaterial"] = {**vm, "tlogEntries": []}
+    if isinstance(vm, dict):
+        vm = dict(vm)
+        # Older model-signing key bundles omit the (empty) log list and the hint; the model
+        # requires both fields (as model-signing's own reader fills them in).
+        vm.setdefault("tlogEntries", [])
+        pk = vm.get("publicKey")
+        if isinstance(pk, dict):
+            vm["publicKey"] = {"hint": pk.get("hint")}
+        doc["verificationMaterial"] = vm
     try:
         return bundle_v1.Bundle.from_json(json.dumps(doc))
     except Exception as exc:
