@@ -1,0 +1,327 @@
+# Shared helpers of the edgegate edge-AI rule pack: data defaults, workload kinds, containers
+# with their JSON-pointer prefix, result objects, quantity parsing and the FinOpsPolicy lookup.
+#
+# Every helper name starts with `eg_` so that a team's own rules in `package main` do not
+# collide with (or silently merge into) the pack's helpers.
+#
+# Written for regopy 1.5.2: a variable-indexed reference is never passed to a builtin (values
+# are bound first with `some x in ...`), `with input as` is not used, and messages and pointers
+# are built with concat: regopy's sprintf wraps a computed string argument (a function argument,
+# or the result of concat/lower/upper/replace) in double quotes when the format has other text.
+package main
+
+import rego.v1
+
+# ---------------------------------------------------------------------------------------------
+# Data (data.edgegate.*) with defaults
+# ---------------------------------------------------------------------------------------------
+
+default eg_org := "edgegate.io"
+
+eg_org := org if {
+	org := data.edgegate.org
+	is_string(org)
+	org != ""
+}
+
+eg_cost_center_key := concat("", ["finops.", eg_org, "/cost-center"])
+
+eg_project_id_key := concat("", ["finops.", eg_org, "/project-id"])
+
+eg_classification_key := concat("", ["data.", eg_org, "/classification"])
+
+# Empty or absent: the registry rule does not fire.
+default eg_allowed_registries := []
+
+eg_allowed_registries := regs if {
+	regs := data.edgegate.allowed_registries
+	is_array(regs)
+}
+
+# Empty or absent: the four usual levels.
+default eg_data_classifications := ["public", "internal", "confidential", "restricted"]
+
+eg_data_classifications := levels if {
+	levels := data.edgegate.data_classifications
+	is_array(levels)
+	count(levels) > 0
+}
+
+default eg_banned_models := {}
+
+eg_banned_models := banned if {
+	banned := data.edgegate.banned_models
+	is_object(banned)
+}
+
+default eg_knative_max_scale := 10
+
+eg_knative_max_scale := limit if {
+	limit := data.edgegate.knative_max_scale
+	is_number(limit)
+}
+
+# Every document of the run (all files), provided by the engine.
+default eg_inventory := []
+
+eg_inventory := docs if {
+	docs := data.edgegate.inventory
+	is_array(docs)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Workload kinds
+# ---------------------------------------------------------------------------------------------
+
+eg_template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
+
+eg_is_knative_service if {
+	input.kind == "Service"
+	is_string(input.apiVersion)
+	startswith(input.apiVersion, "serving.knative.dev/")
+}
+
+eg_is_edge_ai if input.kind == "EdgeAIDeployment"
+
+# Workloads that carry a pod spec.
+eg_is_pod_workload if input.kind == "Pod"
+
+eg_is_pod_workload if input.kind in eg_template_kinds
+
+eg_is_pod_workload if input.kind == "CronJob"
+
+eg_is_pod_workload if eg_is_knative_service
+
+# Every workload the pack knows: pod workloads and EdgeAIDeployment.
+eg_is_workload if eg_is_pod_workload
+
+eg_is_workload if eg_is_edge_ai
+
+default eg_name := "<unnamed>"
+
+eg_name := name if {
+	name := input.metadata.name
+	is_string(name)
+}
+
+# "Deployment/batch-embedder": how a message names the document.
+eg_workload := concat("/", [input.kind, eg_name])
+
+# JSON pointer of the pod spec, and the pod spec itself.
+eg_pod_prefix := "/spec" if input.kind == "Pod"
+
+eg_pod_prefix := "/spec/template/spec" if input.kind in eg_template_kinds
+
+eg_pod_prefix := "/spec/jobTemplate/spec/template/spec" if input.kind == "CronJob"
+
+eg_pod_prefix := "/spec/template/spec" if eg_is_knative_service
+
+eg_pod_spec := spec if {
+	input.kind == "Pod"
+	spec := input.spec
+	is_object(spec)
+}
+
+eg_pod_spec := spec if {
+	input.kind in eg_template_kinds
+	spec := input.spec.template.spec
+	is_object(spec)
+}
+
+eg_pod_spec := spec if {
+	input.kind == "CronJob"
+	spec := input.spec.jobTemplate.spec.template.spec
+	is_object(spec)
+}
+
+eg_pod_spec := spec if {
+	eg_is_knative_service
+	spec := input.spec.template.spec
+	is_object(spec)
+}
+
+# Every container (and init container) of the pod spec with its JSON pointer:
+# {"container": {...}, "path": "/spec/template/spec/containers/0", "label": "container 'app'",
+#  "init": false, "sidecar": false}
+eg_containers contains entry if {
+	some i, c in eg_pod_spec.containers
+	is_object(c)
+	entry := {
+		"container": c,
+		"path": concat("", [eg_pod_prefix, "/containers/", format_int(i, 10)]),
+		"label": eg_container_label("container", c, i),
+		"init": false,
+		"sidecar": false,
+	}
+}
+
+eg_containers contains entry if {
+	some i, c in eg_pod_spec.initContainers
+	is_object(c)
+	entry := {
+		"container": c,
+		"path": concat("", [eg_pod_prefix, "/initContainers/", format_int(i, 10)]),
+		"label": eg_container_label("init container", c, i),
+		"init": true,
+		"sidecar": eg_is_sidecar(c),
+	}
+}
+
+eg_is_sidecar(c) := true if {
+	c.restartPolicy == "Always"
+} else := false
+
+eg_container_label(what, c, i) := concat("", [what, " '", c.name, "'"]) if {
+	is_string(c.name)
+} else := concat("", [what, " #", format_int(i, 10)])
+
+# ---------------------------------------------------------------------------------------------
+# Results, pointers
+# ---------------------------------------------------------------------------------------------
+
+eg_result(rule_id, severity, title, msg, path) := {
+	"msg": msg,
+	"rule_id": rule_id,
+	"severity": severity,
+	"title": title,
+	"path": path,
+}
+
+# A JSON pointer token: "~" -> "~0", "/" -> "~1" (annotation keys contain "/"); numbers as is.
+eg_pointer_token(token) := format_int(token, 10) if {
+	is_number(token)
+} else := replace(replace(token, "~", "~0"), "/", "~1")
+
+eg_missing := "\u0000edgegate-missing"
+
+# JSON pointer to the field at `parts` (e.g. ["metadata", "annotations", key]) when it exists,
+# else to its closest existing ancestor ("" = the document), so the engine can always map a
+# result to a line.
+eg_existing_pointer(parts) := pointer if {
+	lengths := [n |
+		some n in numbers.range(0, count(parts))
+		object.get(input, array.slice(parts, 0, n), eg_missing) != eg_missing
+	]
+	n := max(lengths)
+	pointer := concat("", [concat("", ["/", eg_pointer_token(token)]) | some token in array.slice(parts, 0, n)])
+}
+
+# A non-empty string annotation value.
+eg_annotation(metadata, key) := value if {
+	value := metadata.annotations[key]
+	is_string(value)
+	trim_space(value) != ""
+}
+
+# ---------------------------------------------------------------------------------------------
+# Quantities
+# ---------------------------------------------------------------------------------------------
+
+# Kubernetes quantity syntax (decimal SI, binary SI or exponent suffix).
+eg_quantity_pattern := `^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`
+
+eg_valid_quantity(q) if is_number(q)
+
+eg_valid_quantity(q) if {
+	is_string(q)
+	regex.match(eg_quantity_pattern, q)
+}
+
+# CPU cores: "500m" -> 0.5, "2" -> 2, "1.5" -> 1.5, 2 -> 2.
+eg_cpu_cores(q) := q if is_number(q)
+
+eg_cpu_cores(q) := cores if {
+	is_string(q)
+	regex.match(eg_quantity_pattern, q)
+	cores := units.parse(q)
+}
+
+# Memory bytes: "1Gi" -> 1073741824, "512Mi" -> 536870912, "1G" -> 1000000000.
+eg_memory_bytes(q) := q if is_number(q)
+
+eg_memory_bytes(q) := bytes if {
+	is_string(q)
+	regex.match(eg_quantity_pattern, q)
+	not endswith(q, "m")
+	bytes := units.parse_bytes(q)
+}
+
+eg_memory_bytes(q) := bytes if {
+	# "500m" of memory is 0.5 bytes in Kubernetes; units.parse reads the milli suffix.
+	is_string(q)
+	regex.match(eg_quantity_pattern, q)
+	endswith(q, "m")
+	bytes := units.parse(q)
+}
+
+# FinOpsPolicy maxMemoryGB is read as GiB (2^30 bytes): Kubernetes memory is written in Gi.
+eg_gib := 1073741824
+
+# Two decimals, no trailing zeros: 0.5, 12, 1.25.
+eg_fmt(x) := sprintf("%v", [round(x * 100) / 100])
+
+# ---------------------------------------------------------------------------------------------
+# FinOpsPolicy lookup (cross-document, over data.edgegate.inventory)
+# ---------------------------------------------------------------------------------------------
+
+eg_has_finops_ref if {
+	eg_is_edge_ai
+	is_string(input.spec.finopsPolicyRef)
+}
+
+# Label sets a FinOpsPolicy selector may match: the workload's own labels and its pod
+# template's labels.
+eg_label_sets contains labels if {
+	labels := input.metadata.labels
+	is_object(labels)
+}
+
+eg_label_sets contains labels if {
+	input.kind in eg_template_kinds
+	labels := input.spec.template.metadata.labels
+	is_object(labels)
+}
+
+eg_label_sets contains labels if {
+	input.kind == "CronJob"
+	labels := input.spec.jobTemplate.spec.template.metadata.labels
+	is_object(labels)
+}
+
+eg_label_sets contains labels if {
+	eg_is_knative_service
+	labels := input.spec.template.metadata.labels
+	is_object(labels)
+}
+
+eg_selector_matches(selector, labels) if {
+	every key, value in selector {
+		labels[key] == value
+	}
+}
+
+# The FinOpsPolicies that govern this document: for an EdgeAIDeployment with
+# spec.finopsPolicyRef the one of that metadata.name; for any other workload every
+# FinOpsPolicy whose spec.targetWorkloadSelector.matchLabels are all among its labels.
+eg_finops_policies contains policy if {
+	eg_has_finops_ref
+	some policy in eg_inventory
+	policy.kind == "FinOpsPolicy"
+	policy.metadata.name == input.spec.finopsPolicyRef
+}
+
+eg_finops_policies contains policy if {
+	eg_is_workload
+	not eg_has_finops_ref
+	some policy in eg_inventory
+	policy.kind == "FinOpsPolicy"
+	selector := policy.spec.targetWorkloadSelector.matchLabels
+	is_object(selector)
+	some labels in eg_label_sets
+	eg_selector_matches(selector, labels)
+}
+
+eg_policy_name(policy) := name if {
+	name := policy.metadata.name
+	is_string(name)
+} else := "<unnamed>"
