@@ -1,0 +1,80 @@
+"""The markdown reporter: verdict, gate table, capped findings table, escaping, tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from report_samples import all_results, passing_results
+
+from edgegate.findings import Finding, GateResult, Location, Severity
+from edgegate.report import ReportContext, render
+from edgegate.report.markdown import MAX_FINDINGS, escape
+
+
+def _md(results: list[GateResult]) -> str:
+    return render("markdown", results, ReportContext(command="edgegate check", root=Path.cwd()))
+
+
+def test_markdown_summary_content() -> None:
+    md = _md(all_results())
+    lines = md.splitlines()
+    assert lines[0] == "## ⚠️ edgegate: ERROR"
+    assert "`edgegate check` exited with code 2: a gate could not decide." in lines
+    assert "| Gate | Status | Critical | High | Medium | Low | Info | Errors |" in lines
+    assert "| policy | ❌ failed | 1 | 2 | 2 | 1 | 1 | 0 |" in lines
+    assert "| cost | ✅ passed | 0 | 0 | 0 | 0 | 0 | 0 |" in lines
+    assert "| vuln | ⚠️ error | 0 | 1 | 0 | 0 | 0 | 1 |" in lines
+    assert "- **vuln**: cannot read the advisory database: db/osv.sqlite: no such file" in lines
+    assert "### Findings (10, 6 failing)" in lines
+    rows = [ln for ln in lines if ln.startswith("| `") or ln.startswith("| —")]
+    # failing findings first, most severe first
+    assert rows[0] == (
+        "| `k8s/edge-ai.yaml:7` | **critical** | `EGP001` Model on the deny list | "
+        "model facial-recognition-v3 is prohibited by ai-alignment-policy-vision-sensitive |"
+    )
+    assert rows[1].startswith("| `k8s/deployment.yaml:21` | **high** | `EGP002` Image pinned by digest |")
+    # escaping: CR/LF → <br>, HTML escaped, pipes and markup escaped
+    tricky = next(r for r in rows if "EGP003" in r)
+    assert tricky.endswith(
+        "| 100% sure: a, b<br>next line &lt;b&gt;&amp;&lt;/b&gt; \\| \\`tick\\` \\[red\\]markup\\[/red\\] ::error::x |"
+    )
+    nofile = next(r for r in rows if "EGP006" in r)
+    assert nofile == "| — | **medium** | `EGP006` | no location at all |"
+    warn = next(r for r in rows if "EGP004" in r)
+    assert warn.startswith("| `k8s/knative service.yaml:4` | low (warning) | `EGP004` Cost annotations present |")
+    assert "modèle facial-recognition-v3 interdit — 顔認識 ✓" in md
+    # the gate's table
+    i = lines.index("### cost: Cost per workload")
+    assert lines[i + 2 : i + 7] == [
+        "| workload | USD/month | within cap |",
+        "|---|---|---|",
+        "| vision-analytics | 412.5 | yes |",
+        "| a\\|b &lt;script&gt; |  | no |",
+        "| ratio | 0.3333 | yes |",
+    ]
+    assert "<script>" not in md
+
+
+def test_markdown_caps_findings() -> None:
+    many = [
+        Finding("vuln", f"CVE-2024-{i:04d}", Severity.MEDIUM, f"finding {i}", Location("req.txt", i + 1))
+        for i in range(MAX_FINDINGS + 7)
+    ]
+    md = _md([GateResult.decide("vuln", many)])
+    rows = [ln for ln in md.splitlines() if ln.startswith("| `req.txt")]
+    assert len(rows) == MAX_FINDINGS
+    assert "_…and 7 more findings (see the full report)._" in md
+    assert len(md) < 20_000  # fits a PR comment easily
+
+
+def test_markdown_passed_and_empty() -> None:
+    md = _md(passing_results())
+    assert md.startswith("## ✅ edgegate: PASSED\n")
+    assert "### Findings" not in md
+    assert "<sub>2 gates, 2 passed.</sub>" in md
+    assert "No gate ran." in _md([])
+
+
+def test_escape_limits_length() -> None:
+    assert escape("x" * 400, 10) == "x" * 9 + "…"
+    assert escape("a_b*c~d") == "a\\_b\\*c\\~d"

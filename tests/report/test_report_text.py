@@ -1,0 +1,105 @@
+"""The text reporter: summary table, findings by file, errors, tables, verdict; colour only on
+terminals."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from report_samples import all_results, passing_results, policy_result
+
+from edgegate.report import ReportContext, render
+from edgegate.report.text import print_report
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _text(results: list, **kw: object) -> str:  # type: ignore[type-arg]
+    return render("text", results, ReportContext(command="edgegate check", root=Path.cwd(), **kw))  # type: ignore[arg-type]
+
+
+def _row(text: str, first: str) -> list[str]:
+    line = next(ln for ln in text.splitlines() if ln.split()[:1] == [first])
+    return line.split()
+
+
+def test_text_summary_findings_errors_tables_verdict() -> None:
+    out = _text(all_results())
+    assert not ANSI.search(out)
+    lines = out.splitlines()
+    assert lines[0] == "edgegate check"
+    assert lines[1].split() == ["Gate", "Status", "Critical", "High", "Medium", "Low", "Info", "Errors"]
+    assert _row(out, "policy") == ["policy", "FAILED", "1", "2", "2", "1", "1", "0"]
+    assert _row(out, "cost") == ["cost", "PASSED", "0", "0", "0", "0", "0", "0"]
+    assert _row(out, "vuln") == ["vuln", "ERROR", "0", "1", "0", "0", "0", "1"]
+    assert _row(out, "model-scan") == ["model-scan", "PASSED", "0", "0", "0", "1", "1", "0"]
+
+    assert "ERROR vuln: cannot read the advisory database: db/osv.sqlite: no such file" in lines
+    # findings grouped by file, in line order, with location, severity, rule and message
+    assert "k8s/deployment.yaml  (3 findings)" in lines
+    start = lines.index("k8s/deployment.yaml  (3 findings)")
+    group = lines[start + 1 : start + 6]
+    assert group[0].split()[:3] == ["k8s/deployment.yaml:12", "medium", "EGP003"]
+    assert any(ln.split()[:3] == ["k8s/deployment.yaml:21:18", "high", "EGP002"] for ln in group)
+    assert any(ln.split()[:3] == ["k8s/deployment.yaml:30:18", "high", "EGP002"] for ln in group)
+    # rich markup in a message is shown literally, not interpreted
+    assert "[red]markup[/red]" in out
+    # a non-blocking finding is marked
+    warn = next(ln for ln in lines if "EGP004" in ln)
+    assert warn.split()[:4] == ["k8s/knative", "service.yaml:4", "low", "(warn)"]
+    # findings without a file come last, under the gate name
+    assert lines.index("(no file)  (1 finding)") > start
+    assert any(ln.split()[:3] == ["policy", "medium", "EGP006"] for ln in lines)
+    assert "modèle facial-recognition-v3 interdit — 顔認識 ✓" in out
+    # the gate's table
+    assert "cost: Cost per workload" in lines
+    assert _row(out, "vision-analytics") == ["vision-analytics", "412.5", "yes"]
+    assert _row(out, "ratio") == ["ratio", "0.3333", "yes"]
+    assert lines[-1] == "ERROR: 1 errored, 1 failed of 4 gates (exit code 2: a gate could not decide)"
+    assert all(ln == ln.rstrip() for ln in lines)
+
+
+def test_text_verdicts() -> None:
+    assert _text(passing_results()).splitlines()[-1] == "PASSED: 2 gates passed (exit code 0: every gate passed)"
+    assert _text([policy_result()]).splitlines()[-1] == "FAILED: 1 failed of 1 gate (exit code 1: a gate failed)"
+    assert _text([]).splitlines()[-1] == "PASSED: no gate ran (exit code 0: every gate passed)"
+
+
+def test_render_never_colours_even_when_asked() -> None:
+    assert not ANSI.search(_text(all_results(), color=True))
+
+
+def test_print_report_colour_follows_ctx_and_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    buf = io.StringIO()
+    print_report(all_results(), ReportContext(color=True), file=buf)
+    coloured = buf.getvalue()
+    assert ANSI.search(coloured)
+    assert "FAILED" in ANSI.sub("", coloured)
+
+    buf = io.StringIO()  # not a terminal, colour not forced: plain
+    print_report(all_results(), ReportContext(), file=buf)
+    assert not ANSI.search(buf.getvalue())
+
+    class FakeTty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = FakeTty()
+    print_report(all_results(), ReportContext(), file=tty)
+    assert ANSI.search(tty.getvalue())
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    tty = FakeTty()
+    print_report(all_results(), ReportContext(), file=tty)
+    assert not ANSI.search(tty.getvalue())
+
+
+def test_print_report_goes_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    print_report([policy_result()], ReportContext(command="edgegate policy lint"))
+    out = capsys.readouterr().out
+    assert out.startswith("edgegate policy lint\n")
+    assert "FAILED: 1 failed of 1 gate" in out
