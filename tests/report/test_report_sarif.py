@@ -214,3 +214,30 @@ def test_sarif_rule_level_is_worst_of_its_results() -> None:
     rule = doc["runs"][0]["tool"]["driver"]["rules"][0]
     assert rule["defaultConfiguration"]["level"] == "warning"  # non-blocking high
     assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
+
+
+def test_paths_are_repository_relative(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config in a subfolder still reports paths from the repository root (what GitHub needs)."""
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    project = repo / "examples" / "app"
+    f = Finding("policy", "R", Severity.HIGH, "m", Location(str(project / "k8s" / "d.yaml"), 4))
+    results = [GateResult.decide("policy", [f])]
+    doc = _sarif(results, root=project)
+    art = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert art == {"uri": "examples/app/k8s/d.yaml", "uriBaseId": "%SRCROOT%"}
+    assert doc["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == repo.as_uri() + "/"
+    gh = render("github", results, ReportContext(root=project)).splitlines()[0]
+    assert gh.startswith("::error file=examples/app/k8s/d.yaml,line=4,")
+
+    # $GITHUB_WORKSPACE wins when the root is inside it
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(repo / "examples"))
+    doc = _sarif(results, root=project)
+    art = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert art["uri"] == "app/k8s/d.yaml"
+    # ...and is ignored when it is elsewhere
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path / "other"))
+    doc = _sarif(results, root=project)
+    art = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert art["uri"] == "examples/app/k8s/d.yaml"

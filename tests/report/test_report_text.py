@@ -41,14 +41,15 @@ def test_text_summary_findings_errors_tables_verdict() -> None:
     assert "k8s/deployment.yaml  (3 findings)" in lines
     start = lines.index("k8s/deployment.yaml  (3 findings)")
     group = lines[start + 1 : start + 6]
-    assert group[0].split()[:3] == ["k8s/deployment.yaml:12", "medium", "EGP003"]
-    assert any(ln.split()[:3] == ["k8s/deployment.yaml:21:18", "high", "EGP002"] for ln in group)
-    assert any(ln.split()[:3] == ["k8s/deployment.yaml:30:18", "high", "EGP002"] for ln in group)
+    assert group[0].split()[:3] == ["12", "medium", "EGP003"]
+    assert any(ln.split()[:4] == ["21:18", "high", "EGP002", "container"] for ln in group)
+    assert any(ln.split()[:3] == ["30:18", "high", "EGP002"] for ln in group)
     # rich markup in a message is shown literally, not interpreted
     assert "[red]markup[/red]" in out
     # a non-blocking finding is marked
     warn = next(ln for ln in lines if "EGP004" in ln)
-    assert warn.split()[:4] == ["k8s/knative", "service.yaml:4", "low", "(warn)"]
+    assert warn.split()[:4] == ["4", "low", "(warn)", "EGP004"]
+    assert "k8s/knative service.yaml  (1 finding)" in lines
     # findings without a file come last, under the gate name
     assert lines.index("(no file)  (1 finding)") > start
     assert any(ln.split()[:3] == ["policy", "medium", "EGP006"] for ln in lines)
@@ -103,3 +104,14 @@ def test_print_report_goes_to_stdout(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert out.startswith("edgegate policy lint\n")
     assert "FAILED: 1 failed of 1 gate" in out
+
+
+def test_narrow_terminal_puts_messages_under_their_location(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "50")
+    buf = io.StringIO()
+    print_report([policy_result()], ReportContext(color=False), file=buf)
+    lines = [ln.rstrip() for ln in buf.getvalue().splitlines()]
+    assert all(len(ln) <= 50 for ln in lines)
+    i = lines.index("  21:18  high  EGP002")
+    assert lines[i + 1].startswith("    container 'web' image nginx:latest is not")
+    assert lines[-2:] == ["FAILED: 1 failed of 1 gate (exit code 1: a gate", "failed)"]

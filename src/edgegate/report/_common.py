@@ -103,6 +103,29 @@ def relative_path(path: str, root: Path) -> str | None:
     return text
 
 
+def _absolute(path: Path) -> Path:
+    return Path(os.path.normpath(path if path.is_absolute() else Path.cwd() / path))
+
+
+def source_root(root: Path) -> Path:
+    """The folder repository-relative paths start from: ``$GITHUB_WORKSPACE`` when `root` is
+    inside it, else the nearest folder at or above `root` holding ``.git``, else `root`.
+
+    GitHub resolves SARIF URIs and annotation paths against the repository root, so a project
+    whose edgegate.toml sits in a subfolder must still report ``sub/folder/file.yaml``.
+    """
+    base = _absolute(Path(root))
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if workspace:
+        ws = _absolute(Path(workspace))
+        if ws == base or ws in base.parents:
+            return ws
+    for folder in (base, *base.parents):
+        if (folder / ".git").exists():
+            return folder
+    return base
+
+
 def repo_path(path: str, root: Path) -> str:
     """`path` relative to `root` where it is inside it, else as given (forward slashes)."""
     rel = relative_path(path, root)

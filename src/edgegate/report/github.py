@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgegate.findings import Finding, GateResult, Severity
-from edgegate.report._common import is_failing, repo_path, severity_counts, verdict
+from edgegate.report._common import is_failing, repo_path, severity_counts, source_root, verdict
 
 if TYPE_CHECKING:
     from edgegate.report import ReportContext
@@ -57,7 +57,7 @@ def annotation(result: GateResult, finding: Finding, ctx: ReportContext) -> str:
         title += f": {finding.title}"
     props: dict[str, str | int | None] = {}
     if loc.path:
-        props["file"] = repo_path(loc.path, Path(ctx.root))
+        props["file"] = repo_path(loc.path, source_root(Path(ctx.root)))
         if loc.line:
             props["line"] = loc.line
             if loc.column:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgegate.findings import Finding, GateResult, Status
-from edgegate.report._common import is_failing, plural, repo_path, sort_key
+from edgegate.report._common import is_failing, plural, repo_path, sort_key, source_root
 
 if TYPE_CHECKING:
     from edgegate.report import ReportContext
@@ -30,9 +31,9 @@ def _clean(text: str) -> str:
     return _INVALID_XML.sub("\ufffd", text)
 
 
-def _line(f: Finding, ctx: ReportContext, failing: bool) -> str:
+def _line(f: Finding, root: Path, failing: bool) -> str:
     loc = f.location
-    where = repo_path(loc.path, ctx.root) if loc.path else NO_FILE
+    where = repo_path(loc.path, root) if loc.path else NO_FILE
     if loc.line:
         where += f":{loc.line}"
         if loc.column:
@@ -44,6 +45,7 @@ def _line(f: Finding, ctx: ReportContext, failing: bool) -> str:
 
 def _suite(result: GateResult, ctx: ReportContext) -> ET.Element:
     suite = ET.Element("testsuite", name=_clean(result.gate))
+    root = source_root(ctx.root)
     tests = failures = errors = 0
 
     for i, err in enumerate(result.errors, 1):
@@ -56,7 +58,7 @@ def _suite(result: GateResult, ctx: ReportContext) -> ET.Element:
 
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in sorted(result.findings, key=sort_key):
-        path = repo_path(f.location.path, ctx.root) if f.location.path else NO_FILE
+        path = repo_path(f.location.path, root) if f.location.path else NO_FILE
         groups.setdefault((f.rule_id, path), []).append(f)
     for (rule_id, path), found in sorted(groups.items()):
         case = ET.SubElement(
@@ -64,7 +66,7 @@ def _suite(result: GateResult, ctx: ReportContext) -> ET.Element:
         )
         tests += 1
         failing = [f for f in found if is_failing(result, f)]
-        body = "\n".join(_clean(_line(f, ctx, is_failing(result, f))) for f in found)
+        body = "\n".join(_clean(_line(f, root, is_failing(result, f))) for f in found)
         if failing:
             worst = max(failing, key=lambda f: f.severity.rank)
             title = f" ({worst.title})" if worst.title else ""

@@ -19,6 +19,7 @@ from edgegate.report._common import (
     plural,
     repo_path,
     severity_counts,
+    source_root,
     tables,
     verdict,
 )
@@ -54,7 +55,7 @@ def _location(f: Finding, ctx: ReportContext) -> str:
     loc = f.location
     if not loc.path:
         return "—"
-    out = repo_path(loc.path, ctx.root)
+    out = repo_path(loc.path, source_root(ctx.root))
     if loc.line:
         out += f":{loc.line}"
     return _code(out)

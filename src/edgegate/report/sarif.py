@@ -23,6 +23,7 @@ from edgegate.report._common import (
     is_failing,
     jsonable,
     relative_path,
+    source_root,
     tool_version,
     verdict,
 )
@@ -103,7 +104,7 @@ def _descriptor(finding: Finding, gates: list[str], worst: Finding, lvl: str) ->
 
 def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any]:
     """The SARIF log as a JSON-able dict."""
-    root = Path(ctx.root)
+    root = source_root(Path(ctx.root))
     any_path = next((p for p in (first_path(r) for r in results) if p), None)
     fallback_path = ctx.fallback_path or any_path or FALLBACK_PATH
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -57,7 +58,7 @@ NO_FILE = "(no file)"
 
 
 def _summary(results: Sequence[GateResult]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
     table.add_column("Gate", no_wrap=True)
     table.add_column("Status", no_wrap=True)
     for sev in SEVERITIES:
@@ -84,7 +85,11 @@ def _severity_text(f: Finding, failing: bool) -> Text:
     return Text(label, style=_SEVERITY_STYLE[f.severity])
 
 
-def _findings(results: Sequence[GateResult]) -> list[RenderableType]:
+MIN_MESSAGE_WIDTH = 40
+"""Below this many columns for the message, each finding's message goes on its own line."""
+
+
+def _findings(results: Sequence[GateResult], width: int) -> list[RenderableType]:
     pairs = sorted(((r, f) for r in results for f in r.findings), key=lambda rf: sort_key(rf[1]))
     groups: dict[str, list[tuple[GateResult, Finding]]] = {}
     for r, f in pairs:
@@ -92,24 +97,37 @@ def _findings(results: Sequence[GateResult]) -> list[RenderableType]:
     out: list[RenderableType] = []
     for path in sorted(groups, key=lambda p: (p == NO_FILE, p)):
         items = groups[path]
-        out.append(Text(f"{path}  ({plural(len(items), 'finding')})", style="bold underline"))
-        grid = Table.grid(padding=(0, 2), pad_edge=False)
-        grid.add_column(no_wrap=True)  # location
-        grid.add_column(no_wrap=True)  # severity
-        grid.add_column(no_wrap=True)  # rule
-        grid.add_column(overflow="fold")  # message
+        header = Text(path, style="bold underline")
+        header.append(f"  ({plural(len(items), 'finding')})", style="dim")
+        out.append(header)
+        rows: list[tuple[Text, Text, Text, Text]] = []
         for r, f in items:
             loc = f.location
-            where = path if loc.path else r.gate
-            if loc.line:
-                where += f":{loc.line}"
-                if loc.column:
-                    where += f":{loc.column}"
+            if not loc.path:
+                where = r.gate
+            elif loc.line:
+                where = f"{loc.line}:{loc.column}" if loc.column else str(loc.line)
+            else:
+                where = "-"
             message = Text(f.message)
             if loc.pointer:
                 message.append(f"  {loc.pointer}", style="dim")
-            grid.add_row(Text(where), _severity_text(f, is_failing(r, f)), Text(f.rule_id, style="bold"), message)
-        out.append(grid)
+            rows.append(
+                (Text(where), _severity_text(f, is_failing(r, f)), Text(f.rule_id, style="bold"), message)
+            )
+        fixed = 2 + sum(max(len(row[i]) for row in rows) + 2 for i in range(3))
+        if width - fixed >= MIN_MESSAGE_WIDTH:
+            grid = Table.grid(padding=(0, 2), pad_edge=False)
+            for _ in range(3):
+                grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
+            for row in rows:
+                grid.add_row(*row)
+            out.append(Padding(grid, (0, 0, 0, 2), expand=False))
+        else:  # narrow terminal: message under its location
+            for loc_text, sev_text, rule_text, msg_text in rows:
+                out.append(Text.assemble("  ", loc_text, "  ", sev_text, "  ", rule_text))
+                out.append(Padding(msg_text, (0, 0, 0, 4), expand=False))
         out.append(Text(""))
     return out
 
@@ -173,14 +191,14 @@ def _verdict(results: Sequence[GateResult]) -> Text:
     return line
 
 
-def renderables(results: Sequence[GateResult], ctx: ReportContext) -> Group:
-    """The whole report as one rich renderable."""
+def renderables(results: Sequence[GateResult], ctx: ReportContext, width: int = FILE_WIDTH) -> Group:
+    """The whole report as one rich renderable, laid out for `width` columns."""
     parts: list[RenderableType] = [Text(ctx.command, style="bold")]
     if results:
         parts.append(_summary(results))
     parts.append(Text(""))
     parts += _errors(results)
-    parts += _findings(results)
+    parts += _findings(results, width)
     parts += _tables(results)
     parts.append(_verdict(results))
     return Group(*parts)
@@ -203,7 +221,7 @@ def _console(file: TextIO, *, color: bool, width: int | None = None) -> Console:
 def render(results: Sequence[GateResult], ctx: ReportContext) -> str:
     """The report as plain text (no colour codes), `FILE_WIDTH` columns wide."""
     buf = io.StringIO()
-    _console(buf, color=False, width=FILE_WIDTH).print(renderables(results, ctx))
+    _console(buf, color=False, width=FILE_WIDTH).print(renderables(results, ctx, FILE_WIDTH))
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
 
 
@@ -216,7 +234,8 @@ def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO
         color = True
     else:
         color = _isatty(out) and not os.environ.get("NO_COLOR")
-    _console(out, color=color).print(renderables(results, ctx))
+    console = _console(out, color=color)
+    console.print(renderables(results, ctx, console.width))
     out.flush()
 
 
