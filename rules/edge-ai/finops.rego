@@ -122,7 +122,7 @@ eg_cap_amount("cpu", cap) := cap
 
 eg_cap_amount("memory", cap) := cap * eg_gib
 
-eg_show_amount("cpu", amount) := concat("", [eg_fmt(amount), " cores"])
+eg_show_amount("cpu", amount) := concat("", [eg_fmt3(amount), " cores"])
 
 eg_show_amount("memory", amount) := concat("", [eg_fmt(amount / eg_gib), " GiB"])
 

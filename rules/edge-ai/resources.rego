@@ -48,10 +48,17 @@ eg_resources_pointer(entry) := concat("", [entry.path, "/resources"]) if {
 	is_object(entry.container.resources)
 } else := entry.path
 
-# A value for a message: strings in quotes, anything else as JSON.
-eg_show(value) := concat("", ["'", value, "'"]) if is_string(value)
-
-else := json.marshal(value)
+# A value for a message: a string in quotes, a number or boolean as is, anything else by its
+# type (regopy's json.marshal is undefined for input arrays of numbers).
+eg_show(value) := concat("", ["'", value, "'"]) if {
+	is_string(value)
+} else := sprintf("%v", [value]) if {
+	is_number(value)
+} else := "true" if {
+	value == true
+} else := "false" if {
+	value == false
+} else := concat("", ["(", type_name(value), ")"])
 
 # EdgeAIDeployment: spec.resourceLimits.cpu and .memory.
 eg_edge_resources := ["cpu", "memory"]

@@ -257,8 +257,26 @@ eg_memory_bytes(q) := bytes if {
 # FinOpsPolicy maxMemoryGB is read as GiB (2^30 bytes): Kubernetes memory is written in Gi.
 eg_gib := 1073741824
 
-# Two decimals, no trailing zeros: 0.5, 12, 1.25.
-eg_fmt(x) := sprintf("%v", [round(x * 100) / 100])
+# A number for a message, no trailing zeros: eg_fmt with two decimals (0.5, 12, 32.6), eg_fmt3
+# with three (8.001 cores). Built from integers: sprintf("%v") prints 8.000999999999999.
+eg_fmt(x) := eg_fmt_scaled(x, 100)
+
+eg_fmt3(x) := eg_fmt_scaled(x, 1000)
+
+eg_fmt_scaled(x, scale) := concat("", [eg_sign(x), format_int(whole, 10), eg_fraction(digits)]) if {
+	scaled := round(abs(x) * scale)
+	whole := floor(scaled / scale)
+	width := count(format_int(scale, 10)) - 1
+	digits := trim_right(substring(format_int((scaled - whole * scale) + scale, 10), 1, width), "0")
+}
+
+eg_sign(x) := "-" if {
+	x < 0
+} else := ""
+
+eg_fraction(digits) := "" if {
+	digits == ""
+} else := concat("", [".", digits])
 
 # ---------------------------------------------------------------------------------------------
 # FinOpsPolicy lookup (cross-document, over data.edgegate.inventory)
