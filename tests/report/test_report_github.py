@@ -107,3 +107,18 @@ def test_unwritable_step_summary_warns_and_keeps_the_report(
     assert (tmp_path / "gh.txt").read_text(encoding="utf-8").startswith("::error ")
     err = capsys.readouterr().err
     assert "cannot write the step summary" in err and "summary.md" in err
+
+
+def test_fail_on_recorded_in_stats_marks_findings_below_it_as_warnings() -> None:
+    findings = [
+        Finding("vuln", "CVE-1", Severity.CRITICAL, "crit", Location("req.txt", 1)),
+        Finding("vuln", "CVE-2", Severity.MEDIUM, "med", Location("req.txt", 2)),
+    ]
+    result = GateResult.decide("vuln", findings, fail_on=Severity.HIGH, stats={"fail_on": "high"})
+    lines = render("github", [result], ReportContext()).splitlines()
+    assert lines[0].startswith("::error file=req.txt,line=1,")
+    assert lines[1].startswith("::warning file=req.txt,line=2,")
+    # without the recorded threshold both fail (the gate failed)
+    result = GateResult.decide("vuln", findings, fail_on=Severity.HIGH)
+    lines = render("github", [result], ReportContext()).splitlines()
+    assert lines[1].startswith("::error file=req.txt,line=2,")

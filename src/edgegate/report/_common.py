@@ -62,9 +62,19 @@ def is_failing(result: GateResult, finding: Finding) -> bool:
 
     A non-blocking finding never is. A blocking finding in a gate that nevertheless passed (it is
     below the gate's ``fail_on`` threshold) is reported like a warning too, so the reports never
-    show a failure in a gate that passed.
+    show a failure in a gate that passed. A gate that records its threshold as
+    ``stats["fail_on"]`` (a severity name) gets blocking findings below it shown as warnings in a
+    failed gate too.
     """
-    return finding.blocking and result.status is not Status.PASSED
+    if not finding.blocking or result.status is Status.PASSED:
+        return False
+    threshold = result.stats.get("fail_on") if isinstance(result.stats, Mapping) else None
+    if isinstance(threshold, str):
+        try:
+            return finding.severity >= Severity.parse(threshold)
+        except ValueError:
+            pass
+    return True
 
 
 def sort_key(finding: Finding) -> tuple[str, int, int, int, str, str]:
