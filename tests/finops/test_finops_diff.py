@@ -86,7 +86,7 @@ def test_base_diff_per_workload_and_total(repo: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(repo)
     result = evaluate(["deploy"], CostSettings(base="main"))
     assert result.status is Status.PASSED
-    cost_table, diff_table = result.stats["tables"]
+    _cost_table, diff_table = result.stats["tables"]
     assert diff_table["title"].startswith("Monthly cost change against main")
     rows = {row[0]: row for row in diff_table["rows"]}
     before, after = monthly("1", 2), monthly("2", 4)

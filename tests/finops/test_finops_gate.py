@@ -187,10 +187,10 @@ def test_run_from_config_uses_the_cost_section(tmp_path: Path) -> None:
 
 def test_config_schema_refuses_unknown_keys(tmp_path: Path) -> None:
     (tmp_path / "edgegate.toml").write_text('[cost]\nbudget = 5\n')
-    with pytest.raises(ConfigError, match="unknown key 'cost.budget'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'cost\.budget'"):
         load_config(tmp_path / "edgegate.toml")
     (tmp_path / "edgegate.toml").write_text('[cost]\nbasis = "peak"\n')
-    with pytest.raises(ConfigError, match="cost.basis"):
+    with pytest.raises(ConfigError, match=r"cost\.basis"):
         load_config(tmp_path / "edgegate.toml")
 
 
