@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -121,3 +122,22 @@ def test_write_atomic_failure_is_one_clear_error_and_leaves_no_temp(tmp_path: Pa
     blocker.write_text("x", encoding="utf-8")
     with pytest.raises(EdgegateError, match="cannot write report"):
         write_atomic(blocker / "sub" / "r.json", "{}")
+
+
+def test_render_refuses_unknown_format() -> None:
+    from edgegate.report import render
+
+    with pytest.raises(EdgegateError, match="unknown format 'html'"):
+        render("html", [], ReportContext())
+
+
+def test_closed_stdout_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    class ClosedPipe(io.StringIO):
+        def write(self, s: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    with pytest.raises(EdgegateError, match="standard output was closed"):
+        write_reports([policy_result()], [OutputSpec("json")], ReportContext())

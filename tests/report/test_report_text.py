@@ -115,3 +115,22 @@ def test_narrow_terminal_puts_messages_under_their_location(monkeypatch: pytest.
     i = lines.index("  21:18  high  EGP002")
     assert lines[i + 1].startswith("    container 'web' image nginx:latest is not")
     assert lines[-2:] == ["FAILED: 1 failed of 1 gate (exit code 1: a gate", "failed)"]
+
+
+def test_untrusted_control_characters_are_shown_not_obeyed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgegate.findings import Finding, GateResult, Location, Severity
+
+    evil = "pickle global \x1b]0;pwned\x07os.system\x1b[2J \u202eexe.txt\rX"
+    f = Finding("model-scan", "EGM001\x1b[8m", Severity.CRITICAL, evil, Location("m\x1b[31m.pkl", 1))
+    result = GateResult.decide("model-scan", [f], errors=["bad\x1b[0m file"])
+    monkeypatch.setenv("COLUMNS", "200")
+    buf = io.StringIO()
+    print_report([result], ReportContext(color=True), file=buf)
+    for out in (buf.getvalue(), _text([result])):
+        plain = ANSI.sub("", out)
+        assert "\x1b]0" not in out and "\x1b[2J" not in out and "\x07" not in out and "\r" not in out
+        assert "\u202e" not in out
+        assert "pickle global \\x1b]0;pwned\\x07os.system\\x1b[2J \\u202eexe.txt\\x0dX" in plain
+        assert "m\\x1b[31m.pkl" in plain
+        assert "EGM001\\x1b[8m" in plain
+        assert "bad\\x1b[0m file" in plain

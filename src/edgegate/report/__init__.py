@@ -69,6 +69,8 @@ def parse_output_specs(formats: Sequence[str], output: str | None = None) -> lis
 
 def render(fmt: str, results: Sequence[GateResult], ctx: ReportContext) -> str:
     """Render `results` in format `fmt`."""
+    if fmt not in FORMATS:
+        raise EdgegateError(f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
     module = importlib.import_module(f"edgegate.report.{fmt}")
     text: str = module.render(results, ctx)
     return text
@@ -82,12 +84,15 @@ def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ct
     """
     for spec in specs:
         if spec.path is None:
-            if spec.format == "text":
-                module = importlib.import_module("edgegate.report.text")
-                module.print_report(results, ctx)
-            else:
-                sys.stdout.write(render(spec.format, results, ctx))
-                sys.stdout.flush()
+            try:
+                if spec.format == "text":
+                    module = importlib.import_module("edgegate.report.text")
+                    module.print_report(results, ctx)
+                else:
+                    sys.stdout.write(render(spec.format, results, ctx))
+                    sys.stdout.flush()
+            except BrokenPipeError:
+                raise EdgegateError("standard output was closed before the report was written") from None
             continue
         plain = dataclasses.replace(ctx, color=False)
         write_atomic(spec.path, render(spec.format, results, plain))

@@ -218,6 +218,30 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: control characters other than newline and tab (escape
+    sequences, carriage returns, C1 controls) and bidirectional overrides are shown as ``\\xNN`` /
+    ``\\uNNNN`` instead of being obeyed. Findings quote scanned, untrusted content."""
+    text = text.replace("\r\n", "\n")
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if ch in "\n\t":
+            out.append(ch)
+        elif code < 0x20 or 0x7F <= code <= 0x9F:
+            out.append(f"\\x{code:02x}")
+        elif ch in _BIDI:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``1 finding`` / ``2 findings``."""
     return f"{n} {word if n == 1 else (many or word + 's')}"

@@ -26,6 +26,7 @@ from edgegate.report._common import (
     cell,
     is_failing,
     plural,
+    printable,
     severity_counts,
     sort_key,
     tables,
@@ -67,7 +68,7 @@ def _summary(results: Sequence[GateResult]) -> Table:
     for r in results:
         counts = severity_counts(r.findings)
         row: list[RenderableType] = [
-            Text(r.gate),
+            Text(printable(r.gate)),
             Text(r.status.value.upper(), style=_STATUS_STYLE[r.status]),
         ]
         for sev in SEVERITIES:
@@ -97,7 +98,7 @@ def _findings(results: Sequence[GateResult], width: int) -> list[RenderableType]
     out: list[RenderableType] = []
     for path in sorted(groups, key=lambda p: (p == NO_FILE, p)):
         items = groups[path]
-        header = Text(path, style="bold underline")
+        header = Text(printable(path), style="bold underline")
         header.append(f"  ({plural(len(items), 'finding')})", style="dim")
         out.append(header)
         rows: list[tuple[Text, Text, Text, Text]] = []
@@ -109,11 +110,11 @@ def _findings(results: Sequence[GateResult], width: int) -> list[RenderableType]
                 where = f"{loc.line}:{loc.column}" if loc.column else str(loc.line)
             else:
                 where = "-"
-            message = Text(f.message)
+            message = Text(printable(f.message))
             if loc.pointer:
-                message.append(f"  {loc.pointer}", style="dim")
+                message.append(f"  {printable(loc.pointer)}", style="dim")
             rows.append(
-                (Text(where), _severity_text(f, is_failing(r, f)), Text(f.rule_id, style="bold"), message)
+                (Text(printable(where)), _severity_text(f, is_failing(r, f)), Text(printable(f.rule_id), style="bold"), message)
             )
         fixed = 2 + sum(max(len(row[i]) for row in rows) + 2 for i in range(3))
         if width - fixed >= MIN_MESSAGE_WIDTH:
@@ -137,8 +138,8 @@ def _errors(results: Sequence[GateResult]) -> list[RenderableType]:
     for r in results:
         for err in r.errors:
             line = Text("ERROR ", style="bold magenta")
-            line.append(f"{r.gate}: ", style="bold")
-            line.append(err)
+            line.append(f"{printable(r.gate)}: ", style="bold")
+            line.append(printable(err))
             out.append(line)
     if out:
         out.insert(0, Text("Gate errors (these gates could not decide):", style="bold magenta"))
@@ -152,18 +153,18 @@ def _tables(results: Sequence[GateResult]) -> list[RenderableType]:
         for t in tables(r):
             title = f"{r.gate}: {t.title}" if t.title else r.gate
             table = Table(
-                title=Text(title, style="bold"),
+                title=Text(printable(title), style="bold"),
                 title_justify="left",
                 box=box.SIMPLE_HEAD,
                 show_edge=False,
                 pad_edge=False,
             )
             for c in t.columns:
-                table.add_column(Text(c), overflow="fold")
+                table.add_column(Text(printable(c)), overflow="fold")
             if not t.columns:
                 continue
             for row in t.rows:
-                cells = [Text(cell(x)) for x in row[: len(t.columns)]]
+                cells = [Text(printable(cell(x))) for x in row[: len(t.columns)]]
                 cells += [Text("")] * (len(t.columns) - len(cells))
                 table.add_row(*cells)
             out.append(table)
@@ -193,7 +194,7 @@ def _verdict(results: Sequence[GateResult]) -> Text:
 
 def renderables(results: Sequence[GateResult], ctx: ReportContext, width: int = FILE_WIDTH) -> Group:
     """The whole report as one rich renderable, laid out for `width` columns."""
-    parts: list[RenderableType] = [Text(ctx.command, style="bold")]
+    parts: list[RenderableType] = [Text(printable(ctx.command), style="bold")]
     if results:
         parts.append(_summary(results))
     parts.append(Text(""))
