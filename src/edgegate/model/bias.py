@@ -317,7 +317,7 @@ def evaluate(report: BiasReport, spec: BiasSpec, thresholds: Thresholds, shown: 
     """Metrics, threshold checks and the per-group table."""
     t = thresholds
     sel = _values(report, "selection_rate", True)
-    tpr = _values(report, "tpr", t.max_equalized_odds_difference is not None or t.max_fnr_gap is not None)
+    tpr = _values(report, "tpr", t.max_equalized_odds_difference is not None)
     fpr = _values(report, "fpr", t.max_equalized_odds_difference is not None or t.max_fpr_gap is not None)
     fnr = _values(report, "fnr", t.max_fnr_gap is not None)
     metrics: dict[str, float | None] = {}

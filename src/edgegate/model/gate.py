@@ -5,12 +5,13 @@ It calls the same library functions as `edgegate model scan|quant|bias`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from edgegate.config import Config
-from edgegate.errors import ConfigError
-from edgegate.findings import GateResult
+from edgegate.errors import ConfigError, EdgegateError
+from edgegate.findings import GateResult, Status
 
 
 def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
@@ -19,14 +20,22 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
     if not any(k in section for k in ("scan", "quant", "bias")):
         raise ConfigError("[model] needs at least one of [model.scan], [model.quant], [model.bias]", config.path)
     if "scan" in section:
-        results.append(_scan(section["scan"], config))
+        results.extend(_guarded("model-scan", lambda: [_scan(section["scan"], config)]))
     if "quant" in section:
-        results.extend(_quant(section["quant"], config))
+        results.extend(_guarded("model-quant", lambda: _quant(section["quant"], config)))
     if "bias" in section:
         entries = section["bias"]
         for entry in entries if isinstance(entries, list) else [entries]:
-            results.append(_bias(entry, config))
+            results.extend(_guarded("model-bias", functools.partial(_bias_list, entry, config)))
     return results
+
+
+def _guarded(gate: str, run: Callable[[], list[GateResult]]) -> list[GateResult]:
+    """One sub-gate's bad input is that sub-gate's error; the others still run and report."""
+    try:
+        return run()
+    except EdgegateError as exc:
+        return [GateResult(gate=gate, status=Status.ERROR, errors=[str(exc)])]
 
 
 def _scan(cfg: Mapping[str, Any], config: Config) -> GateResult:
@@ -92,6 +101,10 @@ _BIAS_KEYS = {
     "min-demographic-parity-ratio": "min_demographic_parity_ratio",
     "max-equalized-odds-difference": "max_equalized_odds_difference",
 }
+
+
+def _bias_list(cfg: Mapping[str, Any], config: Config) -> list[GateResult]:
+    return [_bias(cfg, config)]
 
 
 def _bias(cfg: Mapping[str, Any], config: Config) -> GateResult:
