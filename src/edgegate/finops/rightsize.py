@@ -330,7 +330,10 @@ def unified_patch(files: Mapping[str, tuple[str, str]]) -> str:
     """A unified diff of the edits (``git apply`` / ``patch -p1`` from the working directory)."""
     chunks: list[str] = []
     for path, (old, new) in sorted(files.items()):
-        rel = Path(path).as_posix()
+        rel = os.path.relpath(path) if Path(path).is_absolute() else path
+        rel = Path(rel).as_posix()
+        if rel.startswith("../"):
+            rel = Path(path).as_posix().lstrip("/")
         chunks.extend(
             difflib.unified_diff(
                 old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{rel}", f"b/{rel}"
@@ -370,8 +373,7 @@ def rightsize_result(
         w, c = r.workload, r.container
         rows.append(
             [
-                f"{w.kind}/{w.name}",
-                c.name,
+                f"{w.name}/{c.name}",
                 f"{r.samples_cpu}/{r.samples_memory}",
                 _fmt(r.cpu_p, format_cpu),
                 f"{format_cpu(c.cpu)} → {_fmt(r.cpu_request, format_cpu)}",
@@ -399,7 +401,11 @@ def rightsize_result(
                     title="Rightsizing recommendation",
                     message=f"{w.kind} {w.namespace}/{w.name} container {c.name!r}: "
                     + "; ".join(f"{p.split('/resources/')[-1].replace('/', '.')} → {v}" for p, v in r.edits)
-                    + f" (saves {money(r.monthly_saving)} {cur}/month)",
+                    + (
+                        f" (saves {money(r.monthly_saving)} {cur}/month)"
+                        if r.monthly_saving >= 0
+                        else f" (costs {money(-r.monthly_saving)} {cur}/month more: it uses more than it requests)"
+                    ),
                     location=Location(w.path, w.line_of(first), pointer=w.pointer + first),
                     details={
                         "workload": w.ref,
@@ -411,18 +417,17 @@ def rightsize_result(
                 )
             )
     total = sum((r.monthly_saving for r in recs), Decimal(0))
-    rows.append(["Total", "", "", "", "", "", "", "", money(total)])
+    rows.append(["Total", "", "", "", "", "", "", money(total)])
     table = {
         "title": f"Rightsizing (CPU p{s.cpu_percentile.normalize():f} + {s.margin * 100:.0f} %, memory peak + "
         f"{s.margin * 100:.0f} %){' — EXAMPLE prices' if prices.example else ''}",
         "columns": [
-            "Workload",
-            "Container",
-            "Samples cpu/mem",
+            "Workload/container",
+            "Samples",
             f"CPU p{s.cpu_percentile.normalize():f}",
-            "CPU request",
-            "Memory peak",
-            "Memory request",
+            "CPU req",
+            "Mem peak",
+            "Mem req",
             "Limits",
             f"Saving {cur}/mo",
         ],
