@@ -123,15 +123,16 @@ def test_since_in_place_and_keyless_refused(cli, run_json, tmp_path, model_dir, 
     assert res.exit_code == 2
 
 
-def test_racy_files_are_rehashed(run_json, tmp_path, keypair) -> None:
-    """A file modified right before signing is not trusted next time (timestamp granularity)."""
-    from sign_helpers import make_model
-
+def test_racy_files_are_rehashed(run_json, tmp_path, model_dir, keypair) -> None:
+    """A file whose timestamp is not safely older than the signing's stat is not trusted next
+    time (timestamp granularity). A future mtime makes it racy without depending on timing."""
     priv, _ = keypair
-    model = make_model(tmp_path)
-    (model / "config.json").write_text('{"hidden": 9}\n')  # within the racy window of the signing
+    p = model_dir / "config.json"
+    future = time.time_ns() + 3_600 * 10**9
+    os.utime(p, ns=(future, future))
     v1 = tmp_path / "v1.sig"
-    _sign(run_json, model, priv, v1)
-    stats = _sign(run_json, model, priv, tmp_path / "v2.sig", "--since", v1)
-    assert stats["hashed_files"] >= 1  # config.json at least
-    assert stats["reused_files"] + stats["hashed_files"] == 4
+    _sign(run_json, model_dir, priv, v1)
+    state = json.loads(Path(str(v1) + ".state.json").read_text())
+    assert "config.json" not in state["files"]
+    stats = _sign(run_json, model_dir, priv, tmp_path / "v2.sig", "--since", v1)
+    assert stats["hashed_files"] == 1 and stats["reused_files"] == 3

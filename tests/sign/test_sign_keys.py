@@ -174,3 +174,11 @@ def test_sign_writes_a_report(run_json, tmp_path, keypair) -> None:
     assert code == 0
     assert gate["gate"] == "sign" and gate["stats"]["bytes"] == 5
     assert (tmp_path / "out.json").is_file()
+
+
+def test_bundle_path_is_a_directory(cli, tmp_path, keypair) -> None:
+    _, pub = keypair
+    f = tmp_path / "x"
+    f.write_text("x")
+    res = cli("verify", f, "--key", pub, "--bundle", tmp_path)
+    assert res.exit_code == 2 and "is a directory" in res.stderr

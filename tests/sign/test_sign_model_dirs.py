@@ -201,3 +201,10 @@ def test_copied_model_verifies(run_json, cli, tmp_path, model_dir, keypair) -> N
     shutil.copytree(model_dir, copy)
     code, _, _ = run_json("verify", copy, "--bundle", sig, "--key", pub)
     assert code == 0
+
+
+def test_fifo_in_model_is_refused(cli, model_dir, keypair) -> None:
+    os.mkfifo(model_dir / "pipe")
+    res = cli("sign", model_dir, "--key", keypair[0])
+    assert res.exit_code == 2 and "FIFO" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -141,6 +141,13 @@ def verify_one(req: VerifyRequest, *, progress: bool | None = None) -> Verified:
     return Verified(kind, signer, subject)
 
 
+def _kind_for_report(req: VerifyRequest) -> str:
+    try:
+        return resolve_kind(req.path, req.kind)
+    except EdgegateError:
+        return req.kind
+
+
 def verify_gate(
     requests: Iterable[VerifyRequest],
     *,
@@ -158,6 +165,7 @@ def verify_gate(
     count = 0
     for req in requests:
         count += 1
+        shown_kind = _kind_for_report(req)
         try:
             ok = verify_one(req, progress=progress)
         except VerificationFailure as exc:
@@ -172,12 +180,12 @@ def verify_gate(
                     details={"bundle": str(req.bundle), "reason": exc.reason},
                 )
             )
-            rows.append([req.display, req.kind, "", "failed"])
+            rows.append([req.display, shown_kind, "", "failed"])
         except EdgegateError as exc:
             if raise_errors:
                 raise
             errors.append(str(exc))
-            rows.append([req.display, req.kind, "", "error"])
+            rows.append([req.display, shown_kind, "", "error"])
         else:
             rows.append([req.display, ok.kind, ok.signer, "verified"])
             findings.append(
