@@ -71,7 +71,7 @@ def test_within_caps_passes(tmp_path: Path) -> None:
 
 
 def test_caps_compare_the_total_at_max_scale(tmp_path: Path) -> None:
-    # 3 replicas × 2 CPU = 6 > 4; 3 × 3Gi = 9.66 GB > 8; 3 × 1 GPU × 24 h = 72 > 48; 3 replicas ok
+    # 3 replicas × 2 CPU = 6 > 4; 3 × 3Gi = 9 GiB > 8 (maxMemoryGB is read as GiB); 3 × 1 GPU × 24 h = 72 > 48; 3 replicas ok
     result = evaluate([write(tmp_path, POLICY, deploy(replicas=3, cpu="2", memory="3Gi", gpu=1))], CostSettings())
     assert result.status is Status.FAILED
     assert rules(result) == ["EGC001", "EGC002", "EGC003"]
@@ -253,3 +253,53 @@ def test_edgegate_check_fails_on_a_finops_breach(cli, tmp_path: Path) -> None:  
     res = cli("check", app)
     assert res.exit_code == 1, res.stdout + res.stderr
     assert "lobby-face-matcher" in res.stdout
+
+
+def test_caps_are_inclusive_and_memory_is_gib(tmp_path: Path) -> None:
+    # 2 × 2 CPU = 4 cores and 2 × 4Gi = 8 GiB: exactly at the caps
+    at_cap = evaluate([write(tmp_path, POLICY, deploy(replicas=2, cpu="2", memory="4Gi"))], CostSettings())
+    assert at_cap.status is Status.PASSED
+    over = evaluate([write(tmp_path, POLICY, deploy(replicas=2, cpu="2", memory="4097Mi"))], CostSettings())
+    assert rules(over) == ["EGC002"]
+
+
+def test_unbounded_knative_breaches_every_cap_it_is_under(tmp_path: Path) -> None:
+    knative = """\
+    apiVersion: serving.knative.dev/v1
+    kind: Service
+    metadata: {name: fn, labels: {team: ml}}
+    spec:
+      template:
+        spec:
+          containers: [{image: x, resources: {requests: {cpu: 10m, memory: 16Mi}}}]
+    """
+    result = evaluate([write(tmp_path, POLICY, knative)], CostSettings())
+    assert rules(result) == ["EGC001", "EGC002", "EGC004"]
+    replicas = next(f for f in result.findings if f.rule_id == "EGC004")
+    assert "maximum scale unbounded" in replicas.message
+
+
+def test_hpa_v1_target_and_replicas_cap(tmp_path: Path) -> None:
+    hpa = """\
+    apiVersion: autoscaling/v1
+    kind: HorizontalPodAutoscaler
+    metadata: {name: h}
+    spec:
+      scaleTargetRef: {kind: Deployment, name: api}
+      minReplicas: 1
+      maxReplicas: 6
+      targetCPUUtilizationPercentage: 60
+    """
+    result = evaluate([write(tmp_path, POLICY, deploy(cpu="100m", memory="64Mi"), hpa)], CostSettings())
+    assert rules(result) == ["EGC004"]
+    f = result.findings[0]
+    assert "HorizontalPodAutoscaler h" in f.message and f.location.line == 9 + 15 + 7
+    (cost,) = result.stats["costs"]
+    assert cost["pods"] == {"min": 1, "expected": 5, "max": 6}  # ceil(0.5 × 6 / 0.6)
+
+
+def test_unpriced_gpu_without_default_is_an_error(tmp_path: Path) -> None:
+    sheet = tmp_path / "p.yaml"
+    sheet.write_text("version: 1\ncurrency: USD\nvcpu_hour: 0.03\ngib_hour: 0.004\ngpu_hour: {nvidia-t4: 0.35}\n")
+    with pytest.raises(InputError, match="GPU type '\\(unknown\\)' is not in the price sheet"):
+        evaluate([write(tmp_path, deploy(gpu=1))], CostSettings(prices=sheet))

@@ -29,7 +29,8 @@ __all__ = ["CapScope", "FinOpsPolicy", "check_policies", "load_policies", "selec
 
 CapScope = Literal["total", "replica"]
 GATE = "cost"
-_GB = Decimal(10) ** 9
+_GB = Decimal(1024**3)
+"""maxMemoryGB is read as GiB, as the edge-ai Rego rule pack reads it."""
 _REPLICA_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "Service"})
 """Kinds whose scale is a replica count (autoScale.maxReplicas applies)."""
 
@@ -243,10 +244,10 @@ def _caps(cost: WorkloadCost, policy: FinOpsPolicy, hours_per_month: Decimal, sc
         add(
             "EGC002",
             "Memory above FinOpsPolicy maxMemoryGB",
-            f"{who}: {_n(total_mem / _GB, 2)} GB memory {at}{how} exceeds {pol} maxMemoryGB "
+            f"{who}: {_n(total_mem / _GB, 2)} GiB memory {at}{how} exceeds {pol} maxMemoryGB "
             f"{_n(policy.max_memory_gb)}",
             res_loc,
-            {"memory_bytes": str(total_mem), "limit_gb": str(policy.max_memory_gb), "unbounded": unbounded},
+            {"memory_bytes": str(total_mem), "limit_gib": str(policy.max_memory_gb), "unbounded": unbounded},
         )
     if policy.daily_gpu_hours is not None and w.gpu:
         daily = Decimal(24)
