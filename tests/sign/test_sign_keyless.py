@@ -144,3 +144,22 @@ def test_key_and_keyless_are_exclusive(cli, artifact, no_ci, keypair) -> None:
     assert res.exit_code == 2 and "choose one signing mode" in res.stderr
     res = cli("sign", artifact)
     assert res.exit_code == 2 and "choose one signing mode" in res.stderr
+
+
+def test_model_statement_is_what_sigstore_signs_as_dsse(model_dir) -> None:
+    """Keyless model signing hands sigstore-python the model-signing statement; it must accept it
+    as an in-toto statement (checked here without the network)."""
+    from sigstore import dsse
+
+    from edgegate.sign.model import compute_manifest, ignore_list, statement_payload
+
+    manifest, _ = compute_manifest(model_dir, allow_symlinks=False, ignore=ignore_list(model_dir))
+    stmt = dsse.Statement(statement_payload(manifest))
+    assert stmt._inner.predicate_type == "https://model_signing/signature/v1.0"
+    assert stmt._inner.subjects[0].name == "tiny-model"
+
+
+def test_keyless_model_sign_stops_before_network_without_identity(cli, model_dir, tmp_path, no_ci) -> None:
+    res = cli("sign", model_dir, "--keyless", "--bundle", tmp_path / "m.sig")
+    assert res.exit_code == 2 and "no ambient credential" in res.stderr
+    assert not (tmp_path / "m.sig").exists()

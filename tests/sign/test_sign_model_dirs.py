@@ -208,3 +208,16 @@ def test_fifo_in_model_is_refused(cli, model_dir, keypair) -> None:
     res = cli("sign", model_dir, "--key", keypair[0])
     assert res.exit_code == 2 and "FIFO" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_progress_bar_hashes_the_same(model_dir, capsys) -> None:
+    from edgegate.sign.hashing import hash_entries, walk_model
+
+    entries = walk_model(model_dir)
+    quiet = hash_entries(entries, progress=False)
+    shown = hash_entries(entries, progress=True, workers=2)
+    assert quiet == shown
+    assert set(quiet) == {"config.json", "tokenizer.txt", "weights/part-0.bin", "weights/part-1.bin"}
+    import hashlib
+
+    assert quiet["config.json"] == hashlib.sha256((model_dir / "config.json").read_bytes()).hexdigest()

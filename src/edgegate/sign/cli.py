@@ -84,6 +84,7 @@ def artifact(
         password_env=password_env,
         keyless=keyless,
         identity_token=identity_token,
+        interactive=_interactive(),
         instance="staging" if staging else "production",
         kind="image" if image else kind,
         allow_symlinks=allow_symlinks,
@@ -120,3 +121,12 @@ def keygen(
         return 0
 
     raise typer.Exit(guard(body, debug))
+
+
+def _interactive() -> bool:
+    """Browser sign-in for --keyless only on a terminal outside CI."""
+    import sys
+
+    from edgegate._cli import is_ci
+
+    return sys.stdin.isatty() and sys.stderr.isatty() and not is_ci()

@@ -207,32 +207,49 @@ def verify_dsse(
 # --- keyless signing -------------------------------------------------------------------------
 
 
-def identity_token(token: str | None = None) -> Any:
+def identity_token(token: str | None = None, *, instance: str = "production", interactive: bool = False) -> Any:
     """An OIDC identity token: `token` if given, else the ambient credential (GitHub Actions,
-    GitLab, Buildkite, Google Cloud...). No credential or a malformed one → `InputError`.
+    GitLab, Buildkite, CircleCI, Google Cloud), else — with `interactive` — the browser flow of
+    the instance's OIDC issuer. No credential or a malformed one → `InputError`.
 
-    Nothing here talks to Fulcio or Rekor; that happens only in `sign_keyless`.
+    Only the interactive flow talks to the network here; Fulcio and Rekor come later.
     """
     _quiet()
     from sigstore.oidc import IdentityError, IdentityToken, detect_credential
 
-    raw = token
-    if raw is None:
+    if token is None:
         try:
-            raw = detect_credential()
+            detected = detect_credential()
         except IdentityError as exc:
             raise InputError(f"ambient OIDC credential detection failed: {_first_line(str(exc))}") from None
-        if raw is None:
+        if detected is None and interactive:
+            return _interactive_token(instance)
+        if detected is None:
             raise InputError(
                 "--keyless needs an OIDC identity: no ambient credential found (in GitHub Actions "
-                "grant 'permissions: id-token: write'; elsewhere pass --identity-token or use --key)"
+                "grant 'permissions: id-token: write'; elsewhere pass --identity-token, run in a "
+                "terminal for the browser sign-in, or use --key)"
             )
+        token = detected
     try:
-        return IdentityToken(raw)
+        return IdentityToken(token)
     except IdentityError as exc:
         raise InputError(f"the OIDC identity token is not usable: {_first_line(str(exc))}") from None
     except Exception as exc:
         raise InputError(f"the OIDC identity token is malformed: {type(exc).__name__}") from None
+
+
+def _interactive_token(instance: str) -> Any:
+    """The browser (or out-of-band code) sign-in at the instance's OIDC issuer."""
+    from sigstore.models import ClientTrustConfig
+    from sigstore.oidc import Issuer
+
+    try:
+        config = ClientTrustConfig.staging() if instance == "staging" else ClientTrustConfig.production()
+        issuer = Issuer(config.signing_config.get_oidc_url())
+        return issuer.identity_token()
+    except Exception as exc:
+        raise EngineError(f"interactive OIDC sign-in failed: {one_line(str(exc))}") from None
 
 
 def signing_context(instance: str = "production") -> Any:
@@ -271,9 +288,12 @@ def sign_keyless_statement(statement_json: bytes, token: Any, instance: str = "p
     """Sign an in-toto statement keylessly into a DSSE bundle; return the bundle JSON."""
     from sigstore import dsse
 
-    ctx = signing_context(instance)
     try:
         stmt = dsse.Statement(statement_json)
+    except Exception as exc:
+        raise EngineError(f"the model statement is not a valid in-toto statement: {one_line(str(exc))}") from None
+    ctx = signing_context(instance)
+    try:
         with ctx.signer(token, cache=False) as signer:
             bundle = signer.sign_dsse(stmt)
     except Exception as exc:

@@ -30,6 +30,8 @@ class SignRequest:
     password_env: str = PASSWORD_ENV
     keyless: bool = False
     identity_token: str | None = None
+    interactive: bool = False
+    """Keyless without a token or ambient credential: sign in through the browser."""
     instance: str = "production"
     kind: str = "auto"
     allow_symlinks: bool = False
@@ -60,7 +62,7 @@ def sign(req: SignRequest) -> SignOutcome:
     else:
         from edgegate.sign.keyless import identity_token
 
-        token = identity_token(req.identity_token)
+        token = identity_token(req.identity_token, instance=req.instance, interactive=req.interactive)
 
     if kind == "model":
         if not req.path.is_dir():
