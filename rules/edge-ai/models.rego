@@ -15,10 +15,14 @@ eg_model_separators := [".", "-", "_", ":", "@", "/"]
 eg_banned_keys contains key if {
 	key := input.spec.aiAlignmentPolicyRef
 	is_string(key)
-	is_array(eg_banned_models[key])
+	list := eg_banned_models[key]
+	is_array(list)
 }
 
-eg_banned_keys contains "*" if is_array(eg_banned_models["*"])
+eg_banned_keys contains "*" if {
+	list := eg_banned_models["*"]
+	is_array(list)
+}
 
 eg_model_matches(name, banned) if lower(name) == lower(banned)
 

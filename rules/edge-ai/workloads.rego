@@ -192,18 +192,59 @@ eg_pointer_token(token) := format_int(token, 10) if {
 	is_number(token)
 } else := replace(replace(token, "~", "~0"), "/", "~1")
 
-eg_missing := "\u0000edgegate-missing"
-
-# JSON pointer to the field at `parts` (e.g. ["metadata", "annotations", key]) when it exists,
-# else to its closest existing ancestor ("" = the document), so the engine can always map a
-# result to a line.
+# JSON pointer to the field at `parts` (e.g. ["metadata", "annotations", key]; up to 5 keys)
+# when it exists, else to its closest existing ancestor ("" = the document), so the engine can
+# always map a result to a line. Plain references only: regopy's object.get raises an
+# evaluation error when a path step meets an array or a string.
 eg_existing_pointer(parts) := pointer if {
 	lengths := [n |
 		some n in numbers.range(0, count(parts))
-		object.get(input, array.slice(parts, 0, n), eg_missing) != eg_missing
+		eg_path_exists(array.slice(parts, 0, n))
 	]
 	n := max(lengths)
 	pointer := concat("", [concat("", ["/", eg_pointer_token(token)]) | some token in array.slice(parts, 0, n)])
+}
+
+eg_path_exists(path) if count(path) == 0
+
+eg_path_exists(path) if {
+	count(path) == 1
+	k0 := path[0]
+	_ = input[k0]
+}
+
+eg_path_exists(path) if {
+	count(path) == 2
+	k0 := path[0]
+	k1 := path[1]
+	_ = input[k0][k1]
+}
+
+eg_path_exists(path) if {
+	count(path) == 3
+	k0 := path[0]
+	k1 := path[1]
+	k2 := path[2]
+	_ = input[k0][k1][k2]
+}
+
+eg_path_exists(path) if {
+	count(path) == 4
+	k0 := path[0]
+	k1 := path[1]
+	k2 := path[2]
+	k3 := path[3]
+	_ = input[k0][k1][k2][k3]
+}
+
+eg_path_exists(path) if {
+	count(path) == 5
+	k0 := path[0]
+	k1 := path[1]
+	k2 := path[2]
+	k3 := path[3]
+	k4 := path[4]
+	_ = input[k0][k1][k2][k3][k4]
 }
 
 # A non-empty string annotation value.
@@ -218,13 +259,20 @@ eg_annotation(metadata, key) := value if {
 # ---------------------------------------------------------------------------------------------
 
 # Kubernetes quantity syntax (decimal SI, binary SI or exponent suffix).
-eg_quantity_pattern := `^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`
+# At most 15 digits before the point and a 2-digit exponent: larger values overflow regopy's
+# units.parse (it prints an error and yields nothing), which would hide a quantity from the caps.
+# No leading "+": regopy's units.parse_bytes("+1Gi") returns garbage.
+eg_quantity_pattern := `^([0-9]{1,15}(\.[0-9]{0,9})?|\.[0-9]{1,9})([eE][+-]?[0-9]{1,2}|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`
 
-eg_valid_quantity(q) if is_number(q)
+eg_valid_quantity(q) if {
+	is_number(q)
+	q >= 0
+}
 
 eg_valid_quantity(q) if {
 	is_string(q)
 	regex.match(eg_quantity_pattern, q)
+	_ = units.parse(q)
 }
 
 # CPU cores: "500m" -> 0.5, "2" -> 2, "1.5" -> 1.5, 2 -> 2.
