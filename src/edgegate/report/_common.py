@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from edgegate.findings import Finding, GateResult, Severity, Status, exit_code
@@ -102,15 +102,15 @@ def relative_path(path: str, root: Path) -> str | None:
     Paths are normalised lexically (``a/./b/../c`` → ``a/c``); symlinks are not followed, so the
     path stays the one the user sees.
     """
-    p = Path(path)
-    absolute = Path(os.path.normpath(p if p.is_absolute() else Path.cwd() / p))
-    base = Path(os.path.normpath(root if root.is_absolute() else Path.cwd() / root))
-    try:
-        rel = absolute.relative_to(base)
-    except ValueError:
+    cwd = os.getcwd()
+    absolute = os.path.normpath(os.path.join(cwd, path))
+    base = os.path.normpath(os.path.join(cwd, os.fspath(root)))
+    if absolute == base:
+        return "."
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if not absolute.startswith(prefix):
         return None
-    text = PurePosixPath(*rel.parts).as_posix() if rel.parts else "."
-    return text
+    return absolute[len(prefix) :].replace(os.sep, "/")
 
 
 def _absolute(path: Path) -> Path:

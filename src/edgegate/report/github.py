@@ -49,15 +49,16 @@ def _kind(finding: Finding, failing: bool) -> str:
     return "notice" if finding.severity is Severity.INFO else "warning"
 
 
-def annotation(result: GateResult, finding: Finding, ctx: ReportContext) -> str:
-    """The workflow command for one finding."""
+def annotation(result: GateResult, finding: Finding, ctx: ReportContext, root: Path | None = None) -> str:
+    """The workflow command for one finding (`root`: the repository root, found from `ctx.root`
+    when not given)."""
     loc = finding.location
     title = f"{finding.rule_id} ({finding.severity.value})"
     if finding.title:
         title += f": {finding.title}"
     props: dict[str, str | int | None] = {}
     if loc.path:
-        props["file"] = repo_path(loc.path, source_root(Path(ctx.root)))
+        props["file"] = repo_path(loc.path, root or source_root(Path(ctx.root)))
         if loc.line:
             props["line"] = loc.line
             if loc.column:
@@ -69,11 +70,12 @@ def annotation(result: GateResult, finding: Finding, ctx: ReportContext) -> str:
 def render(results: Sequence[GateResult], ctx: ReportContext) -> str:
     """The workflow command lines, then one plain verdict line."""
     lines: list[str] = []
+    root = source_root(Path(ctx.root))
     for r in results:
         for err in r.errors:
             lines.append(command("error", err, {"title": f"edgegate {r.gate}: gate error"}))
         for f in r.findings:
-            lines.append(annotation(r, f, ctx))
+            lines.append(annotation(r, f, ctx, root))
     v = verdict(results)
     found = sum(len(r.findings) for r in results)
     counts = severity_counts(f for r in results for f in r.findings)

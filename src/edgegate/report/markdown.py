@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgegate.findings import Finding, GateResult, Status
@@ -17,6 +18,7 @@ from edgegate.report._common import (
     cell,
     is_failing,
     plural,
+    printable,
     repo_path,
     severity_counts,
     source_root,
@@ -37,7 +39,7 @@ _ICON = {"passed": "✅", "failed": "❌", "error": "⚠️"}
 def escape(text: str, limit: int = MAX_CELL) -> str:
     """`text` safe inside a Markdown table cell: HTML-escaped, pipes and Markdown punctuation
     escaped, newlines as ``<br>``, cut at `limit` characters."""
-    text = str(text)
+    text = printable(str(text))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = html.escape(text, quote=False)
@@ -51,11 +53,11 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
 
 
-def _location(f: Finding, ctx: ReportContext) -> str:
+def _location(f: Finding, root: Path) -> str:
     loc = f.location
     if not loc.path:
         return "—"
-    out = repo_path(loc.path, source_root(ctx.root))
+    out = repo_path(loc.path, root)
     if loc.line:
         out += f":{loc.line}"
     return _code(out)
@@ -115,12 +117,13 @@ def render(results: Sequence[GateResult], ctx: ReportContext) -> str:
             "| Location | Severity | Rule | Message |",
             "|---|---|---|---|",
         ]
+        root = source_root(ctx.root)
         for r, f in ranked[:MAX_FINDINGS]:
             rule = _code(f.rule_id)
             if f.title:
                 rule += f" {escape(f.title, 80)}"
             lines.append(
-                f"| {_location(f, ctx)} | {_severity(f, is_failing(r, f))} | {rule} | {escape(f.message)} |"
+                f"| {_location(f, root)} | {_severity(f, is_failing(r, f))} | {rule} | {escape(f.message)} |"
             )
         if len(ranked) > MAX_FINDINGS:
             rest = len(ranked) - MAX_FINDINGS
