@@ -303,3 +303,9 @@ def test_unpriced_gpu_without_default_is_an_error(tmp_path: Path) -> None:
     sheet.write_text("version: 1\ncurrency: USD\nvcpu_hour: 0.03\ngib_hour: 0.004\ngpu_hour: {nvidia-t4: 0.35}\n")
     with pytest.raises(InputError, match="GPU type '\\(unknown\\)' is not in the price sheet"):
         evaluate([write(tmp_path, deploy(gpu=1))], CostSettings(prices=sheet))
+
+
+def test_folder_without_manifests_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no YAML or JSON manifests"):
+        evaluate([tmp_path / "empty"], CostSettings())

@@ -168,10 +168,15 @@ def parse_duration(text: object) -> Decimal:
 
 
 def load_manifests(paths: Iterable[str | Path]) -> list[Document]:
-    """Every YAML/JSON document under `paths` (directories recursively)."""
+    """Every YAML/JSON document under `paths` (directories recursively). A folder without any
+    YAML or JSON file is an error: nothing to price is not a pass."""
     docs: list[Document] = []
-    for file in iter_input_files(paths, MANIFEST_SUFFIXES):
-        docs.extend(load_documents(file))
+    for path in paths:
+        files = list(iter_input_files([path], MANIFEST_SUFFIXES))
+        if not files:
+            raise InputError("no YAML or JSON manifests here", path)
+        for file in files:
+            docs.extend(load_documents(file))
     return docs
 
 
