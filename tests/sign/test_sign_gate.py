@@ -95,3 +95,11 @@ def test_gate_reads_the_same_requests_as_the_cli(tmp_path) -> None:
     )
     assert reqs[0].key == tmp_path / "k.pub" and reqs[0].bundle == tmp_path / "m.sigstore.json"
     assert reqs[1].key is None and reqs[1].policy.identity == "a@b" and reqs[1].instance == "staging"
+
+
+def test_sign_section_takes_no_keys(cli, tmp_path) -> None:
+    (tmp_path / "edgegate.toml").write_text('[sign]\nkey = "k.pem"\n\n[verify]\nkey = "k.pub"\n'
+                                            '[[verify.artifacts]]\npath = "x"\n')
+    res = cli("check", tmp_path)
+    assert res.exit_code == 2
+    assert "sign.key" in res.stderr

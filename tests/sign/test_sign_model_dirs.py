@@ -221,3 +221,14 @@ def test_progress_bar_hashes_the_same(model_dir, capsys) -> None:
     import hashlib
 
     assert quiet["config.json"] == hashlib.sha256((model_dir / "config.json").read_bytes()).hexdigest()
+
+
+def test_relative_bundle_inside_the_model(cli, run_json, tmp_path, model_dir, keypair) -> None:
+    """`edgegate sign tiny-model -b tiny-model/model.sig` run from the parent folder."""
+    priv, pub = keypair
+    res = cli("sign", "tiny-model", "--key", priv, "--bundle", "tiny-model/model.sig", cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    names = [r["name"] for r in _statement(model_dir / "model.sig")["predicate"]["resources"]]
+    assert "model.sig" not in names and "model.sig.state.json" not in names
+    res = cli("verify", "tiny-model", "--key", pub, "--bundle", "tiny-model/model.sig", cwd=tmp_path)
+    assert res.exit_code == 0, res.stdout

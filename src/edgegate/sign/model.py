@@ -90,7 +90,7 @@ def ignore_list(root: Path, extra: Sequence[str | Path] = ()) -> list[str]:
     out = list(DEFAULT_IGNORE)
     base = root.resolve()
     for p in extra:
-        full = Path(p).resolve() if Path(p).is_absolute() or Path(p).exists() else base / p
+        full = Path(p).resolve()  # relative to the working directory, like every CLI path
         try:
             rel = full.relative_to(base).as_posix()
         except ValueError:
