@@ -341,3 +341,39 @@ def test_pickletools_never_executes(tmp_path: Path) -> None:
     res = scan_paths([f])
     assert res.status is Status.FAILED
     assert not marker.exists()
+
+
+# -- joblib --------------------------------------------------------------------------------------
+
+
+def test_joblib_raw_arrays_nested_object_pickles_and_compression(tmp_path: Path) -> None:
+    joblib = pytest.importorskip("joblib")
+    data = {"w": np.arange(1000, dtype=np.float64), "f": np.ones((3, 4), order="F"),
+            "o": np.array(["x", None], dtype=object), "v": np.zeros(3, dtype=[("a", "i4"), ("b", "f8")])}
+    plain = tmp_path / "arrays.joblib"
+    joblib.dump(data, plain)
+    res = scan_paths([plain])
+    assert res.status is Status.PASSED, res.errors
+    for kind in ("zlib", "gzip", "bz2", "xz", "lzma"):
+        f = tmp_path / f"arrays_{kind}.joblib"
+        joblib.dump(data, f, compress=(kind, 3))
+        assert scan_paths([f]).status is Status.PASSED, kind
+
+    # a dangerous reference inside an object array: joblib pickles it as a nested stream
+    evil = tmp_path / "evil.joblib"
+    joblib.dump({"w": np.arange(3.0), "o": np.array([os.system], dtype=object)}, evil)
+    res = scan_paths([evil])
+    assert res.status is Status.FAILED and "EGM001" in _rules(res)
+
+    cut = tmp_path / "cut.joblib"
+    cut.write_bytes(plain.read_bytes()[:600])
+    assert scan_paths([cut]).status is Status.ERROR
+
+
+def test_compressed_bomb_is_bounded(tmp_path: Path) -> None:
+    import zlib
+
+    f = tmp_path / "bomb.pkl"
+    f.write_bytes(zlib.compress(b"\x80\x02" + b"N" * (2 * 1024 * 1024) + b"."))
+    res = scan_paths([f], ScanOptions(max_member_bytes=1024 * 1024))
+    assert res.status is Status.ERROR and "limit" in res.errors[0]

@@ -175,6 +175,8 @@ def _dispatch(
             _scan_zip(state, record, shown, fh, size, depth)
         elif fmt == "7z":
             _scan_7z(state, record, shown, fh, depth)
+        elif fmt == "compressed":
+            _scan_compressed(state, record, shown, fh, name, depth)
         elif fmt == "npy":
             _scan_npy(state, record, shown, fh, size)
         elif fmt == "safetensors":
@@ -384,6 +386,20 @@ def _scan_7z(state: _State, record: FileRecord, shown: str, fh: BinaryIO, depth:
         if fmt is None:
             continue
         _dispatch_member(state, inner, data, name, fmt, depth)
+
+
+def _scan_compressed(state: _State, record: FileRecord, shown: str, fh: BinaryIO, name: str, depth: int) -> None:
+    """A compressed pickle (joblib's compress=..., .pkl.gz): decompress in memory, bounded."""
+    head = fh.read(16)
+    fh.seek(0)
+    kind = _formats.compression_of(head) or "unknown"
+    record.format = f"{kind}-compressed"
+    if depth + 1 > state.options.max_depth:
+        raise FormatError(f"compression nested deeper than {state.options.max_depth} levels")
+    data = _formats.decompress_bounded(fh, kind, state.options.max_member_bytes)
+    inner_name = name.rsplit(".", 1)[0] if name.lower().endswith(tuple(_formats.COMPRESSED_SUFFIXES)) else name
+    fmt = _formats.sniff(data[:16], inner_name) or "pickle"
+    _dispatch(state, f"{shown}!{kind}", io.BytesIO(data), len(data), inner_name, fmt, depth=depth + 1)
 
 
 # -- keras / hdf5 ------------------------------------------------------------------------------

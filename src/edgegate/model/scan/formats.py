@@ -20,6 +20,8 @@ MODEL_SUFFIXES = PICKLE_SUFFIXES | frozenset(
     {".npy", ".npz", ".zip", ".7z", ".onnx", ".safetensors", ".gguf", ".h5", ".hdf5", ".keras", ".mar"}
 )
 
+COMPRESSED_SUFFIXES = frozenset({".gz", ".z", ".zlib", ".bz2", ".xz", ".lzma", ".lz4"})
+
 MAX_NPY_HEADER = 1 << 20
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 """The safetensors library's own limit on the JSON header."""
@@ -44,6 +46,8 @@ def sniff(head: bytes, name: str) -> str | None:
         return "hdf5"
     if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         return "pickle"
+    if compression_of(head) is not None and (suffix in PICKLE_SUFFIXES or suffix in COMPRESSED_SUFFIXES):
+        return "compressed"
     if suffix == ".safetensors" or (len(head) >= 9 and head[8:9] == b"{" and head[9:10] in (b'"', b"}")):
         return "safetensors"
     if suffix == ".onnx":
@@ -55,6 +59,66 @@ def sniff(head: bytes, name: str) -> str | None:
     if suffix in PICKLE_SUFFIXES:
         return "pickle"
     return None
+
+
+def compression_of(head: bytes) -> str | None:
+    """The compression a joblib (or plain) compressed pickle uses, from its magic bytes."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh"):
+        return "bz2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x04\x22\x4d\x18"):
+        return "lz4"
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:
+        return "zlib"
+    if head.startswith(b"]\x00\x00"):
+        return "lzma"
+    return None
+
+
+def decompress_bounded(fh: BinaryIO, kind: str, cap: int) -> bytes:
+    """Decompress a whole stream, refusing more than `cap` output bytes (zip-bomb safe)."""
+    import bz2
+    import lzma
+    import zlib
+
+    if kind == "gzip":
+        d: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif kind == "zlib":
+        d = zlib.decompressobj()
+    elif kind == "bz2":
+        d = bz2.BZ2Decompressor()
+    elif kind == "xz":
+        d = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+    elif kind == "lzma":
+        d = lzma.LZMADecompressor(lzma.FORMAT_ALONE)
+    else:
+        raise FormatError(f"{kind}-compressed file: edgegate cannot decompress it, so it was not scanned")
+    out = bytearray()
+    try:
+        if kind in ("gzip", "zlib"):
+            while not d.eof:
+                chunk = d.unconsumed_tail or fh.read(1 << 20)
+                if not chunk:
+                    break
+                out += d.decompress(chunk, cap + 1 - len(out))
+                if len(out) > cap:
+                    raise FormatError(f"decompresses to more than the {cap}-byte limit")
+        else:
+            while not d.eof:
+                chunk = fh.read(1 << 20) if d.needs_input else b""
+                if d.needs_input and not chunk:
+                    break
+                out += d.decompress(chunk, max_length=cap + 1 - len(out))
+                if len(out) > cap:
+                    raise FormatError(f"decompresses to more than the {cap}-byte limit")
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        raise FormatError(f"corrupt {kind} data: {exc}") from None
+    if not d.eof:
+        raise FormatError(f"truncated {kind} stream")
+    return bytes(out)
 
 
 def _suffix(name: str) -> str:

@@ -58,6 +58,8 @@ class PickleAnalysis:
     torch_legacy: bool = False
     anomalies: list[str] = field(default_factory=list)
     """Things a valid pickle never does (stack underflow, a memo key never stored)."""
+    joblib_arrays: int = 0
+    """Arrays whose data joblib stores inside the pickle stream (stepped over, not parsed)."""
 
     @property
     def complete(self) -> bool:
@@ -88,6 +90,38 @@ class _Lit:
     value: object
 
 
+@dataclass
+class _Tup:
+    items: tuple[object, ...]
+
+
+@dataclass
+class _Dict:
+    """A dict being built on the stack (SETITEM/SETITEMS update it in place)."""
+
+    items: dict[object, object]
+
+
+@dataclass
+class _Obj:
+    """The result of calling an imported global (REDUCE/NEWOBJ) with these arguments."""
+
+    index: int
+    args: tuple[object, ...]
+
+
+@dataclass
+class JoblibArray:
+    """Raw array bytes joblib writes right after a NumpyArrayWrapper's BUILD."""
+
+    nbytes: int | None
+    """None: object dtype, a nested pickle follows instead of raw bytes."""
+    aligned: bool
+
+
+_JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
+
+
 _STRING_OPS = frozenset(
     {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8"}
 )
@@ -95,6 +129,7 @@ _INT_OPS = frozenset({"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "L
 _PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 _GET_OPS = frozenset({"GET", "BINGET", "LONG_BINGET"})
 _EXT_OPS = frozenset({"EXT1", "EXT2", "EXT4"})
+_SCALAR_OPS: dict[str, object] = {"NEWTRUE": True, "NEWFALSE": False, "NONE": None}
 
 
 class _Reader:
@@ -192,6 +227,9 @@ def analyse_pickle(
             for opcode, arg, pos in _genops(stream):
                 result.opcodes += 1
                 walker.step(opcode, arg, pos if pos is not None else start)
+                if walker.pending is not None:
+                    _joblib_payload(stream, walker.pending, result)
+                    walker.pending = None
         except Exception as exc:  # pickletools raises ValueError and friends on bad bytes
             parsed_here = result.opcodes - before
             if result.pickles > 0 and parsed_here == 0:
@@ -220,6 +258,33 @@ def analyse_pickle(
     return result
 
 
+def _joblib_payload(stream: _Reader, array: JoblibArray, result: PickleAnalysis) -> None:
+    """Step over the array data joblib writes inside its pickle stream: raw bytes (with an
+    alignment pad) or, for object arrays, a nested pickle, which is analysed like any other."""
+    result.joblib_arrays += 1
+    if array.nbytes is None:
+        nested = _Walker(result)
+        for opcode, arg, pos in _genops(stream):
+            result.opcodes += 1
+            nested.step(opcode, arg, pos if pos is not None else 0)
+            if nested.pending is not None:
+                _joblib_payload(stream, nested.pending, result)
+                nested.pending = None
+        if not nested.stopped:
+            raise ValueError("nested pickle of a joblib object array ends without STOP")
+        return
+    if array.aligned:
+        pad = stream.read(1)
+        if len(pad) != 1 or len(stream.read(pad[0])) != pad[0]:
+            raise ValueError("joblib array padding truncated")
+    left = array.nbytes
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 20))
+        if not chunk:
+            raise ValueError(f"joblib array data truncated ({array.nbytes - left} of {array.nbytes} bytes)")
+        left -= len(chunk)
+
+
 def _genops(stream: _Reader) -> Iterator[tuple[pickletools.OpcodeInfo, object, int | None]]:
     # genops reads until STOP; it raises ValueError on an unknown opcode or truncated argument.
     yield from pickletools.genops(stream)  # type: ignore[arg-type]
@@ -241,7 +306,7 @@ class _Walker:
         self.memo: dict[int, object] = {}
         self.stopped = False
         self.first_value: object = None
-        self._called: set[int] = set()
+        self.pending: JoblibArray | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def _pop(self, where: int) -> object:
@@ -297,8 +362,33 @@ class _Walker:
         if name == "MARK":
             self.stack.append(_MARK)
             return
-        if name in _STRING_OPS or name in _INT_OPS:
-            self.stack.append(_Lit(arg))
+        if name in _STRING_OPS or name in _INT_OPS or name in _SCALAR_OPS:
+            self.stack.append(_Lit(_SCALAR_OPS.get(name, arg)))
+            return
+        if name == "EMPTY_TUPLE":
+            self.stack.append(_Tup(()))
+            return
+        if name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+            n = int(name[-1])
+            items = [self._pop(pos) for _ in range(n)]
+            self.stack.append(_Tup(tuple(reversed(items))))
+            return
+        if name == "TUPLE":
+            self.stack.append(_Tup(tuple(self._pop_mark(pos))))
+            return
+        if name == "EMPTY_DICT":
+            self.stack.append(_Dict({}))
+            return
+        if name == "DICT":
+            items = self._pop_mark(pos)
+            self.stack.append(_Dict(_pairs(items)))
+            return
+        if name in ("SETITEM", "SETITEMS"):
+            items = [self._pop(pos), self._pop(pos)][::-1] if name == "SETITEM" else self._pop_mark(pos)
+            if not self.stack or self.stack[-1] is _MARK:
+                self._anomaly(f"{name} without a dict at byte {pos}")
+            elif isinstance(self.stack[-1], _Dict):
+                self.stack[-1].items.update(_pairs(items))
             return
         if name in ("GLOBAL", "INST"):
             module, _, attr = str(arg).partition(" ")
@@ -357,9 +447,10 @@ class _Walker:
             self._pop_mark(pos)
             return
         if name == "REDUCE":
-            self._pop(pos)  # args
-            self._call(self._pop(pos))
-            self.stack.append(_UNKNOWN)
+            args = self._pop(pos)
+            func = self._pop(pos)
+            self._call(func)
+            self.stack.append(_obj(func, args))
             return
         if name == "OBJ":
             items = self._pop_mark(pos)
@@ -368,9 +459,10 @@ class _Walker:
             self.stack.append(_UNKNOWN)
             return
         if name == "NEWOBJ":
-            self._pop(pos)
-            self._call(self._pop(pos))
-            self.stack.append(_UNKNOWN)
+            args = self._pop(pos)
+            cls = self._pop(pos)
+            self._call(cls)
+            self.stack.append(_obj(cls, args))
             return
         if name == "NEWOBJ_EX":
             self._pop(pos)
@@ -379,11 +471,50 @@ class _Walker:
             self.stack.append(_UNKNOWN)
             return
         if name == "BUILD":
-            self._pop(pos)  # state; the object stays (its __setstate__ runs)
-            if self.stack and isinstance(self.stack[-1], _Ref):
-                self._call(self.stack[-1])
+            state = self._pop(pos)  # the object stays (its __setstate__ runs)
+            top = self.stack[-1] if self.stack else None
+            if isinstance(top, _Ref):
+                self._call(top)
+            elif isinstance(top, _Obj) and self._is(top.index, _JOBLIB_WRAPPER):
+                self.pending = self._joblib_array(state, pos)
+                self.stack[-1] = _UNKNOWN  # joblib replaces the wrapper by the array
             return
         self._generic(opcode, pos)
+
+    def _is(self, index: int, target: tuple[str, str]) -> bool:
+        imp = self.result.imports[index]
+        return imp.resolved and (imp.module, imp.name) == target
+
+    def _joblib_array(self, state: object, pos: int) -> JoblibArray:
+        """Size of the raw data that follows a NumpyArrayWrapper, from its literal state."""
+        if not isinstance(state, _Dict):
+            raise ValueError(f"joblib array wrapper without a literal state at byte {pos}")
+        shape = state.items.get("shape")
+        dtype = state.items.get("dtype")
+        align = state.items.get("numpy_array_alignment_bytes")
+        aligned = isinstance(align, _Lit) and bool(align.value)
+        dims = shape.items if isinstance(shape, _Tup) else None
+        if dims is None or not all(isinstance(d, _Lit) and isinstance(d.value, int) and d.value >= 0 for d in dims):
+            raise ValueError(f"joblib array wrapper with a non-literal shape at byte {pos}")
+        if not (isinstance(dtype, _Obj) and self._is(dtype.index, ("numpy", "dtype")) and dtype.args
+                and isinstance(dtype.args[0], _Lit) and isinstance(dtype.args[0].value, str)):
+            raise ValueError(f"joblib array wrapper with a dtype edgegate cannot size at byte {pos}")
+        code = dtype.args[0].value
+        if code.startswith("O"):
+            return JoblibArray(None, aligned)
+        import numpy as np
+
+        try:
+            itemsize = int(np.dtype(code).itemsize)
+        except (TypeError, ValueError):
+            raise ValueError(f"joblib array with unknown dtype {code!r} at byte {pos}") from None
+        if itemsize == 0:
+            raise ValueError(f"joblib array with a zero-size dtype {code!r} at byte {pos}")
+        count = 1
+        for d in dims:
+            assert isinstance(d, _Lit) and isinstance(d.value, int)
+            count *= d.value
+        return JoblibArray(count * itemsize, aligned)
 
     def _generic(self, opcode: pickletools.OpcodeInfo, pos: int) -> None:
         before = list(opcode.stack_before)
@@ -397,6 +528,20 @@ class _Walker:
                 self._pop(pos)
         for _ in opcode.stack_after:
             self.stack.append(_UNKNOWN)
+
+
+def _pairs(items: list[object]) -> dict[object, object]:
+    out: dict[object, object] = {}
+    for k, v in zip(items[::2], items[1::2], strict=False):
+        if isinstance(k, _Lit) and isinstance(k.value, (str, int, bytes)):
+            out[k.value] = v
+    return out
+
+
+def _obj(func: object, args: object) -> object:
+    if isinstance(func, _Ref):
+        return _Obj(func.index, args.items if isinstance(args, _Tup) else ())
+    return _UNKNOWN
 
 
 def _show(value: object) -> str:
