@@ -141,3 +141,29 @@ def test_closed_stdout_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     with pytest.raises(EdgegateError, match="standard output was closed"):
         write_reports([policy_result()], [OutputSpec("json")], ReportContext())
+
+
+def test_stdout_that_cannot_encode_unicode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LANG=C / a legacy console: machine formats go out as UTF-8, human ones with '?'."""
+    import sys
+
+    from report_samples import UNICODE
+
+    for fmt, expect in (("json", UNICODE), ("sarif", UNICODE), ("markdown", "mod?le facial-recognition-v3 interdit ? ??? ?")):
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding="ascii")
+        monkeypatch.setattr(sys, "stdout", stream)
+        write_reports(all_results(), [OutputSpec(fmt)], ReportContext())
+        stream.flush()
+        data = raw.getvalue().decode("utf-8")
+        assert expect in data, fmt
+        if fmt != "markdown":
+            json.loads(data)
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stream)
+    write_reports(all_results(), [OutputSpec("text")], ReportContext(color=False))
+    stream.flush()
+    text = raw.getvalue().decode("ascii")
+    assert "modele" not in text and "mod?le facial-recognition-v3 interdit" in text
+    assert text.rstrip().endswith("(exit code 2: a gate could not decide)")

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from edgegate.errors import EdgegateError
 from edgegate.findings import GateResult
+from edgegate.report._common import write_stream
 
 FORMATS = ("text", "json", "sarif", "github", "junit", "markdown")
+_MACHINE_FORMATS = frozenset({"json", "sarif", "junit"})
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,8 @@ def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ct
                     module = importlib.import_module("edgegate.report.text")
                     module.print_report(results, ctx)
                 else:
-                    sys.stdout.write(render(spec.format, results, ctx))
-                    sys.stdout.flush()
+                    text = render(spec.format, results, ctx)
+                    write_stream(sys.stdout, text, utf8=spec.format in _MACHINE_FORMATS)
             except BrokenPipeError:
                 raise EdgegateError("standard output was closed before the report was written") from None
             continue

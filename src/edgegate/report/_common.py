@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from edgegate.findings import Finding, GateResult, Severity, Status, exit_code
 
@@ -240,6 +240,28 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def write_stream(stream: TextIO, text: str, *, utf8: bool = False) -> None:
+    """Write `text` to a text stream whose encoding may not hold it (``LANG=C``, a Windows
+    console): machine formats (`utf8`) go out as UTF-8 bytes, as their specs require; human ones
+    with unencodable characters replaced."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        raw = getattr(stream, "buffer", None)
+        if utf8 and raw is not None:
+            stream.flush()
+            raw.write(text.encode("utf-8"))
+            raw.flush()
+            return
+        try:
+            text = text.encode(encoding, "replace").decode(encoding)
+        except LookupError:
+            text = text.encode("ascii", "replace").decode("ascii")
+    stream.write(text)
+    stream.flush()
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

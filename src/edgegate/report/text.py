@@ -30,6 +30,7 @@ from edgegate.report._common import (
     sort_key,
     tables,
     verdict,
+    write_stream,
 )
 
 if TYPE_CHECKING:
@@ -250,8 +251,9 @@ def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO
     else:
         color = _isatty(out) and not os.environ.get("NO_COLOR")
     console = _console(out, color=color)
-    console.print(renderables(results, ctx, console))
-    out.flush()
+    with console.capture() as captured:
+        console.print(renderables(results, ctx, console))
+    write_stream(out, captured.get())
 
 
 def _isatty(stream: TextIO) -> bool:
