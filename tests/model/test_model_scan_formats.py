@@ -377,3 +377,17 @@ def test_compressed_bomb_is_bounded(tmp_path: Path) -> None:
     f.write_bytes(zlib.compress(b"\x80\x02" + b"N" * (2 * 1024 * 1024) + b"."))
     res = scan_paths([f], ScanOptions(max_member_bytes=1024 * 1024))
     assert res.status is Status.ERROR and "limit" in res.errors[0]
+
+
+def test_folder_walk_skips_onnx_external_data(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    # raw tensor bytes that happen to start like a protocol-0 pickle GLOBAL of an unknown name
+    (folder / "weights.bin").write_bytes(b"cabc\ndef\n" + b"\0" * 7)
+    _onnx_with_external(folder, "weights.bin")
+    res = scan_paths([folder])
+    assert res.status is Status.PASSED, (res.errors, res.findings)
+    assert scan_paths([folder / "weights.bin"]).status is Status.ERROR  # named explicitly: scanned
+    # hiding a real pickle behind an ONNX external-data reference does not hide it
+    (folder / "weights.bin").write_bytes(b"cos\nsystem\n" + b"\0" * 5)
+    assert "EGM001" in _rules(scan_paths([folder]))

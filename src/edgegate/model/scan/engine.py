@@ -72,6 +72,8 @@ class _State:
     skipped: list[str] = field(default_factory=list)
     pickles: int = 0
     archive_bytes: int = 0
+    external_data: set[Path] = field(default_factory=set)
+    """External-data files of the ONNX models scanned so far (raw tensors, not pickles)."""
 
 
 def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) -> GateResult:
@@ -84,7 +86,10 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for child in sorted(p.rglob("*")):
+            # ONNX models first, so that their external-data files are known and not mistaken
+            # for raw pickles
+            children = sorted(p.rglob("*"), key=lambda c: (c.suffix.lower() != ".onnx", str(c)))
+            for child in children:
                 rel = child.relative_to(p)
                 if any(part.startswith(".") for part in rel.parts) or not child.is_file():
                     continue
@@ -119,6 +124,7 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
 
 def _scan_file(state: _State, path: Path, explicit: bool) -> None:
     shown = str(path)
+    external = not explicit and path.resolve() in state.external_data
     try:
         size = path.stat().st_size
         fh = path.open("rb")
@@ -140,7 +146,11 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
             state.records.append(FileRecord(shown, fmt, status="error"))
             state.errors.append(f"{shown}: {size} bytes exceeds the {state.options.max_file_bytes}-byte limit")
             return
-        ambiguous = not explicit and path.suffix.lower() in _formats.AMBIGUOUS_SUFFIXES and fmt == "pickle"
+        if external and fmt is None:
+            fmt = "pickle"  # raw tensor bytes: reported only if they hold a dangerous pickle
+        ambiguous = fmt == "pickle" and (
+            external or (not explicit and path.suffix.lower() in _formats.AMBIGUOUS_SUFFIXES)
+        )
         _dispatch(state, shown, fh, size, path.name, fmt, depth=0, fs_path=path, ambiguous=ambiguous)
 
 
@@ -243,8 +253,12 @@ def _scan_pickle_stream(
     state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int, *, ambiguous: bool = False
 ) -> PickleAnalysis:
     analysis = analyse_pickle(fh, size=size)
-    if ambiguous and not analysis.imports and analysis.pickles == 0:
-        record.status = "skipped"  # raw weights named .bin/.dat in a folder walk: not a pickle
+    if ambiguous and analysis.pickles == 0 and not any(
+        _classify(state, i.module, i.name, i.resolved) is _imports.Verdict.DANGEROUS for i in analysis.imports
+    ):
+        # raw weights (.bin/.dat in a folder walk, ONNX external data) that no unpickler would
+        # get through: not a pickle, nothing it would run
+        record.status = "skipped"
         return analysis
     report_pickle(state, record, shown, analysis)
     return analysis
@@ -485,6 +499,8 @@ def _scan_onnx(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size
         model = _onnx.load_onnx_proto(data=fh.read(size))
     for ref in _onnx.external_refs(model, fs_path):
         if ref.problem is None:
+            if fs_path is not None:
+                state.external_data.add((fs_path.resolve().parent / ref.location).resolve())
             continue
         if ref.critical:
             record.dangerous += 1
