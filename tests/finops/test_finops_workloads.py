@@ -281,3 +281,24 @@ def test_json_manifests_and_non_workloads_are_read(tmp_path: Path) -> None:
     )
     (w,) = extract_workloads(load_manifests([tmp_path]))
     assert (w.name, w.cpu, w.scale.max) == ("j", 1, 1)
+
+
+def test_edge_ai_bad_quantity_points_at_resource_limits(tmp_path: Path) -> None:
+    text = """\
+    apiVersion: apexlogic.ai/v1
+    kind: EdgeAIDeployment
+    metadata: {name: x}
+    spec:
+      targetDevices: {labels: {deviceType: smart-camera}, count: 3}
+      resourceLimits:
+        cpu: "1"
+        memory: 1 Gi
+    """
+    with pytest.raises(InputError, match="invalid quantity '1 Gi'") as err:
+        load(tmp_path, text)
+    assert err.value.line == 8
+
+
+def test_unnamed_knative_container_is_user_container() -> None:
+    (w,) = extract_workloads(load_manifests([ROOT / "examples/edge-app/manifests/knative-service.yaml"]))
+    assert [c.name for c in w.containers] == ["user-container"]

@@ -241,7 +241,9 @@ class _Ctx:
         return d
 
 
-def _container(ctx: _Ctx, c: Any, pointer: str, init: bool = False) -> Container:
+def _container(
+    ctx: _Ctx, c: Any, pointer: str, init: bool = False, limits_ptr: str | None = None, default_name: str = ""
+) -> Container:
     if not isinstance(c, Mapping):
         raise ctx.error("a container must be a mapping", pointer)
     resources = c.get("resources") or {}
@@ -251,11 +253,11 @@ def _container(ctx: _Ctx, c: Any, pointer: str, init: bool = False) -> Container
     limits = resources.get("limits") or {}
     values: dict[str, tuple[Decimal, str | None]] = {}
     for res, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
-        values[res] = _pick(ctx, pointer, requests, limits, [res], parse)
+        values[res] = _pick(ctx, pointer, requests, limits, [res], parse, limits_ptr)
     gpu_keys = sorted({k for k in (*requests, *limits) if isinstance(k, str) and re.search(r"(^|/)gpu$", k)})
-    values["gpu"] = _pick(ctx, pointer, requests, limits, gpu_keys, parse_gpu)
+    values["gpu"] = _pick(ctx, pointer, requests, limits, gpu_keys, parse_gpu, limits_ptr)
     return Container(
-        name=str(c.get("name", "")),
+        name=str(c.get("name") or default_name),
         pointer=pointer,
         cpu=values["cpu"][0],
         memory=values["memory"][0],
@@ -268,7 +270,13 @@ def _container(ctx: _Ctx, c: Any, pointer: str, init: bool = False) -> Container
 
 
 def _pick(
-    ctx: _Ctx, pointer: str, requests: Any, limits: Any, keys: Sequence[str], parse: Any
+    ctx: _Ctx,
+    pointer: str,
+    requests: Any,
+    limits: Any,
+    keys: Sequence[str],
+    parse: Any,
+    limits_ptr: str | None = None,
 ) -> tuple[Decimal, str | None]:
     """Requests first, limits as fallback (Kubernetes sets request = limit when only the limit
     is given). Several GPU resource names add up."""
@@ -276,7 +284,8 @@ def _pick(
     for key in keys:
         for where, table in (("requests", requests), ("limits", limits)):
             if isinstance(table, Mapping) and key in table:
-                field_ptr = f"{pointer}/resources/{where}/{key.replace('~', '~0').replace('/', '~1')}"
+                table_ptr = limits_ptr if limits_ptr is not None else f"{pointer}/resources/{where}"
+                field_ptr = f"{table_ptr}/{key.replace('~', '~0').replace('/', '~1')}"
                 try:
                     total += parse(table[key])
                 except QuantityError as exc:
@@ -287,7 +296,7 @@ def _pick(
 
 
 def _pod_resources(
-    ctx: _Ctx, spec: Any, pointer: str
+    ctx: _Ctx, spec: Any, pointer: str, default_name: str = ""
 ) -> tuple[list[Container], Decimal, Decimal, Decimal]:
     """Containers and the pod's effective request: max(sum of app containers and sidecars,
     largest init container) plus the pod overhead, per resource (the scheduler's rule)."""
@@ -296,7 +305,10 @@ def _pod_resources(
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         raise ctx.error("has no containers", pointer + "/containers")
-    out = [_container(ctx, c, f"{pointer}/containers/{i}") for i, c in enumerate(containers)]
+    out = [
+        _container(ctx, c, f"{pointer}/containers/{i}", default_name=default_name if len(containers) == 1 else "")
+        for i, c in enumerate(containers)
+    ]
     inits = [
         _container(ctx, c, f"{pointer}/initContainers/{i}", init=True)
         for i, c in enumerate(spec.get("initContainers") or [])
@@ -453,7 +465,9 @@ def _workload(
         return _edge_ai(ctx, spec, common, opts)
     pod_spec_ptr = f"{tmpl_ptr}/spec"
     pod_spec = _get(template, "spec") if kind != "Pod" else spec
-    containers, cpu, memory, gpu = _pod_resources(ctx, pod_spec, pod_spec_ptr)
+    # Knative names an unnamed container "user-container" (what usage data calls it)
+    default_name = "user-container" if kind == "Service" else ""
+    containers, cpu, memory, gpu = _pod_resources(ctx, pod_spec, pod_spec_ptr, default_name)
     gpu_type = _gpu_type(pod_spec, annotations) if gpu else None
     run_hours = None
     notes: list[str] = []
@@ -620,7 +634,7 @@ def _edge_ai(ctx: _Ctx, spec: Mapping[str, Any], common: dict[str, Any], opts: W
     if not isinstance(limits, Mapping):
         raise ctx.error("spec.resourceLimits must be a mapping", "/spec/resourceLimits")
     fake = {"name": "", "resources": {"limits": dict(limits)}}
-    c = _container(ctx, fake, "/spec")
+    c = _container(ctx, fake, "/spec", limits_ptr="/spec/resourceLimits")
     container = Container(
         name="",
         pointer="/spec/resourceLimits",
