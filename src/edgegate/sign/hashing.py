@@ -235,6 +235,13 @@ def sha256_file(
     return digest.hexdigest()
 
 
+def _cpus() -> int:
+    """CPUs this process may run on (the affinity mask, which containers narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def hash_entries(
     entries: Iterable[FileEntry],
     *,
@@ -251,7 +258,7 @@ def hash_entries(
     if not todo:
         return {}
     total = sum(e.size for e in todo)
-    n_workers = max(1, min(len(todo), workers or os.cpu_count() or 1))
+    n_workers = max(1, min(len(todo), workers or _cpus()))
     local = threading.local()
 
     with _Progress(total, _want_progress(total, progress), label) as bar:
