@@ -36,7 +36,9 @@ class ReportContext:
 
     command: str = "edgegate"
     root: Path = field(default_factory=Path.cwd)
-    """Paths in reports (SARIF URIs, annotations) are made relative to this folder."""
+    """The project folder. SARIF URIs, annotations, JUnit and Markdown paths are made relative to
+    the repository holding it (``$GITHUB_WORKSPACE`` or the nearest ``.git`` at or above it, else
+    this folder itself); the text report shows paths as given."""
     color: bool | None = None
     """Colour in text output: None decides from the terminal."""
     fallback_path: str | None = None
