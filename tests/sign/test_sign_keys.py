@@ -182,3 +182,14 @@ def test_bundle_path_is_a_directory(cli, tmp_path, keypair) -> None:
     f.write_text("x")
     res = cli("verify", f, "--key", pub, "--bundle", tmp_path)
     assert res.exit_code == 2 and "is a directory" in res.stderr
+
+
+def test_read_error_is_an_input_error(cli, keypair) -> None:
+    """A file that opens but fails to read (EIO from /proc/self/mem at offset 0): exit 2."""
+    mem = Path("/proc/self/mem")
+    if not mem.exists():
+        pytest.skip("no /proc")
+    res = cli("sign", mem, "--key", keypair[0], "--bundle", "/nonexistent-dir/x.json")
+    assert res.exit_code == 2
+    assert "cannot read" in res.stderr
+    assert "Traceback" not in res.stderr
