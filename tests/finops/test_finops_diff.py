@@ -106,6 +106,9 @@ def test_increase_thresholds_against_the_base(repo: Path, monkeypatch: pytest.Mo
     result = evaluate(["deploy"], CostSettings(base="HEAD", max_increase_percent=Decimal(100)))
     assert [f.rule_id for f in result.findings] == ["EGC022"]  # it roughly triples
     assert result.status is Status.FAILED
+    f = result.findings[0]  # pointed at the workload that grew most
+    assert (f.location.path, f.location.line) == ("deploy/api.yaml", 2)
+    assert f.message.endswith("(largest: Deployment default/api)")
     ok = evaluate(["deploy"], CostSettings(base="HEAD", max_increase_percent=Decimal(1000)))
     assert ok.status is Status.PASSED
     absolute = evaluate(["deploy"], CostSettings(base="HEAD", max_increase=Decimal(1)))

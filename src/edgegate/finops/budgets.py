@@ -138,18 +138,31 @@ def check_thresholds(
     or `max_increase_percent` against `base`. A base total of 0 makes any rise infinite in %."""
     cur = estimate.prices.currency
     total = estimate.total(basis)
-    where = Location(str(config_path) if config_path else None)
     out: list[Finding] = []
+    before_by_key = {c.workload.key: c.monthly(basis) for c in base.costs} if base is not None else {}
+
+    def where(rise: bool) -> tuple[Location, str]:
+        """The workload that contributes most (to the total, or to the rise)."""
+        if not estimate.costs:
+            return Location(str(config_path) if config_path else None), ""
+
+        def weight(c: WorkloadCost) -> Decimal:
+            return c.monthly(basis) - (before_by_key.get(c.workload.key, Decimal(0)) if rise else 0)
+
+        top = max(estimate.costs, key=weight)
+        w = top.workload
+        return Location(w.path, w.line, pointer=w.pointer or None), f" (largest: {w.kind} {w.namespace}/{w.name})"
 
     def add(rule: str, title: str, message: str, details: dict[str, object]) -> None:
+        loc, largest = where(rule != "EGC020")
         out.append(
             Finding(
                 gate=GATE,
                 rule_id=rule,
                 severity=Severity.HIGH,
                 title=title,
-                message=message,
-                location=where,
+                message=message + largest,
+                location=loc,
                 details={"basis": basis, "monthly": str(total), **details},
             )
         )
