@@ -78,3 +78,18 @@ def test_markdown_passed_and_empty() -> None:
 def test_escape_limits_length() -> None:
     assert escape("x" * 400, 10) == "x" * 9 + "…"
     assert escape("a_b*c~d") == "a\\_b\\*c\\~d"
+
+
+def test_markdown_stays_under_the_comment_limit() -> None:
+    from edgegate.report.markdown import MAX_CHARS
+
+    wide = {
+        "title": "huge",
+        "columns": [f"c{i}" for i in range(12)],
+        "rows": [["x" * 400] * 12 for _ in range(100)],
+    }
+    md = _md([GateResult.decide("cost", [], stats={"tables": [wide]})])
+    assert len(md) <= MAX_CHARS
+    assert "_…summary cut to fit a pull-request comment; see the full report._" in md
+    assert md.endswith("<sub>1 gate, 1 passed.</sub>\n")
+    assert md.startswith("## ✅ edgegate: PASSED")

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 MAX_FINDINGS = 50
 MAX_TABLE_ROWS = 100
 MAX_CELL = 300
+MAX_CHARS = 60_000
+"""GitHub refuses comments over 65,536 characters; the summary is cut (at a line) below that."""
 
 _ICON = {"passed": "✅", "failed": "❌", "error": "⚠️"}
 
@@ -148,5 +150,9 @@ def render(results: Sequence[GateResult], ctx: ReportContext) -> str:
             lines.append("")
 
     passed = sum(1 for r in results if r.status is Status.PASSED)
-    lines.append(f"<sub>{plural(len(results), 'gate')}, {passed} passed.</sub>")
-    return "\n".join(lines) + "\n"
+    footer = f"<sub>{plural(len(results), 'gate')}, {passed} passed.</sub>"
+    text = "\n".join(lines) + "\n"
+    if len(text) + len(footer) > MAX_CHARS:
+        text = text[: text.rfind("\n", 0, MAX_CHARS - 200) + 1]
+        text += "\n_…summary cut to fit a pull-request comment; see the full report._\n\n"
+    return text + footer + "\n"
