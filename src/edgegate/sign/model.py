@@ -278,9 +278,7 @@ def _write_state(signature: Path, root: Path, entries: list[FileEntry], stat_tim
         "files": files,
     }
     path = _state_path(signature)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    _write_atomic(path, json.dumps(state, indent=1, sort_keys=True))
     return path
 
 
