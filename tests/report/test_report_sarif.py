@@ -241,3 +241,21 @@ def test_paths_are_repository_relative(tmp_path: Path, monkeypatch: pytest.Monke
     doc = _sarif(results, root=project)
     art = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
     assert art["uri"] == "examples/app/k8s/d.yaml"
+
+
+def test_sarif_result_cap_is_reported(
+    monkeypatch: pytest.MonkeyPatch, sarif_validator: jsonschema.protocols.Validator
+) -> None:
+    from edgegate.report import sarif
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 3)
+    findings = [Finding("vuln", f"CVE-{i}", Severity.HIGH, f"m{i}", Location("r.txt", i + 1)) for i in range(5)]
+    doc = _sarif([GateResult.decide("vuln", findings)])
+    sarif_validator.validate(doc)
+    run = doc["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["CVE-0", "CVE-1", "CVE-2"]
+    assert len(run["tool"]["driver"]["rules"]) == 5
+    note = run["invocations"][0]["toolExecutionNotifications"][0]
+    assert note["level"] == "warning"
+    assert note["message"]["text"].startswith("2 of 5 results left out")
+    assert run["invocations"][0]["executionSuccessful"] is True
