@@ -106,3 +106,30 @@ def test_cli_json_and_bad_input(onnx_models: dict[str, Path], cli, tmp_path: Pat
     assert res.exit_code == 2 and "no such file" in res.stderr
     res = cli("model", "quant", onnx_models["mlp"], "--reference", onnx_models["conv"], "--runs", "1")
     assert res.exit_code == 2 and "different inputs" in res.stderr
+
+
+def test_external_data_counts_in_size(onnx_models: dict[str, Path], tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(onnx_models["mlp"]))
+    target = tmp_path / "ext.onnx"
+    onnx.save_model(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="ext.onnx.data", size_threshold=0)
+    facts = quant_facts(target)
+    data = tmp_path / "ext.onnx.data"
+    assert facts.external_files == ["ext.onnx.data"]
+    assert facts.size_on_disk == target.stat().st_size + data.stat().st_size
+    assert facts.weight_bytes == quant_facts(onnx_models["mlp"]).weight_bytes
+    drift = measure_drift(onnx_models["mlp_dynamic"], target, samples=2, runs=1)
+    assert drift.size_ratio == pytest.approx(
+        onnx_models["mlp_dynamic"].stat().st_size / facts.size_on_disk)
+
+
+def test_cli_help_does_not_import_engines(root_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, edgegate.model.cli; "
+            "print(sorted(m for m in ('onnx', 'onnxruntime', 'numpy', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root_dir)
+    assert out.stdout.strip() == "[]"

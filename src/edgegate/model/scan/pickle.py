@@ -20,6 +20,9 @@ TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 TORCH_LEGACY_PICKLES = 5
 #: Longest newline-terminated argument (protocol 0 strings, GLOBAL names) accepted.
 MAX_LINE = 16 * 1024 * 1024
+#: Pickle streams up to this size are read into memory and parsed from a BytesIO (fast);
+#: larger ones (legacy PyTorch files with their raw storage) go through a bounded reader.
+IN_MEMORY_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -130,12 +133,21 @@ _PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 _GET_OPS = frozenset({"GET", "BINGET", "LONG_BINGET"})
 _EXT_OPS = frozenset({"EXT1", "EXT2", "EXT4"})
 _SCALAR_OPS: dict[str, object] = {"NEWTRUE": True, "NEWFALSE": False, "NONE": None}
+#: opcode → (index of the MARK in its stack_before or -1, items popped, items pushed)
+_EFFECTS: dict[str, tuple[int, int, int]] = {
+    op.name: (
+        op.stack_before.index(pickletools.markobject) if pickletools.markobject in op.stack_before else -1,
+        len(op.stack_before),
+        len(op.stack_after),
+    )
+    for op in pickletools.opcodes
+}
 
 
 class _Reader:
     """A buffered, bounded reader: never asks the source for more than what is left (so a
     declared length of 2**63 in a BINBYTES8 cannot make anything allocate it), counts its
-    position, and can look ahead one byte before a pickle starts."""
+    position, can look ahead one byte before a pickle starts, and can skip raw data."""
 
     _CHUNK = 1 << 16
 
@@ -143,53 +155,92 @@ class _Reader:
         self._src = source
         self._left = limit
         self._buf = b""
+        self._off = 0
         self._pos = 0
 
+    def _avail(self) -> int:
+        return len(self._buf) - self._off
+
     def _fill(self, want: int) -> None:
-        while len(self._buf) < want and self._left > 0:
-            chunk = self._src.read(min(max(want - len(self._buf), self._CHUNK), self._left))
+        if self._avail() >= want or self._left <= 0:
+            return
+        parts = [self._buf[self._off :]]
+        have = len(parts[0])
+        while have < want and self._left > 0:
+            chunk = self._src.read(min(max(want - have, self._CHUNK), self._left))
             if not chunk:
                 self._left = 0
                 break
             self._left -= len(chunk)
-            self._buf += chunk
+            parts.append(chunk)
+            have += len(chunk)
+        self._buf = b"".join(parts)
+        self._off = 0
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
-            parts = [self._buf]
-            self._buf = b""
-            while self._left > 0:
-                chunk = self._src.read(min(self._CHUNK, self._left))
-                if not chunk:
-                    break
-                self._left -= len(chunk)
-                parts.append(chunk)
-            data = b"".join(parts)
-        else:
-            self._fill(size)
-            data, self._buf = self._buf[:size], self._buf[size:]
+            size = self._avail() + self._left
+        self._fill(size)
+        data = self._buf[self._off : self._off + size]
+        self._off += len(data)
         self._pos += len(data)
         return data
 
     def readline(self, size: int | None = -1) -> bytes:
-        searched = 0
+        start = self._off
         while True:
-            nl = self._buf.find(b"\n", searched)
+            nl = self._buf.find(b"\n", start)
             if nl >= 0:
-                return self.read(nl + 1)
+                return self.read(nl + 1 - self._off)
             if self._left <= 0:
-                return self.read(len(self._buf))
-            if len(self._buf) > MAX_LINE:
+                return self.read(self._avail())
+            if self._avail() > MAX_LINE:
                 raise ValueError(f"a text line longer than {MAX_LINE} bytes")
-            searched = len(self._buf)
-            self._fill(len(self._buf) + self._CHUNK)
+            start = len(self._buf) - self._off
+            self._fill(self._avail() + self._CHUNK)
+            start += self._off
+
+    def skip(self, n: int) -> int:
+        """Step over `n` bytes (seeking when the source can); returns how many were skipped."""
+        done = min(n, self._avail())
+        self._off += done
+        left = min(n - done, self._left)
+        if left > 0:
+            try:
+                self._src.seek(left, 1)
+                self._left -= left
+                done += left
+            except (AttributeError, OSError, ValueError):
+                while left > 0:
+                    chunk = self._src.read(min(left, 1 << 20))
+                    if not chunk:
+                        self._left = 0
+                        break
+                    self._left -= len(chunk)
+                    left -= len(chunk)
+                    done += len(chunk)
+        self._pos += done
+        return done
 
     def tell(self) -> int:
         return self._pos
 
     def at_eof(self) -> bool:
         self._fill(1)
-        return not self._buf
+        return self._avail() == 0
+
+
+class _MemReader(io.BytesIO):
+    """In-memory stream (C-speed reads, never past the end) with the `_Reader` extras."""
+
+    def skip(self, n: int) -> int:
+        start = self.tell()
+        end = min(start + n, len(self.getbuffer()))
+        self.seek(end)
+        return end - start
+
+    def at_eof(self) -> bool:
+        return self.tell() >= len(self.getbuffer())
 
 
 def analyse_pickle(
@@ -209,12 +260,17 @@ def analyse_pickle(
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
         raw = bytes(data)
-        src: BinaryIO = io.BytesIO(raw)
-        limit = len(raw) if size is None else min(size, len(raw))
+    elif size is not None and size <= IN_MEMORY_BYTES:
+        raw = data.read(size)  # read(n) of a known, bounded size: the fast path
     else:
-        src = data
-        limit = size if size is not None else 1 << 62
-    stream = _Reader(src, limit)
+        raw = None
+    if raw is not None:
+        if size is not None:
+            raw = raw[:size]
+        stream: _Reader | _MemReader = _MemReader(raw)
+    else:
+        assert not isinstance(data, (bytes, bytearray, memoryview))
+        stream = _Reader(data, size if size is not None else 1 << 62)
     result = PickleAnalysis()
     walker = _Walker(result)
     while not stream.at_eof():
@@ -222,16 +278,18 @@ def analyse_pickle(
             result.trailing_offset = stream.tell()
             break
         start = stream.tell()
-        before = result.opcodes
+        count = 0
+        step = walker.step
         try:
-            for opcode, arg, pos in _genops(stream):
-                result.opcodes += 1
-                walker.step(opcode, arg, pos if pos is not None else start)
+            for opcode, arg, pos in pickletools.genops(stream):  # type: ignore[arg-type]
+                count += 1
+                step(opcode, arg, pos or 0)
                 if walker.pending is not None:
                     _joblib_payload(stream, walker.pending, result)
                     walker.pending = None
         except Exception as exc:  # pickletools raises ValueError and friends on bad bytes
-            parsed_here = result.opcodes - before
+            result.opcodes += count
+            parsed_here = count
             if result.pickles > 0 and parsed_here == 0:
                 result.trailing_offset = start
             else:
@@ -239,6 +297,7 @@ def analyse_pickle(
                 result.error_offset = stream.tell()
             break
         else:
+            result.opcodes += count
             if not walker.stopped:
                 result.error = "pickle ends without a STOP opcode (truncated)"
                 result.error_offset = stream.tell()
@@ -258,7 +317,7 @@ def analyse_pickle(
     return result
 
 
-def _joblib_payload(stream: _Reader, array: JoblibArray, result: PickleAnalysis) -> None:
+def _joblib_payload(stream: _Reader | _MemReader, array: JoblibArray, result: PickleAnalysis) -> None:
     """Step over the array data joblib writes inside its pickle stream: raw bytes (with an
     alignment pad) or, for object arrays, a nested pickle, which is analysed like any other."""
     result.joblib_arrays += 1
@@ -277,15 +336,12 @@ def _joblib_payload(stream: _Reader, array: JoblibArray, result: PickleAnalysis)
         pad = stream.read(1)
         if len(pad) != 1 or len(stream.read(pad[0])) != pad[0]:
             raise ValueError("joblib array padding truncated")
-    left = array.nbytes
-    while left > 0:
-        chunk = stream.read(min(left, 1 << 20))
-        if not chunk:
-            raise ValueError(f"joblib array data truncated ({array.nbytes - left} of {array.nbytes} bytes)")
-        left -= len(chunk)
+    skipped = stream.skip(array.nbytes)
+    if skipped != array.nbytes:
+        raise ValueError(f"joblib array data truncated ({skipped} of {array.nbytes} bytes)")
 
 
-def _genops(stream: _Reader) -> Iterator[tuple[pickletools.OpcodeInfo, object, int | None]]:
+def _genops(stream: _Reader | _MemReader) -> Iterator[tuple[pickletools.OpcodeInfo, object, int | None]]:
     # genops reads until STOP; it raises ValueError on an unknown opcode or truncated argument.
     yield from pickletools.genops(stream)  # type: ignore[arg-type]
 
@@ -346,6 +402,27 @@ class _Walker:
     # -- the machine ---------------------------------------------------------------------
     def step(self, opcode: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
         name = opcode.name
+        stack = self.stack
+        # the most frequent opcodes first
+        if name == "MEMOIZE":
+            if stack and stack[-1] is not _MARK:
+                self.memo[len(self.memo)] = stack[-1]
+            else:
+                self._anomaly(f"MEMOIZE on an empty stack at byte {pos}")
+            return
+        if name in _STRING_OPS or name in _INT_OPS:
+            stack.append(_Lit(arg))
+            return
+        if name in _GET_OPS:
+            if isinstance(arg, int) and arg in self.memo:
+                stack.append(self.memo[arg])
+            else:
+                self._anomaly(f"{name} of memo key {arg!r} that was never stored (byte {pos})")
+                stack.append(_UNKNOWN)
+            return
+        if name == "MARK":
+            stack.append(_MARK)
+            return
         if name == "PROTO":
             if self.result.protocol is None and isinstance(arg, int):
                 self.result.protocol = arg
@@ -359,11 +436,8 @@ class _Walker:
             self.stack.clear()
             self.stopped = True
             return
-        if name == "MARK":
-            self.stack.append(_MARK)
-            return
-        if name in _STRING_OPS or name in _INT_OPS or name in _SCALAR_OPS:
-            self.stack.append(_Lit(_SCALAR_OPS.get(name, arg)))
+        if name in _SCALAR_OPS:
+            self.stack.append(_Lit(_SCALAR_OPS[name]))
             return
         if name == "EMPTY_TUPLE":
             self.stack.append(_Tup(()))
@@ -418,24 +492,11 @@ class _Walker:
         if name in _EXT_OPS:
             self.stack.append(self._import("copyreg", f"<extension {arg}>", pos, name, resolved=False))
             return
-        if name == "MEMOIZE":
-            if self.stack and self.stack[-1] is not _MARK:
-                self.memo[len(self.memo)] = self.stack[-1]
-            else:
-                self._anomaly(f"MEMOIZE on an empty stack at byte {pos}")
-            return
         if name in _PUT_OPS:
             if self.stack and self.stack[-1] is not _MARK and isinstance(arg, int):
                 self.memo[arg] = self.stack[-1]
             else:
                 self._anomaly(f"{name} on an empty stack at byte {pos}")
-            return
-        if name in _GET_OPS:
-            if isinstance(arg, int) and arg in self.memo:
-                self.stack.append(self.memo[arg])
-            else:
-                self._anomaly(f"{name} of memo key {arg!r} that was never stored (byte {pos})")
-                self.stack.append(_UNKNOWN)
             return
         if name == "DUP":
             self.stack.append(self.stack[-1] if self.stack else _UNKNOWN)
@@ -517,17 +578,13 @@ class _Walker:
         return JoblibArray(count * itemsize, aligned)
 
     def _generic(self, opcode: pickletools.OpcodeInfo, pos: int) -> None:
-        before = list(opcode.stack_before)
-        if pickletools.markobject in before:
-            i = before.index(pickletools.markobject)
+        mark_at, pops, pushes = _EFFECTS[opcode.name]
+        if mark_at >= 0:
             self._pop_mark(pos)
-            for _ in range(i):
-                self._pop(pos)
-        else:
-            for _ in before:
-                self._pop(pos)
-        for _ in opcode.stack_after:
-            self.stack.append(_UNKNOWN)
+            pops = mark_at
+        for _ in range(pops):
+            self._pop(pos)
+        self.stack.extend([_UNKNOWN] * pushes)
 
 
 def _pairs(items: list[object]) -> dict[object, object]:
