@@ -22,7 +22,7 @@ TORCH_LEGACY_PICKLES = 5
 MAX_LINE = 16 * 1024 * 1024
 #: Pickle streams up to this size are read into memory and parsed from a BytesIO (fast);
 #: larger ones (legacy PyTorch files with their raw storage) go through a bounded reader.
-IN_MEMORY_BYTES = 256 * 1024 * 1024
+IN_MEMORY_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
