@@ -1,0 +1,232 @@
+"""CycloneDX 1.6 documents: built with cyclonedx-python-lib, validated, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgegate import __version__
+from edgegate.errors import EngineError, InputError
+
+if TYPE_CHECKING:
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component
+
+    from edgegate.sbom.catalog import OSInfo, Package
+    from edgegate.sbom.image import ImageInfo
+
+MAX_SBOM_BYTES = 512 * 1024 * 1024
+
+
+def new_bom(subject: Component) -> Bom:
+    """An empty BOM whose metadata names edgegate as the tool and `subject` as the component."""
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component, ComponentType
+
+    bom = Bom()
+    bom.metadata.tools.components.add(
+        Component(type=ComponentType.APPLICATION, name="edgegate", version=__version__)
+    )
+    bom.metadata.component = subject
+    return bom
+
+
+def properties(values: Mapping[str, str | None]) -> list[Any]:
+    """CycloneDX properties for the non-empty values."""
+    from cyclonedx.model import Property
+
+    return [Property(name=k, value=v) for k, v in values.items() if v]
+
+
+def licenses_for(names: Iterable[str]) -> list[Any]:
+    """Licences as SPDX ids, SPDX expressions or plain names (cyclonedx's factory decides)."""
+    from cyclonedx.contrib.license.factories import LicenseFactory
+
+    factory = LicenseFactory()
+    out: list[Any] = []
+    for name in names:
+        name = name.strip()
+        if name:
+            try:
+                out.append(factory.make_from_string(name))
+            except Exception:
+                from cyclonedx.model.license import DisjunctiveLicense
+
+                out.append(DisjunctiveLicense(name=name[:1000]))
+    # an expression must be the only licence entry in CycloneDX 1.6
+    from cyclonedx.model.license import LicenseExpression
+
+    if len(out) > 1 and any(isinstance(x, LicenseExpression) for x in out):
+        from cyclonedx.model.license import DisjunctiveLicense
+
+        out = [x if not isinstance(x, LicenseExpression) else DisjunctiveLicense(name=x.value) for x in out]
+    return out
+
+
+def package_component(pkg: Package, bom_ref: str) -> Component:
+    """A library component for a catalogued package."""
+    from cyclonedx.model.component import Component, ComponentType
+    from packageurl import PackageURL
+
+    props = {
+        "edgegate:package:type": pkg.ecosystem,
+        "edgegate:location:path": pkg.location,
+        "edgegate:location:layer": pkg.layer,
+        **pkg.properties,
+    }
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=pkg.name,
+        version=pkg.version,
+        purl=PackageURL.from_string(pkg.purl),
+        bom_ref=bom_ref,
+        licenses=licenses_for(pkg.licenses),
+        properties=properties(props),
+        publisher=pkg.supplier,
+    )
+
+
+def add_packages(bom: Bom, packages: Iterable[Package], parent: Component) -> int:
+    """Add one component per package (unique bom-refs) with `parent` depending on each."""
+    from cyclonedx.model.dependency import Dependency
+
+    seen: dict[str, int] = {}
+    comps = []
+    for pkg in packages:
+        n = seen.get(pkg.purl, 0)
+        seen[pkg.purl] = n + 1
+        ref = pkg.purl if n == 0 else f"{pkg.purl}#{n}"
+        comp = package_component(pkg, ref)
+        bom.components.add(comp)
+        comps.append(comp)
+    bom.dependencies.add(
+        Dependency(ref=parent.bom_ref, dependencies=[Dependency(ref=c.bom_ref) for c in comps])
+    )
+    for c in comps:
+        bom.dependencies.add(Dependency(ref=c.bom_ref))
+    return len(comps)
+
+
+def image_bom(info: ImageInfo, os_info: OSInfo | None, packages: list[Package]) -> Bom:
+    """The SBOM of an image: the container (metadata), its OS and its packages."""
+    from cyclonedx.model import HashAlgorithm, HashType
+    from cyclonedx.model.component import Component, ComponentType
+
+    rt = info.runtime
+    env_names = sorted({str(e).split("=", 1)[0] for e in rt.get("Env") or [] if isinstance(e, str)})
+    hashes = []
+    if info.image_id and info.image_id.startswith("sha256:"):
+        hashes.append(HashType(alg=HashAlgorithm.SHA_256, content=info.image_id[7:]))
+    props = {
+        "edgegate:image:source-kind": info.kind,
+        "edgegate:image:manifest-digest": info.manifest_digest,
+        "edgegate:image:id": info.image_id,
+        "edgegate:image:platform": info.platform,
+        "edgegate:image:entrypoint": json.dumps(rt.get("Entrypoint")) if rt.get("Entrypoint") else None,
+        "edgegate:image:cmd": json.dumps(rt.get("Cmd")) if rt.get("Cmd") else None,
+        "edgegate:image:user": str(rt.get("User")) if rt.get("User") else None,
+        "edgegate:image:workdir": str(rt.get("WorkingDir")) if rt.get("WorkingDir") else None,
+        "edgegate:image:env-names": ",".join(env_names) or None,
+    }
+    for i, layer in enumerate(info.layers):
+        props[f"edgegate:image:layer:{i}"] = layer.digest
+    name = info.name or info.source
+    subject = Component(
+        type=ComponentType.CONTAINER,
+        name=name,
+        version=info.manifest_digest or info.image_id,
+        bom_ref="image",
+        hashes=hashes,
+        properties=properties(props),
+    )
+    bom = new_bom(subject)
+    members: list[Package] = list(packages)
+    if os_info is not None:
+        os_comp = Component(
+            type=ComponentType.OPERATING_SYSTEM,
+            name=os_info.id,
+            version=os_info.version_id,
+            description=os_info.pretty_name,
+            bom_ref=f"os:{os_info.distro}",
+            properties=properties(
+                {"edgegate:location:layer": os_info.layer, "edgegate:os:codename": os_info.version_codename}
+            ),
+        )
+        bom.components.add(os_comp)
+        from cyclonedx.model.dependency import Dependency
+
+        bom.dependencies.add(Dependency(ref=os_comp.bom_ref))
+        add_packages(bom, members, subject)
+        # the container also depends on its OS
+        for dep in bom.dependencies:
+            if dep.ref == subject.bom_ref:
+                dep.dependencies.add(Dependency(ref=os_comp.bom_ref))
+    else:
+        add_packages(bom, members, subject)
+    return bom
+
+
+def render(bom: Bom, patch: Callable[[dict[str, Any]], None] | None = None) -> str:
+    """Serialise `bom` as CycloneDX 1.6 JSON, apply `patch` to the document (for fields the
+    library does not model, e.g. ``modelCard``), and validate the result strictly."""
+    from cyclonedx.output.json import JsonV1Dot6
+
+    text = JsonV1Dot6(bom).output_as_string(indent=2)
+    if patch is not None:
+        doc = json.loads(text)
+        patch(doc)
+        text = json.dumps(doc, indent=2, ensure_ascii=False)
+    errors = validate_text(text)
+    if errors:
+        raise EngineError(f"generated SBOM does not validate against CycloneDX 1.6: {errors}")
+    return text + "\n"
+
+
+def validate_text(text: str) -> str | None:
+    """None when `text` is a valid CycloneDX 1.6 JSON document, else the first error."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    err = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    return None if err is None else str(err)[:500]
+
+
+def validate_file(path: Path) -> str | None:
+    """None when the file is a valid CycloneDX 1.6 JSON SBOM, else why not."""
+    from edgegate.io.files import read_bounded
+
+    try:
+        text = read_bounded(path, MAX_SBOM_BYTES).decode("utf-8")
+    except InputError as exc:
+        return exc.message
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        return f"not JSON ({exc})"
+    if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":
+        return "not a CycloneDX document"
+    return validate_text(text)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file in the same folder and a rename."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError("output folder does not exist", folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,476 @@
+"""Package catalogers: read package databases out of an `ImageFilesystem` into `Package` records.
+
+One function per ecosystem (dpkg, apk, rpm, Python, Node), each taking the filesystem and the
+detected OS and returning packages plus notes (databases found and not read). Parsing is
+bounded: inputs were already size-capped when read out of the layers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import struct
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packageurl import PackageURL
+
+from edgegate.sbom.filesystem import ImageFilesystem
+
+
+@dataclass
+class Package:
+    """One package found in an image or environment."""
+
+    name: str
+    version: str
+    ecosystem: str
+    purl: str
+    location: str
+    layer: str | None = None
+    licenses: list[str] = field(default_factory=list)
+    arch: str | None = None
+    supplier: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class OSInfo:
+    """The distribution from ``/etc/os-release``."""
+
+    id: str
+    version_id: str | None = None
+    pretty_name: str | None = None
+    version_codename: str | None = None
+    layer: str | None = None
+
+    @property
+    def distro(self) -> str:
+        return f"{self.id}-{self.version_id}" if self.version_id else self.id
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something a cataloger could not do (a database found and not read, a bad record)."""
+
+    rule_id: str
+    message: str
+    location: str
+    layer: str | None = None
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """``KEY=value`` lines of an os-release file (quotes removed)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[key.strip()] = value.replace('\\"', '"')
+    return out
+
+
+def detect_os(fs: ImageFilesystem) -> OSInfo | None:
+    """The OS named by ``etc/os-release`` (or ``usr/lib/os-release``)."""
+    for path in ("etc/os-release", "usr/lib/os-release"):
+        node = fs.get(path)
+        if node is not None and node.data is not None:
+            fields = parse_os_release(node.data.decode("utf-8", "replace"))
+            if fields.get("ID"):
+                return OSInfo(
+                    id=fields["ID"].lower(),
+                    version_id=fields.get("VERSION_ID"),
+                    pretty_name=fields.get("PRETTY_NAME"),
+                    version_codename=fields.get("VERSION_CODENAME"),
+                    layer=node.layer,
+                )
+    return None
+
+
+# --------------------------------------------------------------------------- dpkg
+
+
+def iter_stanzas(text: str) -> Iterator[dict[str, str]]:
+    """RFC 822-style stanzas (dpkg status, apk installed uses its own format)."""
+    fields: dict[str, str] = {}
+    key: str | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                yield fields
+            fields, key = {}, None
+            continue
+        if line[0] in " \t":
+            if key is not None:
+                fields[key] += "\n" + line.strip()
+            continue
+        k, sep, v = line.partition(":")
+        if not sep:
+            continue
+        key = k.strip()
+        fields[key] = v.strip()
+    if fields:
+        yield fields
+
+
+def _dpkg_purl(name: str, version: str, arch: str | None, os_info: OSInfo | None, source: str | None) -> str:
+    qualifiers: dict[str, str] = {}
+    if arch:
+        qualifiers["arch"] = arch
+    if os_info is not None:
+        qualifiers["distro"] = os_info.distro
+    if source and source != name:
+        qualifiers["upstream"] = source
+    namespace = os_info.id if os_info is not None else "debian"
+    return PackageURL(
+        type="deb", namespace=namespace, name=name, version=version, qualifiers=qualifiers
+    ).to_string()
+
+
+def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
+    """Installed packages of ``var/lib/dpkg/status`` and distroless ``status.d/*``."""
+    out: list[Package] = []
+    for path, node in fs.files_with_data():
+        if path != "var/lib/dpkg/status" and not path.startswith("var/lib/dpkg/status.d/"):
+            continue
+        assert node.data is not None
+        for st in iter_stanzas(node.data.decode("utf-8", "replace")):
+            name = st.get("Package")
+            version = st.get("Version")
+            if not name or not version:
+                continue
+            status = st.get("Status", "install ok installed").split()
+            if len(status) == 3 and status[2] != "installed":
+                continue
+            arch = st.get("Architecture")
+            source = (st.get("Source") or "").split(" ")[0] or None
+            props = {"edgegate:dpkg:source": source} if source else {}
+            out.append(
+                Package(
+                    name=name,
+                    version=version,
+                    ecosystem="deb",
+                    purl=_dpkg_purl(name, version, arch, os_info, source),
+                    location=path,
+                    layer=node.layer,
+                    arch=arch,
+                    supplier=st.get("Maintainer"),
+                    properties=props,
+                )
+            )
+    return out, []
+
+
+# --------------------------------------------------------------------------- apk
+
+
+def catalog_apk(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
+    """Alpine's ``lib/apk/db/installed`` (``P:``/``V:``/``A:``/``L:`` records)."""
+    out: list[Package] = []
+    for path in ("lib/apk/db/installed", "usr/lib/apk/db/installed"):
+        node = fs.nodes.get(path)
+        if node is None or node.data is None:
+            continue
+        record: dict[str, str] = {}
+        for line in [*node.data.decode("utf-8", "replace").splitlines(), ""]:
+            if line.strip():
+                if len(line) > 2 and line[1] == ":" and line[0] not in record:
+                    record[line[0]] = line[2:]
+                continue
+            if record.get("P") and record.get("V"):
+                qualifiers = {}
+                if record.get("A"):
+                    qualifiers["arch"] = record["A"]
+                if os_info is not None:
+                    qualifiers["distro"] = os_info.distro
+                if record.get("o") and record["o"] != record["P"]:
+                    qualifiers["upstream"] = record["o"]
+                namespace = os_info.id if os_info is not None else "alpine"
+                out.append(
+                    Package(
+                        name=record["P"],
+                        version=record["V"],
+                        ecosystem="apk",
+                        purl=PackageURL(
+                            type="apk",
+                            namespace=namespace,
+                            name=record["P"],
+                            version=record["V"],
+                            qualifiers=qualifiers,
+                        ).to_string(),
+                        location=path,
+                        layer=node.layer,
+                        licenses=[record["L"]] if record.get("L") else [],
+                        arch=record.get("A"),
+                        supplier=record.get("m"),
+                    )
+                )
+            record = {}
+    return out, []
+
+
+# --------------------------------------------------------------------------- rpm
+
+_RPM_TAGS = {
+    1000: "name",
+    1001: "version",
+    1002: "release",
+    1003: "epoch",
+    1014: "license",
+    1011: "vendor",
+    1022: "arch",
+    1044: "sourcerpm",
+}
+_MAX_RPM_ROWS = 200_000
+
+
+class RpmHeaderError(ValueError):
+    """A malformed rpm header blob."""
+
+
+def parse_rpm_header(blob: bytes) -> dict[str, str]:
+    """The few tags the SBOM needs from an rpmdb header blob (index count, data length, index
+    entries of tag/type/offset/count, then the data store)."""
+    if len(blob) < 8:
+        raise RpmHeaderError("header too short")
+    il, dl = struct.unpack(">II", blob[:8])
+    base = 8 + 16 * il
+    if il > 100_000 or base + dl > len(blob):
+        raise RpmHeaderError("header sizes out of range")
+    store = blob[base : base + dl]
+    out: dict[str, str] = {}
+    for i in range(il):
+        tag, typ, off, count = struct.unpack(">iIiI", blob[8 + 16 * i : 24 + 16 * i])
+        key = _RPM_TAGS.get(tag)
+        if key is None or off < 0 or off >= dl:
+            continue
+        if typ == 4 and count >= 1 and off + 4 <= dl:  # INT32
+            out[key] = str(struct.unpack(">I", store[off : off + 4])[0])
+        elif typ in (6, 8, 9):  # STRING, STRING_ARRAY, I18NSTRING: first string
+            end = store.find(b"\x00", off)
+            if end == -1:
+                raise RpmHeaderError(f"unterminated string for tag {tag}")
+            out[key] = store[off:end].decode("utf-8", "replace")
+    return out
+
+
+def catalog_rpm(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
+    """rpm's sqlite database; a BerkeleyDB or NDB database is reported as not read."""
+    out: list[Package] = []
+    notes: list[Note] = []
+    for bdb in (
+        "var/lib/rpm/Packages",
+        "usr/lib/sysimage/rpm/Packages",
+        "var/lib/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/Packages.db",
+    ):
+        node = fs.nodes.get(bdb)
+        if node is not None and node.kind == "file":
+            fmt = "NDB" if bdb.endswith(".db") else "BerkeleyDB"
+            notes.append(
+                Note(
+                    "EGS102",
+                    f"rpm {fmt} database found and not read: its packages are missing from the SBOM",
+                    bdb,
+                    node.layer,
+                )
+            )
+    for path in ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"):
+        node = fs.nodes.get(path)
+        if node is None or node.data is None:
+            continue
+        try:
+            rows = _rpm_sqlite_rows(node.data)
+        except (sqlite3.Error, RpmHeaderError) as exc:
+            notes.append(Note("EGS103", f"rpm sqlite database could not be read: {exc}", path, node.layer))
+            continue
+        for blob in rows:
+            try:
+                tags = parse_rpm_header(blob)
+            except RpmHeaderError as exc:
+                notes.append(Note("EGS103", f"malformed rpm header: {exc}", path, node.layer))
+                continue
+            name, ver, rel = tags.get("name"), tags.get("version"), tags.get("release")
+            if not name or not ver or name == "gpg-pubkey":
+                continue
+            version = f"{ver}-{rel}" if rel else ver
+            qualifiers = {}
+            if tags.get("arch"):
+                qualifiers["arch"] = tags["arch"]
+            if tags.get("epoch"):
+                qualifiers["epoch"] = tags["epoch"]
+            if os_info is not None:
+                qualifiers["distro"] = os_info.distro
+            if tags.get("sourcerpm"):
+                qualifiers["upstream"] = tags["sourcerpm"]
+            namespace = os_info.id if os_info is not None else (tags.get("vendor") or "rpm").lower()
+            out.append(
+                Package(
+                    name=name,
+                    version=(f"{tags['epoch']}:{version}" if tags.get("epoch") else version),
+                    ecosystem="rpm",
+                    purl=PackageURL(
+                        type="rpm", namespace=namespace, name=name, version=version, qualifiers=qualifiers
+                    ).to_string(),
+                    location=path,
+                    layer=node.layer,
+                    licenses=[tags["license"]] if tags.get("license") else [],
+                    arch=tags.get("arch"),
+                    supplier=tags.get("vendor"),
+                )
+            )
+    return out, notes
+
+
+def _rpm_sqlite_rows(data: bytes) -> list[bytes]:
+    with tempfile.TemporaryDirectory(prefix="edgegate-rpmdb-") as tmp:
+        db = Path(tmp) / "rpmdb.sqlite"
+        db.write_bytes(data)
+        con = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)
+        try:
+            cur = con.execute("SELECT blob FROM Packages LIMIT ?", (_MAX_RPM_ROWS + 1,))
+            rows = [bytes(r[0]) for r in cur.fetchall() if r and r[0] is not None]
+        finally:
+            con.close()
+    if len(rows) > _MAX_RPM_ROWS:
+        raise RpmHeaderError(f"more than {_MAX_RPM_ROWS} packages")
+    return rows
+
+
+# --------------------------------------------------------------------------- Python
+
+_CLASSIFIER_LICENSE = re.compile(r"^License :: (?:OSI Approved :: )?(.+)$")
+
+
+def normalize_pypi_name(name: str) -> str:
+    """PEP 503 normalisation (what the pypi purl type requires)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_python_metadata(text: str) -> tuple[str | None, str | None, list[str]]:
+    """(name, version, licences) from a METADATA / PKG-INFO document."""
+    msg = HeaderParser().parsestr(text, headersonly=True)
+    name = msg.get("Name")
+    version = msg.get("Version")
+    licenses: list[str] = []
+    expr = msg.get("License-Expression")
+    if expr:
+        licenses.append(str(expr).strip())
+    else:
+        lic = msg.get("License")
+        if (
+            lic
+            and str(lic).strip()
+            and str(lic).strip().upper() != "UNKNOWN"
+            and "\n" not in str(lic).strip()
+        ):
+            licenses.append(str(lic).strip())
+        if not licenses:
+            for c in msg.get_all("Classifier") or []:
+                m = _CLASSIFIER_LICENSE.match(str(c))
+                if m:
+                    licenses.append(m.group(1).strip())
+    return (str(name).strip() if name else None), (str(version).strip() if version else None), licenses
+
+
+def catalog_python(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
+    """Installed Python distributions (``*.dist-info/METADATA``, ``*.egg-info``)."""
+    out: list[Package] = []
+    for path, node in fs.files_with_data():
+        if not (
+            path.endswith(".dist-info/METADATA")
+            or path.endswith(".egg-info/PKG-INFO")
+            or path.endswith(".egg-info")
+        ):
+            continue
+        assert node.data is not None
+        name, version, licenses = parse_python_metadata(node.data.decode("utf-8", "replace"))
+        if not name or not version:
+            continue
+        out.append(
+            Package(
+                name=name,
+                version=version,
+                ecosystem="pypi",
+                purl=PackageURL(type="pypi", name=normalize_pypi_name(name), version=version).to_string(),
+                location=path,
+                layer=node.layer,
+                licenses=licenses,
+            )
+        )
+    return out, []
+
+
+# --------------------------------------------------------------------------- Node
+
+
+def catalog_npm(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
+    """Packages installed under ``node_modules`` (each package's own ``package.json``)."""
+    out: list[Package] = []
+    notes: list[Note] = []
+    for path, node in fs.files_with_data():
+        if not path.endswith("/package.json") or "node_modules/" not in path:
+            continue
+        assert node.data is not None
+        try:
+            doc = json.loads(node.data)
+        except (ValueError, UnicodeDecodeError):
+            notes.append(Note("EGS104", "package.json is not valid JSON", path, node.layer))
+            continue
+        if not isinstance(doc, dict):
+            continue
+        name, version = doc.get("name"), doc.get("version")
+        if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+            continue
+        namespace, _, short = name.rpartition("/")
+        lic = doc.get("license")
+        licenses: list[str] = []
+        if isinstance(lic, str) and lic:
+            licenses.append(lic)
+        elif isinstance(lic, dict) and isinstance(lic.get("type"), str):
+            licenses.append(lic["type"])
+        out.append(
+            Package(
+                name=name,
+                version=version,
+                ecosystem="npm",
+                purl=PackageURL(
+                    type="npm", namespace=namespace or None, name=short, version=version
+                ).to_string(),
+                location=path,
+                layer=node.layer,
+                licenses=licenses,
+            )
+        )
+    return out, notes
+
+
+Cataloger = Callable[[ImageFilesystem, "OSInfo | None"], "tuple[list[Package], list[Note]]"]
+
+CATALOGERS: dict[str, Cataloger] = {
+    "dpkg": catalog_dpkg,
+    "apk": catalog_apk,
+    "rpm": catalog_rpm,
+    "python": catalog_python,
+    "npm": catalog_npm,
+}
+
+
+def catalog_all(fs: ImageFilesystem) -> tuple[OSInfo | None, list[Package], list[Note]]:
+    """Run every cataloger over `fs`."""
+    os_info = detect_os(fs)
+    packages: list[Package] = []
+    notes: list[Note] = []
+    for fn in CATALOGERS.values():
+        pk, nt = fn(fs, os_info)
+        packages.extend(pk)
+        notes.extend(nt)
+    return os_info, packages, notes
