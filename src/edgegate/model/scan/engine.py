@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import time
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,6 +210,10 @@ def _dispatch(
     except OSError as exc:
         record.status = "error"
         state.errors.append(f"{shown}: cannot read: {exc.strerror or exc}")
+    except (RecursionError, MemoryError, struct.error, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        # malformed input that reached a parser's own checks: unreadable, so not a pass
+        record.status = "error"
+        state.errors.append(f"{shown}: cannot parse {fmt}: {type(exc).__name__}: {str(exc)[:200]}")
     state.records.append(record)
 
 

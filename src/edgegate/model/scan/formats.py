@@ -312,7 +312,7 @@ class _GgufReader:
         raw = self.take(n)
         return raw.decode("utf-8", "replace") if keep else ""
 
-    def value(self, vtype: int, keep: bool) -> Any:
+    def value(self, vtype: int, keep: bool, depth: int = 0) -> Any:
         if vtype in _GGUF_SCALARS:
             fmt = _GGUF_SCALARS[vtype]
             return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
@@ -327,8 +327,10 @@ class _GgufReader:
                 return None
             if count > self.size:
                 raise FormatError(f"GGUF array declares {count} items; the file has {self.size} bytes")
+            if depth >= 4:
+                raise FormatError("GGUF arrays nested more than 4 deep")
             for _ in range(count):
-                self.value(itype, False)
+                self.value(itype, False, depth + 1)
             return None
         raise FormatError(f"unknown GGUF value type {vtype}")
 
