@@ -206,6 +206,9 @@ def test_nested_archives_are_scanned_and_bounded(tmp_path: Path) -> None:
     res = scan_paths([f])
     assert res.status is Status.FAILED
     assert any("outer.zip!inner.zip!deep/weights.pkl" in (x.location.path or "") for x in res.findings)
+    rows = {r[0]: r for r in res.stats["tables"][0]["rows"]}
+    assert rows[str(f)][-1] == "dangerous" and rows[str(f)][3] == 1  # the archive row sums its members
+    assert res.stats["dangerous"] == 1
 
     deep = evil
     for i in range(6):

@@ -63,6 +63,8 @@ class FileRecord:
     dangerous: int = 0
     unknown: int = 0
     status: str = "clean"
+    container: bool = False
+    """An archive or compressed stream: its counts sum its members' rows."""
 
 
 @dataclass
@@ -105,8 +107,8 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
     stats: dict[str, Any] = {
         "files": len(state.records),
         "pickles": state.pickles,
-        "dangerous": sum(r.dangerous for r in state.records),
-        "unknown": sum(r.unknown for r in state.records),
+        "dangerous": sum(r.dangerous for r in state.records if not r.container),
+        "unknown": sum(r.unknown for r in state.records if not r.container),
         "skipped": len(state.skipped),
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -177,6 +179,8 @@ def _dispatch(
     ambiguous: bool = False,
 ) -> None:
     record = FileRecord(shown, fmt)
+    first_child = len(state.records)
+    errors_before = len(state.errors)
     try:
         if fmt == "pickle":
             _scan_pickle_stream(state, record, shown, fh, size, ambiguous=ambiguous)
@@ -214,7 +218,28 @@ def _dispatch(
         # malformed input that reached a parser's own checks: unreadable, so not a pass
         record.status = "error"
         state.errors.append(f"{shown}: cannot parse {fmt}: {type(exc).__name__}: {str(exc)[:200]}")
+    if fmt in ("zip", "7z", "compressed"):
+        _summarise_container(state, record, first_child, errors_before)
     state.records.append(record)
+
+
+_STATUS_ORDER = ("clean", "not inspected", "unknown", "error", "dangerous", "dangerous+error")
+
+
+def _summarise_container(state: _State, record: FileRecord, first_child: int, errors_before: int) -> None:
+    """An archive's row sums its members' and shows the worst member status."""
+    children = state.records[first_child:]
+    record.container = True
+    record.imports += sum(c.imports for c in children)
+    record.dangerous += sum(c.dangerous for c in children)
+    record.unknown += sum(c.unknown for c in children)
+    worst = max([record.status, *(c.status for c in children)],
+                key=lambda st: _STATUS_ORDER.index(st) if st in _STATUS_ORDER else 0)
+    if len(state.errors) > errors_before and worst in ("clean", "unknown", "not inspected"):
+        worst = "error"
+    elif len(state.errors) > errors_before and worst == "dangerous":
+        worst = "dangerous+error"
+    record.status = worst
 
 
 def _finding(
