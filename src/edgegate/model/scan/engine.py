@@ -229,10 +229,11 @@ _STATUS_ORDER = ("clean", "not inspected", "unknown", "error", "dangerous", "dan
 def _summarise_container(state: _State, record: FileRecord, first_child: int, errors_before: int) -> None:
     """An archive's row sums its members' and shows the worst member status."""
     children = state.records[first_child:]
+    leaves = [c for c in children if not c.container]
     record.container = True
-    record.imports += sum(c.imports for c in children)
-    record.dangerous += sum(c.dangerous for c in children)
-    record.unknown += sum(c.unknown for c in children)
+    record.imports += sum(c.imports for c in leaves)
+    record.dangerous += sum(c.dangerous for c in leaves)
+    record.unknown += sum(c.unknown for c in leaves)
     worst = max([record.status, *(c.status for c in children)],
                 key=lambda st: _STATUS_ORDER.index(st) if st in _STATUS_ORDER else 0)
     if len(state.errors) > errors_before and worst in ("clean", "unknown", "not inspected"):
