@@ -110,15 +110,19 @@ def _raw(w: Workload, pointer: str) -> Any:
 def _series_for(usage: Usage, workloads: Sequence[Workload]) -> dict[tuple[int, str], list[Any]]:
     """Usage series grouped by (workload index, container name): a series belongs to the workload
     in its namespace whose name is the pod name or its longest ``name-`` prefix."""
+    by_name: dict[tuple[str | None, str], int] = {}
+    for i, w in enumerate(workloads):
+        by_name.setdefault((w.namespace, w.name), i)
+        by_name.setdefault((None, w.name), i)  # for usage without a namespace
     grouped: dict[tuple[int, str], list[Any]] = {}
     for series in usage.series.values():
-        best: int | None = None
-        for i, w in enumerate(workloads):
-            if series.namespace and series.namespace != w.namespace:
-                continue
-            owns = series.pod == w.name or series.pod.startswith(w.name + "-")
-            if owns and (best is None or len(w.name) > len(workloads[best].name)):
-                best = i
+        ns = series.namespace or None
+        candidate, best = series.pod, None
+        while candidate:  # the pod name, then shorter and shorter `-` prefixes
+            best = by_name.get((ns, candidate))
+            if best is not None:
+                break
+            candidate = candidate.rpartition("-")[0]
         if best is not None:
             grouped.setdefault((best, series.container), []).append(series)
     return grouped

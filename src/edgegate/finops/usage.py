@@ -110,24 +110,22 @@ def _load_csv(text: str, path: str, out: Usage) -> None:
             path,
             1,
         )
+    ns_i, pod_i, ctr_i = index.get("namespace"), index["pod"], index["container"]
+    cpu_i, mem_i = index.get("cpu"), index.get("memory")
+    width = len(names)
     for row in reader:
-        line = reader.line_num
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != len(names):
-            raise InputError(f"expected {len(names)} fields, got {len(row)}", path, line)
-
-        def cell(role: str, row: list[str] = row) -> str:
-            return row[index[role]].strip() if role in index else ""
-
-        series = out.get(cell("namespace"), cell("pod"), cell("container"))
+        if len(row) != width:
+            if not row or all(not c.strip() for c in row):
+                continue
+            raise InputError(f"expected {width} fields, got {len(row)}", path, reader.line_num)
+        series = out.get(row[ns_i].strip() if ns_i is not None else "", row[pod_i].strip(), row[ctr_i].strip())
         try:
-            if cell("cpu"):
-                series.cpu.append(parse_cpu(cell("cpu")))
-            if cell("memory"):
-                series.memory.append(parse_memory(cell("memory")))
+            if cpu_i is not None and row[cpu_i].strip():
+                series.cpu.append(parse_cpu(row[cpu_i]))
+            if mem_i is not None and row[mem_i].strip():
+                series.memory.append(parse_memory(row[mem_i]))
         except QuantityError as exc:
-            raise InputError(str(exc), path, line) from None
+            raise InputError(str(exc), path, reader.line_num) from None
 
 
 def _load_prometheus(text: str, path: str, kind: str | None, out: Usage) -> None:
