@@ -205,7 +205,10 @@ def test_nested_archives_are_scanned_and_bounded(tmp_path: Path) -> None:
     f.write_bytes(nested)
     res = scan_paths([f])
     assert res.status is Status.FAILED
-    assert any("outer.zip!inner.zip!deep/weights.pkl" in (x.location.path or "") for x in res.findings)
+    hit = next(x for x in res.findings if x.rule_id == "EGM001")
+    assert hit.location.path == str(f)  # the file on disk; the member is named in details
+    assert hit.details["member"] == "inner.zip!deep/weights.pkl"
+    assert hit.message.startswith("inner.zip!deep/weights.pkl: ")
     rows = {r[0]: r for r in res.stats["tables"][0]["rows"]}
     assert rows[str(f)][-1] == "dangerous" and rows[str(f)][3] == 1  # the archive row sums its members
     assert res.stats["dangerous"] == 1

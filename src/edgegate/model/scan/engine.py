@@ -76,6 +76,8 @@ class _State:
     skipped: list[str] = field(default_factory=list)
     pickles: int = 0
     archive_bytes: int = 0
+    current: str = ""
+    """The file on disk being scanned (findings point at it; archive members go in details)."""
     external_data: set[Path] = field(default_factory=set)
     """External-data files of the ONNX models scanned so far (raw tensors, not pickles)."""
 
@@ -128,6 +130,7 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
 
 def _scan_file(state: _State, path: Path, explicit: bool) -> None:
     shown = str(path)
+    state.current = shown
     external = not explicit and path.resolve() in state.external_data
     try:
         size = path.stat().st_size
@@ -254,13 +257,18 @@ def _finding(
     pointer: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    top = state.current or shown
+    member = shown[len(top) + 1 :] if shown.startswith(top + "!") else None
+    if member:
+        message = f"{member}: {message}"
+        details = {**(details or {}), "member": member}
     state.findings.append(
         Finding(
             gate=GATE,
             rule_id=rule,
             severity=severity,
             message=message,
-            location=Location(path=shown, pointer=pointer),
+            location=Location(path=top, pointer=pointer),
             title=RULES[rule],
             details=details or {},
             blocking=blocking,
