@@ -243,3 +243,21 @@ def test_cli_bad_usage_exits_2(project: Path, cli) -> None:  # type: ignore[no-u
     (project / "bad.json").write_text('{"data": {"resultType": "vector", "result": []}}')
     res = cli("cost", "rightsize", "manifests", "--usage", "bad.json", cwd=project)
     assert res.exit_code == 2 and "resultType must be 'matrix'" in res.stderr
+
+
+def test_json_manifest_single_file_write(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    manifest = tmp_path / "d.json"
+    manifest.write_text(
+        '{\n  "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "j", "namespace": "p"},\n'
+        '  "spec": {"template": {"spec": {"containers": [\n'
+        '    {"name": "c", "resources": {"limits": {"cpu": 2, "memory": "1Gi"}}}\n  ]}}}\n}\n'
+    )
+    (tmp_path / "u.csv").write_text("namespace,pod,container,cpu,memory\np,j-1,c,0.4,300Mi\n")
+    res = cli("cost", "rightsize", "d.json", "--usage", "u.csv", "--write", cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    data = json.loads(manifest.read_text())  # still JSON
+    assert data["spec"]["template"]["spec"]["containers"][0]["resources"] == {
+        "limits": {"cpu": "460m", "memory": "345Mi"},
+        "requests": {"cpu": "460m", "memory": "345Mi"},
+    }
+    assert cli("cost", "estimate", "d.json", cwd=tmp_path).exit_code == 0

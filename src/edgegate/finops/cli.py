@@ -38,7 +38,10 @@ def _settings(paths: list[Path], config_file: Path | None, no_config: bool) -> o
 
     if no_config:
         return CostSettings()
-    found = config_file or (find_config(paths[0]) if paths else None)
+    start = paths[0] if paths else None
+    if start is not None and not start.is_dir():
+        start = start.parent  # find_config(FILE) would take the manifest itself for the config
+    found = config_file or (find_config(start) if start is not None else None)
     if found is None:
         return CostSettings()
     if not Path(found).is_file():

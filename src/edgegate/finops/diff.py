@@ -29,7 +29,8 @@ _GIT_TIMEOUT = 60
 def _git(args: Sequence[str], cwd: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     try:
         proc = subprocess.run(
-            ["git", "-c", "core.quotepath=off", *args],
+            # no fsmonitor hook: a repository's config must not run commands
+            ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", *args],
             cwd=cwd,
             capture_output=True,
             timeout=_GIT_TIMEOUT,
@@ -72,7 +73,10 @@ def load_manifests_at(ref: str, paths: Iterable[str | Path]) -> list[Document]:
             root = _repo_root(absolute)
             commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root) if ref else b""
             commit_id = commit.decode().strip()
-            rel = absolute.relative_to(root)
+            try:
+                rel = absolute.relative_to(root)
+            except ValueError:
+                raise InputError(f"resolves outside its git repository {root}", given) from None
             listing = _git(["ls-tree", "-r", "-l", "-z", commit_id, "--", str(PurePosixPath(rel)) or "."], root)
             for entry in listing.split(b"\0"):
                 if not entry:
