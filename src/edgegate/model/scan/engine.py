@@ -386,6 +386,8 @@ def _scan_zip(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
         inner = f"{shown}!{member.name}"
         if any(member.name.startswith(root + "data/") for root in torch_roots) or member.name.endswith(_TORCH_SKIP):
             continue  # raw tensor storage and bookkeeping: never unpickled
+        if is_keras and member.name == "model.weights.h5":
+            continue  # Keras 3 weights: arrays only; the code risk is in config.json
         try:
             head = _read_member(state, fh, member, 16)
             fmt = _formats.sniff(head, member.name)
