@@ -277,6 +277,8 @@ def test_unbounded_knative_breaches_every_cap_it_is_under(tmp_path: Path) -> Non
     assert rules(result) == ["EGC001", "EGC002", "EGC004"]
     replicas = next(f for f in result.findings if f.rule_id == "EGC004")
     assert "maximum scale unbounded" in replicas.message
+    (note,) = [f for f in result.findings if f.rule_id == "EGC030"]
+    assert not note.blocking and "no max-scale (unbounded); priced at 10 at most" in note.message
 
 
 def test_hpa_v1_target_and_replicas_cap(tmp_path: Path) -> None:

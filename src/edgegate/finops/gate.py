@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from edgegate.config import Config
 from edgegate.errors import ConfigError
-from edgegate.findings import Finding, GateResult
+from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.finops.budgets import check_budgets, check_required, check_thresholds
 from edgegate.finops.estimate import Basis, Estimate, estimate
 from edgegate.finops.policy import CapScope, check_policies, load_policies
@@ -131,6 +131,7 @@ def evaluate(paths: Sequence[str | Path], settings: CostSettings) -> GateResult:
     if s.budgets and key:
         findings += check_budgets(est, s.budgets, key, s.basis, s.config_path)
     findings += check_required(est, s.required_labels, s.required_annotations)
+    findings += _assumptions(est)
     tables = [est.table()]
     base_est = None
     if s.base:
@@ -167,6 +168,24 @@ def evaluate(paths: Sequence[str | Path], settings: CostSettings) -> GateResult:
         stats["base_monthly_total"] = float(base_est.total(s.basis).quantize(Decimal("0.01")))
     stats["seconds"] = round(time.perf_counter() - started, 3)
     return GateResult.decide(GATE, findings, stats=stats)
+
+
+def _assumptions(est: Estimate) -> list[Finding]:
+    """A non-blocking note for every assumption a price rests on (unbounded scale, run time)."""
+    return [
+        Finding(
+            gate=GATE,
+            rule_id="EGC030",
+            severity=Severity.INFO,
+            title="Cost assumption",
+            message=f"{c.workload.kind} {c.workload.namespace}/{c.workload.name}: {note}",
+            location=Location(c.workload.path, c.workload.line, pointer=c.workload.pointer or None),
+            details={"workload": c.workload.ref},
+            blocking=False,
+        )
+        for c in est.costs
+        for note in c.workload.notes
+    ]
 
 
 def run_estimate(paths: Sequence[str | Path], settings: CostSettings | None = None) -> list[GateResult]:
