@@ -4,11 +4,15 @@ rightsize requests from observed usage."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from edgegate._cli import DebugOpt, FormatOpt, OutputOpt, run_command
+
+if TYPE_CHECKING:
+    from edgegate.findings import GateResult
+    from edgegate.finops.gate import CostSettings
 
 app = typer.Typer(
     help="What Kubernetes / Knative / edge-AI manifests cost, against FinOpsPolicy caps and budgets.",
@@ -31,7 +35,7 @@ NodesOpt = Annotated[
 ]
 
 
-def _settings(paths: list[Path], config_file: Path | None, no_config: bool) -> object:
+def _settings(paths: list[Path], config_file: Path | None, no_config: bool) -> CostSettings:
     from edgegate.config import find_config, load_config
     from edgegate.errors import ConfigError
     from edgegate.finops.gate import CostSettings, settings_from_section
@@ -72,12 +76,11 @@ def estimate(
     """Monthly cost per workload (min / expected / max scale) and the FinOps gate: exit 1 when a
     FinOpsPolicy cap, a budget, a required tag or a threshold is breached."""
 
-    def produce() -> list:  # type: ignore[type-arg]
+    def produce() -> list[GateResult]:
         from edgegate.errors import EdgegateError
-        from edgegate.finops.gate import CostSettings, run_estimate
+        from edgegate.finops.gate import run_estimate
 
         settings = _settings(paths, config_file, no_config)
-        assert isinstance(settings, CostSettings)
         if prices is not None:
             settings.prices = prices
         if base is not None:
@@ -122,10 +125,9 @@ def rightsize(
     """Recommend requests/limits from usage (VPA-style: CPU p90 + 15 %, memory peak + 15 %) and
     the monthly saving. Files change only with --write; --patch writes a diff for review."""
 
-    def produce() -> list:  # type: ignore[type-arg]
+    def produce() -> list[GateResult]:
         from decimal import Decimal
 
-        from edgegate.finops.gate import CostSettings
         from edgegate.finops.prices import load_prices
         from edgegate.finops.rightsize import (
             Settings,
@@ -139,7 +141,6 @@ def rightsize(
         from edgegate.finops.workloads import WorkloadOptions, extract_workloads, load_manifests
 
         cs = _settings(paths, config_file, no_config)
-        assert isinstance(cs, CostSettings)
         sheet = load_prices(prices if prices is not None else cs.prices)
         options = WorkloadOptions(
             nodes=nodes if nodes is not None else (cs.nodes if cs.nodes is not None else sheet.nodes),
