@@ -78,3 +78,23 @@ def test_config_errors_are_exit_2(project: Path, cli) -> None:  # type: ignore[n
     gates = {g["gate"]: g for g in json.loads(res.stdout)["gates"]}
     assert "no column 'nope'" in " ".join(gates["model-bias"]["errors"])
     assert gates["model-scan"]["status"] == "passed" and gates["model-quant"]["status"] == "passed"
+
+
+def test_bias_as_an_array_and_schema_checks(project: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    cfg = project / "edgegate.toml"
+    two = SNIPPET.replace("[model.bias]", "[[model.bias]]") + """
+[[model.bias]]
+predictions = "models/predictions.csv"
+label = "label"
+prediction = "prediction"
+group = "region"
+privileged = "north"
+"""
+    cfg.write_text(two)
+    res = cli("check", project, "-f", "json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    biases = [g for g in json.loads(res.stdout)["gates"] if g["gate"] == "model-bias"]
+    assert len(biases) == 2
+    cfg.write_text(SNIPPET.replace('score = "score"', 'score = "score"\nprediction = "prediction"'))
+    res = cli("check", project)
+    assert res.exit_code == 2 and "model.bias" in res.stderr

@@ -397,3 +397,27 @@ def test_folder_walk_skips_onnx_external_data(tmp_path: Path) -> None:
     # hiding a real pickle behind an ONNX external-data reference does not hide it
     (folder / "weights.bin").write_bytes(b"cos\nsystem\n" + b"\0" * 5)
     assert "EGM001" in _rules(scan_paths([folder]))
+
+
+def test_torch_zip_any_folder_name_skips_raw_storage(tmp_path: Path) -> None:
+    state = pickle.dumps({"w": 1}, protocol=2)
+    raw = b"\x80\x02cos\nsystem\nq\x00."  # raw tensor bytes that look like a pickle: never unpickled
+    f = tmp_path / "model.pt"
+    f.write_bytes(_zip({"my-model_v2/data.pkl": state, "my-model_v2/data/0": raw, "my-model_v2/version": b"3\n"}))
+    res = scan_paths([f])
+    assert res.status is Status.PASSED, res.findings
+    assert res.stats["tables"][0]["rows"][-1][1] == "pytorch zip"
+    f.write_bytes(_zip({"my-model_v2/data.pkl": pickle.dumps(os.system, protocol=2), "my-model_v2/data/0": b""}))
+    assert "EGM001" in _rules(scan_paths([f]))
+
+
+def test_7z_members_are_scanned_and_bounded(tmp_path: Path) -> None:
+    py7zr = pytest.importorskip("py7zr")
+    f = tmp_path / "model.7z"
+    with py7zr.SevenZipFile(f, "w") as archive:
+        archive.writestr(pickle.dumps(os.system, protocol=4), "weights/evil.pkl")
+        archive.writestr(b"\x80\x04N." + b"\0" * 4096, "weights/big.bin")
+    res = scan_paths([f])
+    assert "EGM001" in _rules(res)
+    small = scan_paths([f], ScanOptions(max_member_bytes=1024))
+    assert small.status is Status.ERROR and any("limit" in e for e in small.errors)
