@@ -129,3 +129,12 @@ def test_cli(compas: Path, cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert res.exit_code == 2 and "not binary" in res.stderr and "Traceback" not in res.stderr
     res = cli("model", "bias", compas, "--label", "two_year_recid", "--group", "race")
     assert res.exit_code == 2 and "exactly one of --prediction" in res.stderr
+
+
+def test_delimiters(tmp_path: Path) -> None:
+    rows = [("1", "1", "a"), ("0", "0", "a"), ("1", "1", "b"), ("0", "0", "b")] * 3
+    for name, sep in (("p.csv", ";"), ("p.tsv", "\t"), ("q.csv", ",")):
+        f = tmp_path / name
+        f.write_text("y" + sep + "p" + sep + "g\n" + "".join(sep.join(r) + "\n" for r in rows))
+        res = run_bias(f, BiasSpec(label="y", prediction="p", group="g"))
+        assert res.status is Status.PASSED and res.stats["rows"] == 12, name

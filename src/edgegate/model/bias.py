@@ -144,11 +144,7 @@ def _read_csv(p: Path, columns: Sequence[str]) -> list[list[str]]:
         if "\x00" in sample:
             raise InputError("binary file, expected CSV", p)
         fh.seek(0)
-        try:
-            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|") if sample else csv.excel
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(fh, dialect)
+        reader = csv.reader(fh, _dialect(p, sample))
         try:
             header = next(reader)
         except StopIteration:
@@ -171,6 +167,19 @@ def _read_csv(p: Path, columns: Sequence[str]) -> list[list[str]]:
         except UnicodeDecodeError:
             raise InputError("not valid UTF-8 text", p, line + 1) from None
     return rows
+
+
+def _dialect(p: Path, sample: str) -> Any:
+    """Comma (tab for .tsv); another delimiter only when the header clearly uses it."""
+    if p.suffix.lower() in (".tsv", ".tab"):
+        return csv.excel_tab
+    first = sample.split("\n", 1)[0]
+    if "," in first or not first:
+        return csv.excel
+    try:
+        return csv.Sniffer().sniff(first, delimiters=";\t|")
+    except csv.Error:
+        return csv.excel
 
 
 def _column_index(header: Sequence[str], columns: Sequence[str], p: Path) -> list[int]:
