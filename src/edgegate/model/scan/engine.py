@@ -8,7 +8,7 @@ import json
 import struct
 import time
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -300,11 +300,11 @@ def _scan_pickle_stream(
         # get through: not a pickle, nothing it would run
         record.status = "skipped"
         return analysis
-    report_pickle(state, record, shown, analysis)
+    _report_pickle(state, record, shown, analysis)
     return analysis
 
 
-def report_pickle(state: _State, record: FileRecord, shown: str, analysis: PickleAnalysis) -> None:
+def _report_pickle(state: _State, record: FileRecord, shown: str, analysis: PickleAnalysis) -> None:
     state.pickles += analysis.pickles
     seen: set[tuple[str, str, bool]] = set()
     for imp in analysis.imports:
@@ -358,7 +358,7 @@ def _scan_npy(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
         record.format = "npy (object array: pickle)"
         fh.seek(header.data_offset)
         analysis = analyse_pickle(fh, size=size - header.data_offset, multiple=False)
-        report_pickle(state, record, shown, analysis)
+        _report_pickle(state, record, shown, analysis)
     else:
         problem = _formats.npy_data_problem(header, size)
         if problem:
@@ -554,7 +554,3 @@ def _scan_onnx(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size
             state.errors.append(f"{shown}: tensor {ref.tensor!r}: {ref.problem} ({ref.location!r})")
     if record.dangerous:
         record.status = "dangerous"
-
-
-def iter_rule_ids() -> Iterable[str]:
-    return RULES.keys()
