@@ -302,3 +302,10 @@ def test_edge_ai_bad_quantity_points_at_resource_limits(tmp_path: Path) -> None:
 def test_unnamed_knative_container_is_user_container() -> None:
     (w,) = extract_workloads(load_manifests([ROOT / "examples/edge-app/manifests/knative-service.yaml"]))
     assert [c.name for c in w.containers] == ["user-container"]
+
+
+def test_requests_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
+    text = DEPLOY.format(kind="Deployment").replace("requests: {cpu: 250m, memory: 512Mi}", 'requests: "1"')
+    with pytest.raises(InputError, match="resources.requests must be a mapping") as err:
+        load(tmp_path, text)
+    assert err.value.line == 13

@@ -251,6 +251,9 @@ def _container(
         raise ctx.error("resources must be a mapping", pointer + "/resources")
     requests = resources.get("requests") or {}
     limits = resources.get("limits") or {}
+    for where, table in (("requests", requests), ("limits", limits)):
+        if not isinstance(table, Mapping):  # fail closed: an unreadable request is not a zero
+            raise ctx.error(f"resources.{where} must be a mapping", limits_ptr or f"{pointer}/resources/{where}")
     values: dict[str, tuple[Decimal, str | None]] = {}
     for res, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
         values[res] = _pick(ctx, pointer, requests, limits, [res], parse, limits_ptr)
