@@ -306,6 +306,6 @@ def test_unnamed_knative_container_is_user_container() -> None:
 
 def test_requests_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
     text = DEPLOY.format(kind="Deployment").replace("requests: {cpu: 250m, memory: 512Mi}", 'requests: "1"')
-    with pytest.raises(InputError, match="resources.requests must be a mapping") as err:
+    with pytest.raises(InputError, match=r"resources\.requests must be a mapping") as err:
         load(tmp_path, text)
     assert err.value.line == 13
