@@ -245,16 +245,15 @@ def test_keras_lambda_and_custom_objects(tmp_path: Path) -> None:
     assert lam.location.pointer == "/config/layers/1"
 
 
-def test_hdf5_without_h5py_is_a_note(tmp_path: Path) -> None:
-    pytest.importorskip("numpy")
-    try:
-        import h5py  # noqa: F401
-        pytest.skip("h5py is installed")
-    except ImportError:
-        pass
+def test_hdf5_without_h5py_is_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "h5py", None)  # an environment without h5py
     f = tmp_path / "model.h5"
     f.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
-    assert scan_paths([f]).status is Status.PASSED
+    res = scan_paths([f])
+    assert res.status is Status.PASSED and _rules(res) == {"EGM009"}
+    assert "h5py is not installed" in res.findings[0].message
     assert scan_paths([f], ScanOptions(strict=True)).status is Status.FAILED
 
 
@@ -421,3 +420,24 @@ def test_7z_members_are_scanned_and_bounded(tmp_path: Path) -> None:
     assert "EGM001" in _rules(res)
     small = scan_paths([f], ScanOptions(max_member_bytes=1024))
     assert small.status is Status.ERROR and any("limit" in e for e in small.errors)
+
+
+def test_hdf5_keras_model_config_with_h5py(tmp_path: Path) -> None:
+    h5py = pytest.importorskip("h5py")
+    config = {"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "Dense", "config": {}},
+        {"class_name": "Lambda", "config": {"function": ["4wEAAAAA", None, None]}},
+    ]}}
+    f = tmp_path / "model.h5"
+    with h5py.File(f, "w") as h5:
+        h5.attrs["model_config"] = json.dumps(config)
+        h5.create_dataset("w", data=np.zeros(4))
+    res = scan_paths([f])
+    assert res.status is Status.FAILED and _rules(res) == {"EGM005"}
+    clean = tmp_path / "clean.h5"
+    with h5py.File(clean, "w") as h5:
+        h5.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": []}})
+    assert scan_paths([clean]).status is Status.PASSED
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    assert scan_paths([broken]).status is Status.ERROR
