@@ -311,3 +311,21 @@ def test_folder_without_manifests_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no YAML or JSON manifests"):
         evaluate([tmp_path / "empty"], CostSettings())
+
+
+def test_unset_resources_under_a_cap_fail_closed(tmp_path: Path) -> None:
+    bare = """\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: bare, labels: {team: ml}}
+    spec:
+      replicas: 1
+      template:
+        spec:
+          containers: [{name: c, image: x}]
+    """
+    result = evaluate([write(tmp_path, POLICY, bare)], CostSettings())
+    assert rules(result) == ["EGC001", "EGC002"]
+    assert all("cannot be checked" in f.message for f in result.findings if f.blocking)
+    (note,) = [f for f in result.findings if f.rule_id == "EGC030"]
+    assert "no cpu or memory request or limit" in note.message

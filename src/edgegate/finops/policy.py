@@ -226,6 +226,19 @@ def _caps(cost: WorkloadCost, policy: FinOpsPolicy, hours_per_month: Decimal, sc
             )
         )
 
+    for resource, cap, rule, name in (
+        ("cpu", policy.max_cpu_cores, "EGC001", "maxCPUCores"),
+        ("memory", policy.max_memory_gb, "EGC002", "maxMemoryGB"),
+    ):
+        if cap is not None and not any(getattr(c, f"{resource}_from") for c in w.containers):
+            add(
+                rule,
+                f"{resource.upper() if resource == 'cpu' else 'Memory'} not set under FinOpsPolicy {name}",
+                f"{who}: sets no {resource} request or limit, so {pol} {name} {_n(cap)} cannot be "
+                "checked (unbounded usage)",
+                Location(w.path, w.line_of(w.containers[0].pointer if w.containers else ""), pointer=w.pointer or None),
+                {"unset": resource, "limit": str(cap)},
+            )
     total_cpu = w.cpu * pods
     if policy.max_cpu_cores is not None and (total_cpu > policy.max_cpu_cores or (unbounded and scope == "total" and w.cpu > 0)):
         how = f" ({_n(w.cpu)} per {unit} × {count})" if scope == "total" else ""

@@ -514,6 +514,9 @@ def _workload(
         run_hours = _job_hours(ctx, kind, spec, job_spec, job_ptr, annotations, opts, notes)
     else:  # Knative Service
         scale = _knative_scale(ctx, _str_map(_get(template, "metadata", "annotations")), annotations, opts, notes)
+    unset = [r for r in ("cpu", "memory") if not any(getattr(c, f"{r}_from") for c in containers)]
+    if unset:
+        notes.append(f"no {' or '.join(unset)} request or limit: that part is priced at 0")
     if scale.path is None and scale.pointer is not None:
         scale = replace(scale, path=doc.path, line=doc.line_of(scale.pointer))
     return Workload(
