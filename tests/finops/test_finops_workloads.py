@@ -309,3 +309,40 @@ def test_requests_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"resources\.requests must be a mapping") as err:
         load(tmp_path, text)
     assert err.value.line == 13
+
+
+@pytest.mark.parametrize(
+    ("label", "priced_as"),
+    [("NVIDIA-A10G", "nvidia-a10g"), ("a10g", "nvidia-a10g"), ("Tesla-T4", "nvidia-t4"), ("mystery-x", "default")],
+)
+def test_gpu_type_spellings(tmp_path: Path, label: str, priced_as: str) -> None:
+    text = f"""\
+    apiVersion: v1
+    kind: Pod
+    metadata: {{name: g, annotations: {{cost.edgegate.dev/gpu-type: {label}}}}}
+    spec:
+      containers: [{{name: c, resources: {{limits: {{nvidia.com/gpu: 2}}}}}}]
+    """
+    (cost,) = estimate(load(tmp_path, text), load_prices()).costs
+    prices = load_prices()
+    assert cost.gpu_type == priced_as
+    assert cost.hourly == 2 * prices.gpu_hour[priced_as]
+
+
+def test_expected_load_annotation(tmp_path: Path) -> None:
+    text = """\
+    apiVersion: serving.knative.dev/v1
+    kind: Service
+    metadata: {name: fn, annotations: {cost.edgegate.dev/expected-load: "0.9"}}
+    spec:
+      template:
+        metadata: {annotations: {autoscaling.knative.dev/min-scale: "2", autoscaling.knative.dev/max-scale: "20"}}
+        spec:
+          containers: [{image: x, resources: {requests: {cpu: 100m}}}]
+    """
+    (w,) = load(tmp_path, text)
+    assert (w.scale.min, w.scale.expected, w.scale.max) == (2, 20, 20)  # ceil(0.9 × 20 / 0.7) → 20
+    (w,) = load(tmp_path, text.replace('"0.9"', '"0.1"'))
+    assert w.scale.expected == 3  # ceil(0.1 × 20 / 0.7) = 3
+    with pytest.raises(InputError, match=r"outside 0\.\.1"):
+        load(tmp_path, text.replace('"0.9"', '"1.5"'))
