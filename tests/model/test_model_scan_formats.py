@@ -441,3 +441,23 @@ def test_hdf5_keras_model_config_with_h5py(tmp_path: Path) -> None:
     broken = tmp_path / "broken.h5"
     broken.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
     assert scan_paths([broken]).status is Status.ERROR
+
+
+def test_gguf_written_by_the_gguf_library(tmp_path: Path) -> None:
+    gguf = pytest.importorskip("gguf")
+    f = tmp_path / "model.gguf"
+    w = gguf.GGUFWriter(str(f), "llama")
+    w.add_chat_template("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    w.add_array("tokenizer.ggml.tokens", ["a", "b", "c"])
+    w.add_tensor("w", np.ones((4, 8), dtype=np.float32))
+    w.add_tensor("v", np.ones((3,), dtype=np.float16))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    res = scan_paths([f])
+    assert res.status is Status.PASSED and _rules(res) == {"EGM007"}
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(f.read_bytes()[:-40])  # into the last tensor (the writer pads to 32)
+    res = scan_paths([cut])
+    assert res.status is Status.ERROR and "past the end" in res.errors[0]

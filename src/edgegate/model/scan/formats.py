@@ -355,22 +355,54 @@ def check_gguf(fh: BinaryIO, size: int) -> GgufInfo:
     if tensors > size // 24 + 1 or kvs > size // 12 + 1:
         raise FormatError(f"GGUF header declares {tensors} tensors and {kvs} keys; impossible in {size} bytes")
     info = GgufInfo(version, tensors, kvs)
+    alignment = 32
     for _ in range(kvs):
         key = r.string()
         vtype = r.u32()
         wanted = key.startswith("tokenizer.chat_template") or key == "general.architecture"
-        value = r.value(vtype, wanted)
+        value = r.value(vtype, wanted or key == "general.alignment")
         if key.startswith("tokenizer.chat_template") and isinstance(value, str):
             info.chat_templates[key] = value
         elif key == "general.architecture" and isinstance(value, str):
             info.architecture = value
+        elif key == "general.alignment":
+            if not isinstance(value, int) or value <= 0 or value & (value - 1):
+                raise FormatError(f"GGUF general.alignment {value!r} is not a power of two")
+            alignment = value
+    spans: list[tuple[str, int, int | None]] = []
     for _ in range(tensors):
-        r.string(False)
+        name = r.string()
         ndim = r.u32()
         if ndim > 8:
-            raise FormatError(f"GGUF tensor with {ndim} dimensions")
-        r.take_skip(8 * ndim + 4 + 8)
+            raise FormatError(f"GGUF tensor {name!r} has {ndim} dimensions")
+        dims = struct.unpack(f"<{ndim}Q", r.take(8 * ndim))
+        ggml_type = r.u32()
+        offset = r.u64()
+        spans.append((name, offset, _ggml_nbytes(ggml_type, math.prod(dims))))
+    data_start = -(-fh.tell() // alignment) * alignment
+    for name, offset, nbytes in spans:
+        if offset % alignment:
+            raise FormatError(f"GGUF tensor {name!r} offset {offset} is not aligned to {alignment}")
+        end = data_start + offset + (nbytes or 0)
+        if end > size:
+            raise FormatError(f"GGUF tensor {name!r} data ends at byte {end}, past the end of the file ({size})")
     return info
+
+
+#: ggml type → (elements per block, bytes per block), for the types whose size is fixed.
+_GGML_SIZES = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
+    10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
+    24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 30: (1, 2),
+}
+
+
+def _ggml_nbytes(ggml_type: int, count: int) -> int | None:
+    block = _GGML_SIZES.get(ggml_type)
+    if block is None:
+        return None  # a type this table does not size: only the offset is checked
+    per, nbytes = block
+    return -(-count // per) * nbytes
 
 
 #: Jinja constructs that reach Python internals: a chat template using them is a server-side
