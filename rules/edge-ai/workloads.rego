@@ -61,7 +61,7 @@ eg_knative_max_scale := limit if {
 	is_number(limit)
 }
 
-# Every document of the run (all files), provided by the engine.
+# Every document of the run (all files), provided by the engine (see eg_finops_documents).
 default eg_inventory := []
 
 eg_inventory := docs if {
@@ -335,6 +335,16 @@ eg_has_finops_ref if {
 	is_string(input.spec.finopsPolicyRef)
 }
 
+# The run's FinOpsPolicy documents. edgegate also passes data.edgegate.inventory_by_kind
+# (kind -> that kind's documents): iterating the whole inventory for every document costs about
+# 0.1 ms per inventory element per document in regopy (16 docs/s with 500 documents). Without
+# the index the inventory is scanned.
+eg_finops_documents := docs if {
+	by_kind := data.edgegate.inventory_by_kind
+	is_object(by_kind)
+	docs := object.get(by_kind, "FinOpsPolicy", [])
+} else := [doc | some doc in eg_inventory; doc.kind == "FinOpsPolicy"]
+
 # Label sets a FinOpsPolicy selector may match: the workload's own labels and its pod
 # template's labels.
 eg_label_sets contains labels if {
@@ -371,16 +381,14 @@ eg_selector_matches(selector, labels) if {
 # FinOpsPolicy whose spec.targetWorkloadSelector.matchLabels are all among its labels.
 eg_finops_policies contains policy if {
 	eg_has_finops_ref
-	some policy in eg_inventory
-	policy.kind == "FinOpsPolicy"
+	some policy in eg_finops_documents
 	policy.metadata.name == input.spec.finopsPolicyRef
 }
 
 eg_finops_policies contains policy if {
 	eg_is_workload
 	not eg_has_finops_ref
-	some policy in eg_inventory
-	policy.kind == "FinOpsPolicy"
+	some policy in eg_finops_documents
 	selector := policy.spec.targetWorkloadSelector.matchLabels
 	is_object(selector)
 	some labels in eg_label_sets
