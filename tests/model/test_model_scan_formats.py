@@ -74,6 +74,8 @@ def test_numpy_arrays_and_classification() -> None:
     assert classify("os.path", "join") is Verdict.DANGEROUS
     assert classify("sklearn.linear_model", "LogisticRegression") is Verdict.UNKNOWN
     assert classify("collections", "OrderedDict") is Verdict.SAFE
+    assert classify("torch._utils", "_rebuild_tensor.__globals__.get") is Verdict.DANGEROUS
+    assert classify("mypkg", "Outer.Inner") is Verdict.UNKNOWN
 
 
 def test_legacy_torch_stops_at_raw_storage(tmp_path: Path) -> None:

@@ -170,6 +170,10 @@ def classify(module: str, name: str, *, resolved: bool = True) -> Verdict:
         return Verdict.DANGEROUS
     if any(_denied(m, n) for m, n in pairs):
         return Verdict.DANGEROUS
+    if "." in name and any(p.startswith("__") and p.endswith("__") for p in name.split(".")[1:]):
+        # protocol 4 resolves dotted names attribute by attribute: `f.__globals__`,
+        # `C.__init__.__globals__` reach module internals; no legitimate pickle uses them
+        return Verdict.DANGEROUS
     if any(n in ALLOW.get(m, frozenset()) for m, n in pairs):
         return Verdict.SAFE
     if any(m.startswith("numpy.dtypes") for m, _ in pairs):
