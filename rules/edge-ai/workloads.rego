@@ -30,20 +30,23 @@ eg_project_id_key := concat("", ["finops.", eg_org, "/project-id"])
 
 eg_classification_key := concat("", ["data.", eg_org, "/classification"])
 
-# Empty or absent: the registry rule does not fire.
+# Empty or absent: the registry rule does not fire. Non-string entries are ignored (concat
+# would be undefined on them and hide the message).
 default eg_allowed_registries := []
 
 eg_allowed_registries := regs if {
-	regs := data.edgegate.allowed_registries
-	is_array(regs)
+	raw := data.edgegate.allowed_registries
+	is_array(raw)
+	regs := [reg | some reg in raw; is_string(reg); trim_space(reg) != ""]
 }
 
 # Empty or absent: the four usual levels.
 default eg_data_classifications := ["public", "internal", "confidential", "restricted"]
 
 eg_data_classifications := levels if {
-	levels := data.edgegate.data_classifications
-	is_array(levels)
+	raw := data.edgegate.data_classifications
+	is_array(raw)
+	levels := [level | some level in raw; is_string(level)]
 	count(levels) > 0
 }
 
@@ -59,6 +62,11 @@ default eg_knative_max_scale := 10
 eg_knative_max_scale := limit if {
 	limit := data.edgegate.knative_max_scale
 	is_number(limit)
+} else := limit if {
+	raw := data.edgegate.knative_max_scale
+	is_string(raw)
+	regex.match(`^[0-9]{1,9}$`, raw)
+	limit := to_number(raw)
 }
 
 # Every document of the run (all files), provided by the engine (see eg_finops_documents).
