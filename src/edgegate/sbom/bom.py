@@ -81,8 +81,8 @@ def package_component(pkg: Package, bom_ref: str) -> Component:
     return Component(
         type=ComponentType.LIBRARY,
         name=pkg.name,
-        version=pkg.version,
-        purl=PackageURL.from_string(pkg.purl),
+        version=pkg.version or None,
+        purl=PackageURL.from_string(pkg.purl) if pkg.purl else None,
         bom_ref=bom_ref,
         licenses=licenses_for(pkg.licenses),
         properties=properties(props),
@@ -97,9 +97,10 @@ def add_packages(bom: Bom, packages: Iterable[Package], parent: Component) -> in
     seen: dict[str, int] = {}
     comps = []
     for pkg in packages:
-        n = seen.get(pkg.purl, 0)
-        seen[pkg.purl] = n + 1
-        ref = pkg.purl if n == 0 else f"{pkg.purl}#{n}"
+        base = pkg.purl or f"local:{pkg.ecosystem}/{pkg.name}@{pkg.version}"
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        ref = base if n == 0 else f"{base}#{n}"
         comp = package_component(pkg, ref)
         bom.components.add(comp)
         comps.append(comp)

@@ -29,7 +29,8 @@ class Package:
     name: str
     version: str
     ecosystem: str
-    purl: str
+    purl: str | None
+    """None for a package that is not from a registry (e.g. a local directory install)."""
     location: str
     layer: str | None = None
     licenses: list[str] = field(default_factory=list)
@@ -355,6 +356,11 @@ def normalize_pypi_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def pypi_purl_name(name: str) -> str:
+    """The purl spec's pypi name: lowercased, ``_`` replaced by ``-`` (dots are kept)."""
+    return name.lower().replace("_", "-")
+
+
 def parse_python_metadata(text: str) -> tuple[str | None, str | None, list[str]]:
     """(name, version, licences) from a METADATA / PKG-INFO document."""
     msg = HeaderParser().parsestr(text, headersonly=True)
@@ -400,7 +406,7 @@ def catalog_python(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pa
                 name=name,
                 version=version,
                 ecosystem="pypi",
-                purl=PackageURL(type="pypi", name=normalize_pypi_name(name), version=version).to_string(),
+                purl=PackageURL(type="pypi", name=pypi_purl_name(name), version=version).to_string(),
                 location=path,
                 layer=node.layer,
                 licenses=licenses,

@@ -67,8 +67,7 @@ def model(
     output: SbomOut,
     revision: Annotated[
         str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit).")
-    ] =
-    None,
+    ] = None,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Hashing progress bar on stderr.")
     ] = True,

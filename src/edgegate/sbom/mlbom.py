@@ -1,0 +1,693 @@
+"""ML-BOMs: model weights inventoried without loading them.
+
+Every file is hashed (SHA-256, in parallel, progress on stderr for big inputs) and its format is
+detected from its content. Headers are read with explicit bounds: safetensors (JSON header),
+GGUF (metadata key/values and tensor infos), ONNX (graph without external data), NumPy (``.npy``
+header). Nothing is unpickled or executed. The model card's YAML front matter fills the
+CycloneDX ``modelCard``; a Hugging Face repo id is resolved through ``huggingface_hub`` (its
+cache and ``HF_HUB_OFFLINE`` honoured) and the snapshot's commit recorded.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import re
+import struct
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from edgegate.errors import InputError
+
+MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
+"""The safetensors format's own limit on its JSON header."""
+MAX_GGUF_METADATA = 512 * 1024 * 1024
+MAX_ONNX_BYTES = 2 * 1024 * 1024 * 1024
+MAX_NPY_HEADER = 1024 * 1024
+MAX_CARD_BYTES = 4 * 1024 * 1024
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+_HF_ID = re.compile(r"^(?:hf:|huggingface:)?([A-Za-z0-9][\w.-]{0,95})/([\w.-]{1,96})(?:@([\w./-]{1,128}))?$")
+
+_ST_DTYPE_BYTES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "F8_E8M0": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "F64": 8,
+    "I64": 8,
+    "U64": 8,
+}
+
+
+@dataclass
+class ModelFile:
+    """One file of a model with what its header says."""
+
+    path: str
+    size: int
+    sha256: str = ""
+    format: str = "other"
+    tensors: int | None = None
+    parameters: int | None = None
+    dtypes: dict[str, int] = field(default_factory=dict)
+    """dtype → number of parameters of that dtype."""
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Model:
+    """A model: its files, model card fields and provenance."""
+
+    name: str
+    source: str
+    files: list[ModelFile] = field(default_factory=list)
+    card: dict[str, Any] = field(default_factory=dict)
+    repo_id: str | None = None
+    revision: str | None = None
+    architecture: str | None = None
+    family: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def parameters(self) -> int | None:
+        counts = [f.parameters for f in self.files if f.parameters is not None and f.format != "other"]
+        return sum(counts) if counts else None
+
+
+class BrokenHeaderError(InputError):
+    """A model file whose header is malformed (it cannot be inventoried truthfully)."""
+
+
+# ------------------------------------------------------------------------------ detection
+
+
+def detect_format(path: Path, head: bytes) -> str:
+    """The format of a model file from its first bytes (and zip member names)."""
+    name = path.name.lower()
+    if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] <= MAX_SAFETENSORS_HEADER:
+        return "safetensors"
+    if name.endswith(".safetensors"):
+        return "safetensors"
+    if head.startswith(b"GGUF"):
+        return "gguf"
+    if head.startswith(b"\x93NUMPY"):
+        return "numpy"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head[4:8] == b"TFL3":
+        return "tflite"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_kind(path)
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pytorch-legacy" if head[2:3] == b"\x8a" else "pickle"
+    if name.endswith(".onnx") or (
+        head[:1] == b"\x08" and len(head) > 1 and head[1] < 32 and _looks_onnx(path)
+    ):
+        return "onnx"
+    if name.endswith((".json", ".md", ".txt", ".yaml", ".yml", ".model", ".tiktoken", ".py")):
+        return "text"
+    return "other"
+
+
+def _looks_onnx(path: Path) -> bool:
+    # an ONNX ModelProto: field 1 (ir_version) varint, then usually field 8 (opset) or 2 (producer)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    return b"\x3a" in head[:64] or b"\x12" in head[2:4] or b"\x42" in head[:64]
+
+
+def _zip_kind(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > 1_000_000:
+                return "zip"
+            names = [i.filename for i in infos]
+    except (zipfile.BadZipFile, OSError):
+        return "zip"
+    if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+        return "pytorch"
+    if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
+        return "keras"
+    if names and all(n.endswith(".npy") for n in names):
+        return "numpy-npz"
+    return "zip"
+
+
+# ------------------------------------------------------------------------------ headers
+
+
+def read_safetensors(path: Path, size: int, mf: ModelFile) -> None:
+    """Tensors, parameters and dtypes from a safetensors header (the JSON only, bounded)."""
+    where = str(path)
+    with path.open("rb") as fh:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise BrokenHeaderError("broken safetensors header: file shorter than 8 bytes", where)
+        (n,) = struct.unpack("<Q", raw)
+        if n > MAX_SAFETENSORS_HEADER or n + 8 > size:
+            raise BrokenHeaderError(f"broken safetensors header: header length {n} exceeds the file", where)
+        data = fh.read(n)
+    if len(data) != n:
+        raise BrokenHeaderError("broken safetensors header: truncated", where)
+    try:
+        header = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BrokenHeaderError(f"broken safetensors header: not JSON ({exc})", where) from None
+    if not isinstance(header, dict):
+        raise BrokenHeaderError("broken safetensors header: not a JSON object", where)
+    body = size - 8 - n
+    tensors = 0
+    params = 0
+    dtypes: Counter[str] = Counter()
+    for key, spec in header.items():
+        if key == "__metadata__":
+            if isinstance(spec, dict):
+                for k, v in list(spec.items())[:20]:
+                    if isinstance(v, str) and len(v) < 200:
+                        mf.details[f"metadata.{k}"] = v
+            continue
+        if not isinstance(spec, dict):
+            raise BrokenHeaderError(f"broken safetensors header: tensor {key!r} is not an object", where)
+        dtype, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
+        if (
+            not isinstance(dtype, str)
+            or not isinstance(shape, list)
+            or not all(isinstance(d, int) and d >= 0 for d in shape)
+            or not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) for o in offsets)
+        ):
+            raise BrokenHeaderError(
+                f"broken safetensors header: tensor {key!r} has a bad dtype/shape/offsets", where
+            )
+        begin, end = offsets
+        if not 0 <= begin <= end <= body:
+            raise BrokenHeaderError(f"broken safetensors header: tensor {key!r} lies outside the file", where)
+        count = math.prod(shape)
+        width = _ST_DTYPE_BYTES.get(dtype)
+        if width is not None and count * width != end - begin:
+            raise BrokenHeaderError(
+                f"broken safetensors header: tensor {key!r} size does not match its shape and dtype", where
+            )
+        tensors += 1
+        params += count
+        dtypes[dtype] += count
+    mf.tensors, mf.parameters, mf.dtypes = tensors, params, dict(dtypes)
+
+
+class _Bounded:
+    """Sequential reads from a file with a total budget (GGUF metadata)."""
+
+    def __init__(self, fh: BinaryIO, budget: int, where: str) -> None:
+        self._fh = fh
+        self._left = budget
+        self._where = where
+
+    def read(self, n: int) -> bytes:
+        if n > self._left:
+            raise BrokenHeaderError("GGUF metadata exceeds the read limit", self._where)
+        data = self._fh.read(n)
+        if len(data) != n:
+            raise BrokenHeaderError("broken GGUF header: truncated", self._where)
+        self._left -= n
+        return data
+
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.read(4))[0])
+
+    def u64(self) -> int:
+        return int(struct.unpack("<Q", self.read(8))[0])
+
+    def string(self) -> str:
+        n = self.u64()
+        if n > 16 * 1024 * 1024:
+            raise BrokenHeaderError("broken GGUF header: string too long", self._where)
+        return self.read(n).decode("utf-8", "replace")
+
+
+_GGUF_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+
+
+def _gguf_value(r: _Bounded, typ: int, depth: int = 0) -> Any:
+    if typ in _GGUF_SCALARS:
+        fmt = _GGUF_SCALARS[typ]
+        return struct.unpack(fmt, r.read(struct.calcsize(fmt)))[0]
+    if typ == 8:
+        return r.string()
+    if typ == 9 and depth < 3:
+        etype = r.u32()
+        count = r.u64()
+        if count > 50_000_000:
+            raise BrokenHeaderError("broken GGUF header: array too long", r._where)
+        if etype in _GGUF_SCALARS:
+            r.read(struct.calcsize(_GGUF_SCALARS[etype]) * count)
+        else:
+            for _ in range(count):
+                _gguf_value(r, etype, depth + 1)
+        return None  # arrays (vocabularies) are skipped, not kept
+    raise BrokenHeaderError(f"broken GGUF header: unknown value type {typ}", r._where)
+
+
+_GGUF_KEEP = (
+    "general.architecture",
+    "general.name",
+    "general.license",
+    "general.basename",
+    "general.size_label",
+    "general.file_type",
+    "general.quantization_version",
+    "tokenizer.ggml.model",
+)
+
+
+def read_gguf(path: Path, mf: ModelFile) -> None:
+    """Metadata, tensor count, parameters and tensor types from a GGUF header."""
+    where = str(path)
+    with path.open("rb") as fh:
+        r = _Bounded(fh, MAX_GGUF_METADATA, where)
+        if r.read(4) != b"GGUF":
+            raise BrokenHeaderError("not a GGUF file", where)
+        version = r.u32()
+        if version not in (2, 3):
+            raise BrokenHeaderError(f"unsupported GGUF version {version}", where)
+        n_tensors, n_kv = r.u64(), r.u64()
+        if n_tensors > 10_000_000 or n_kv > 1_000_000:
+            raise BrokenHeaderError("broken GGUF header: counts out of range", where)
+        meta: dict[str, Any] = {}
+        for _ in range(n_kv):
+            key = r.string()
+            value = _gguf_value(r, r.u32())
+            if key in _GGUF_KEEP or key.endswith(".context_length"):
+                meta[key] = value
+        params = 0
+        dtypes: Counter[str] = Counter()
+        for _ in range(n_tensors):
+            r.string()
+            n_dims = r.u32()
+            if n_dims > 8:
+                raise BrokenHeaderError("broken GGUF header: tensor has too many dimensions", where)
+            count = math.prod(r.u64() for _ in range(n_dims))
+            ttype = r.u32()
+            r.u64()
+            params += count
+            dtypes[_ggml_type(ttype)] += count
+    mf.tensors, mf.parameters, mf.dtypes = n_tensors, params, dict(dtypes)
+    mf.details["gguf.version"] = str(version)
+    for k, v in meta.items():
+        mf.details[k] = str(v)
+
+
+def _ggml_type(t: int) -> str:
+    try:
+        from gguf import GGMLQuantizationType
+
+        return str(GGMLQuantizationType(t).name)
+    except (ImportError, ValueError):
+        return f"ggml_type_{t}"
+
+
+def read_onnx(path: Path, size: int, mf: ModelFile) -> None:
+    """Initializer count, parameters and dtypes of an ONNX graph (external data not loaded)."""
+    if size > MAX_ONNX_BYTES:
+        raise InputError("ONNX file is over the 2 GiB protobuf limit", path)
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise BrokenHeaderError(f"not a readable ONNX model ({type(exc).__name__})", path) from None
+    params = 0
+    dtypes: Counter[str] = Counter()
+    inits = list(model.graph.initializer)
+    for init in inits:
+        count = math.prod(init.dims)
+        params += count
+        dtypes[onnx.TensorProto.DataType.Name(init.data_type).lower()] += count
+    mf.tensors, mf.parameters, mf.dtypes = len(inits), params, dict(dtypes)
+    mf.details["onnx.ir_version"] = str(model.ir_version)
+    if model.producer_name:
+        mf.details["onnx.producer"] = f"{model.producer_name} {model.producer_version}".strip()
+    mf.details["onnx.opsets"] = ",".join(f"{o.domain or 'ai.onnx'}:{o.version}" for o in model.opset_import)
+    if any(init.data_location == onnx.TensorProto.EXTERNAL for init in inits):
+        mf.details["onnx.external_data"] = "true"
+
+
+def _npy_header(fh: BinaryIO, where: str) -> tuple[str, list[int]]:
+    magic = fh.read(8)
+    if len(magic) < 8 or not magic.startswith(b"\x93NUMPY"):
+        raise BrokenHeaderError("not a NumPy .npy file", where)
+    major = magic[6]
+    hlen = struct.unpack("<H", fh.read(2))[0] if major == 1 else struct.unpack("<I", fh.read(4))[0]
+    if hlen > MAX_NPY_HEADER:
+        raise BrokenHeaderError("NumPy header too long", where)
+    text = fh.read(hlen).decode("latin-1")
+    try:
+        header = ast.literal_eval(text)  # literals only: never evaluates code
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise BrokenHeaderError("broken NumPy header", where) from None
+    if not isinstance(header, dict) or not isinstance(header.get("shape"), tuple):
+        raise BrokenHeaderError("broken NumPy header", where)
+    shape = [int(d) for d in header["shape"]]
+    return str(header.get("descr")), shape
+
+
+def read_numpy(path: Path, mf: ModelFile) -> None:
+    with path.open("rb") as fh:
+        descr, shape = _npy_header(fh, str(path))
+    count = math.prod(shape)
+    mf.tensors, mf.parameters, mf.dtypes = 1, count, {descr: count}
+
+
+def read_npz(path: Path, mf: ModelFile) -> None:
+    from edgegate.io.archive import iter_zip
+
+    params = 0
+    dtypes: Counter[str] = Counter()
+    tensors = 0
+    with zipfile.ZipFile(path) as zf:
+        for entry in iter_zip(path):
+            if entry.kind != "file" or not entry.name.endswith(".npy"):
+                continue
+            with zf.open(entry.name) as fh:
+                descr, shape = _npy_header(fh, f"{path}:{entry.name}")  # type: ignore[arg-type]
+            count = math.prod(shape)
+            tensors += 1
+            params += count
+            dtypes[descr] += count
+    mf.tensors, mf.parameters, mf.dtypes = tensors, params, dict(dtypes)
+
+
+# ------------------------------------------------------------------------------ model card
+
+
+def parse_model_card(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The YAML front matter of a model card (README.md), and a warning if it is malformed."""
+    from edgegate.io.documents import MAX_NODES, _load_yaml
+    from edgegate.io.files import read_text_bounded
+
+    try:
+        text = read_text_bounded(path, MAX_CARD_BYTES)
+    except InputError as exc:
+        return {}, f"model card not read: {exc.message}"
+    if not text.startswith("---"):
+        return {}, None
+    end = re.search(r"^---\s*$", text[3:], flags=re.MULTILINE)
+    if end is None:
+        return {}, "model card front matter has no closing ---"
+    front = text[3 : 3 + end.start()]
+    try:
+        docs = _load_yaml(front, str(path), MAX_NODES)
+    except InputError as exc:
+        return {}, f"model card front matter ignored: {exc}"
+    data = docs[0].data if docs else {}
+    return (data if isinstance(data, dict) else {}), None
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, (str, int, float))]
+    return []
+
+
+# ------------------------------------------------------------------------------ scanning
+
+
+def is_hf_repo_id(source: str) -> bool:
+    return _HF_ID.match(source) is not None
+
+
+def resolve_source(source: str, revision: str | None) -> tuple[Path, str | None, str | None]:
+    """(local path, repo id, commit) for a local path or a Hugging Face repo id."""
+    local = Path(source)
+    if local.exists():
+        return local, None, None
+    m = _HF_ID.match(source)
+    if m is None:
+        raise InputError(
+            "no such file or directory (and not a Hugging Face repo id org/name[@revision])", source
+        )
+    repo_id = f"{m.group(1)}/{m.group(2)}"
+    rev = revision or m.group(3)
+    path = _snapshot(repo_id, rev)
+    return path, repo_id, path.name
+
+
+def _snapshot(repo_id: str, revision: str | None) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:  # pragma: no cover
+        raise InputError("huggingface_hub is not installed") from None
+    try:
+        path = snapshot_download(repo_id=repo_id, revision=revision)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(
+            f"cannot fetch from the Hugging Face Hub: {type(exc).__name__}: {first}", repo_id
+        ) from None
+    return Path(path)
+
+
+def _entries(root: Path) -> list[Any]:
+    """Files to inventory. Hub snapshots are symlinks into the cache's blobs: followed."""
+    from edgegate.sign.hashing import FileEntry, walk_model
+
+    if root.is_file():
+        st = root.stat()
+        return [FileEntry(root.name, root, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)]
+    if not root.is_dir():
+        raise InputError("not a file or directory", root)
+    if root.parent.name == "snapshots":  # a huggingface_hub cache snapshot
+        out = []
+        for dirpath, _dirs, files in os.walk(root):
+            for fname in files:
+                p = Path(dirpath) / fname
+                st = p.stat()
+                name = p.relative_to(root).as_posix()
+                out.append(
+                    FileEntry(
+                        name, p.resolve(), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+                    )
+                )
+        return sorted(out, key=lambda e: e.name)
+    return list(walk_model(root, allow_symlinks=True))
+
+
+def scan_model(source: str, *, revision: str | None = None, progress: bool | None = None) -> Model:
+    """Inventory a model directory, file or Hub repo: hashes, formats, tensors, card."""
+    from edgegate.sign.hashing import hash_entries
+
+    root, repo_id, commit = resolve_source(source, revision)
+    entries = _entries(root)
+    if not entries:
+        raise InputError("no files to inventory", source)
+    name = repo_id or (root.name if root.is_dir() else root.stem)
+    model = Model(name=name, source=source, repo_id=repo_id, revision=commit)
+    readers: dict[str, Callable[[Path, int, ModelFile], None]] = {
+        "safetensors": read_safetensors,
+        "gguf": lambda p, s, m: read_gguf(p, m),
+        "onnx": read_onnx,
+        "numpy": lambda p, s, m: read_numpy(p, m),
+        "numpy-npz": lambda p, s, m: read_npz(p, m),
+    }
+    for entry in entries:
+        mf = ModelFile(path=entry.name, size=entry.size)
+        try:
+            with entry.path.open("rb") as fh:
+                head = fh.read(64)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", entry.path) from None
+        mf.format = detect_format(entry.path, head)
+        reader = readers.get(mf.format)
+        if reader is not None:
+            reader(entry.path, entry.size, mf)
+        model.files.append(mf)
+    digests = hash_entries(entries, progress=progress, label="hashing model files")
+    for mf in model.files:
+        mf.sha256 = digests[mf.path]
+    if root.is_dir():
+        card_path = root / "README.md"
+        if card_path.is_file():
+            model.card, warning = parse_model_card(card_path)
+            if warning:
+                model.warnings.append(warning)
+        cfg = root / "config.json"
+        if cfg.is_file() and cfg.stat().st_size <= MAX_CONFIG_BYTES:
+            try:
+                conf = json.loads(cfg.read_bytes())
+            except (ValueError, UnicodeDecodeError):
+                model.warnings.append("config.json is not valid JSON")
+                conf = {}
+            if isinstance(conf, dict):
+                archs = conf.get("architectures")
+                if isinstance(archs, list) and archs and isinstance(archs[0], str):
+                    model.architecture = archs[0]
+                if isinstance(conf.get("model_type"), str):
+                    model.family = conf["model_type"]
+    if not any(f.format not in ("text", "other") for f in model.files):
+        model.warnings.append("no model weight file found (only text or unknown files)")
+    return model
+
+
+# ------------------------------------------------------------------------------ CycloneDX
+
+
+def model_bom(model: Model) -> tuple[Any, Callable[[dict[str, Any]], None]]:
+    """The ML-BOM for `model` and the patch that adds its ``modelCard`` (cyclonedx-python-lib
+    has no model for it yet; the patched document is validated against the 1.6 schema)."""
+    from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, XsUri
+    from cyclonedx.model.component import Component, ComponentType, Pedigree
+    from cyclonedx.model.dependency import Dependency
+    from packageurl import PackageURL
+
+    from edgegate.sbom.bom import licenses_for, new_bom, properties
+
+    card = model.card
+    purl = None
+    ext_refs = []
+    if model.repo_id:
+        org, _, short = model.repo_id.partition("/")
+        purl = PackageURL(type="huggingface", namespace=org, name=short, version=model.revision)
+        url = f"https://huggingface.co/{model.repo_id}"
+        if model.revision:
+            url += f"/tree/{model.revision}"
+        ext_refs.append(ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(url)))
+    lic = card.get("license")
+    lic_names = []
+    if isinstance(lic, str) and lic.lower() not in ("other", "unknown"):
+        lic_names.append(lic)
+    elif isinstance(card.get("license_name"), str):
+        lic_names.append(card["license_name"])
+    ancestors = [
+        Component(
+            type=ComponentType.MACHINE_LEARNING_MODEL,
+            name=base,
+            bom_ref=f"base-model:{base}",
+            purl=_hf_purl(base),
+        )
+        for base in _as_list(card.get("base_model"))
+    ]
+    formats = sorted({f.format for f in model.files if f.format not in ("text", "other")})
+    dtypes: Counter[str] = Counter()
+    for f in model.files:
+        dtypes.update(f.dtypes)
+    props = {
+        "edgegate:model:parameters": str(model.parameters) if model.parameters is not None else None,
+        "edgegate:model:tensors": str(sum(f.tensors or 0 for f in model.files)) if formats else None,
+        "edgegate:model:formats": ",".join(formats) or None,
+        "edgegate:model:dtypes": ",".join(f"{k}:{v}" for k, v in sorted(dtypes.items())) or None,
+        "edgegate:model:hf:repo": model.repo_id,
+        "edgegate:model:hf:revision": model.revision,
+        "edgegate:model:library": card.get("library_name")
+        if isinstance(card.get("library_name"), str)
+        else None,
+    }
+    subject = Component(
+        type=ComponentType.MACHINE_LEARNING_MODEL,
+        name=model.name,
+        version=model.revision,
+        bom_ref="model",
+        purl=purl,
+        licenses=licenses_for(lic_names),
+        external_references=ext_refs,
+        pedigree=Pedigree(ancestors=ancestors) if ancestors else None,
+        properties=properties(props),
+    )
+    bom = new_bom(subject)
+    deps = []
+    for i, f in enumerate(model.files):
+        fprops = {
+            "edgegate:file:format": f.format,
+            "edgegate:file:size": str(f.size),
+            "edgegate:file:tensors": str(f.tensors) if f.tensors is not None else None,
+            "edgegate:file:parameters": str(f.parameters) if f.parameters is not None else None,
+            "edgegate:file:dtypes": ",".join(f"{k}:{v}" for k, v in sorted(f.dtypes.items())) or None,
+            **{f"edgegate:file:{k}": v for k, v in f.details.items()},
+        }
+        comp = Component(
+            type=ComponentType.FILE,
+            name=f.path,
+            bom_ref=f"file:{i}:{f.path}",
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
+            properties=properties(fprops),
+        )
+        bom.components.add(comp)
+        deps.append(Dependency(ref=comp.bom_ref))
+        bom.dependencies.add(Dependency(ref=comp.bom_ref))
+    bom.dependencies.add(Dependency(ref=subject.bom_ref, dependencies=deps))
+
+    def patch(doc: dict[str, Any]) -> None:
+        mc = model_card(model)
+        if mc:
+            doc["metadata"]["component"]["modelCard"] = mc
+
+    return bom, patch
+
+
+def _hf_purl(name: str) -> Any:
+    from packageurl import PackageURL
+
+    m = _HF_ID.match(name)
+    if m is None:
+        return None
+    return PackageURL(type="huggingface", namespace=m.group(1), name=m.group(2))
+
+
+def model_card(model: Model) -> dict[str, Any]:
+    """The CycloneDX 1.6 ``modelCard`` object for `model` (empty when nothing is known)."""
+    card = model.card
+    params: dict[str, Any] = {}
+    task = card.get("pipeline_tag")
+    if isinstance(task, str):
+        params["task"] = task
+    if model.family:
+        params["architectureFamily"] = model.family
+    if model.architecture:
+        params["modelArchitecture"] = model.architecture
+    datasets = _as_list(card.get("datasets"))
+    if datasets:
+        params["datasets"] = [{"type": "dataset", "name": d} for d in datasets]
+    out: dict[str, Any] = {}
+    if params:
+        out["modelParameters"] = params
+    extra = []
+    for key in ("language", "tags", "library_name", "base_model"):
+        values = _as_list(card.get(key))
+        if values:
+            extra.append({"name": f"huggingface:{key}", "value": ",".join(values)})
+    if extra:
+        out["properties"] = extra
+    return out

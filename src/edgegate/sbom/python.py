@@ -1,0 +1,237 @@
+"""Python project SBOMs: a virtual environment, ``requirements*.txt`` or ``pyproject.toml``.
+
+Nothing is installed, imported or executed: requirements are parsed with `packaging`, an
+environment is read from its ``*.dist-info/METADATA`` files.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgegate.errors import InputError
+from edgegate.io.files import read_text_bounded
+from edgegate.sbom.catalog import Package, normalize_pypi_name, parse_python_metadata, pypi_purl_name
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MAX_INCLUDE_DEPTH = 10
+MAX_METADATA = 4 * 1024 * 1024
+
+
+@dataclass
+class PythonProject:
+    """What was inventoried: the kind of input, its packages, and notes."""
+
+    source: Path
+    kind: str
+    name: str
+    version: str | None = None
+    packages: list[Package] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _package(name: str, version: str | None, location: str, licenses: list[str] | None = None) -> Package:
+    from packageurl import PackageURL
+
+    return Package(
+        name=name,
+        version=version or "",
+        ecosystem="pypi",
+        purl=PackageURL(type="pypi", name=pypi_purl_name(name), version=version).to_string(),
+        location=location,
+        licenses=licenses or [],
+    )
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    buf = ""
+    start = 0
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not buf:
+            start = no
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        buf += line
+        if buf.strip():
+            out.append((start, buf.strip()))
+        buf = ""
+    if buf.strip():
+        out.append((start, buf.strip()))
+    return out
+
+
+def parse_requirements(
+    path: Path, project: PythonProject, depth: int = 0, seen: set[Path] | None = None
+) -> None:
+    """Add the requirements of a pip requirements file (following ``-r``/``-c`` includes)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    seen = seen if seen is not None else set()
+    real = path.resolve()
+    if real in seen:
+        return
+    seen.add(real)
+    if depth > MAX_INCLUDE_DEPTH:
+        raise InputError("requirements includes nested too deeply", path)
+    text = read_text_bounded(path)
+    for line_no, line in _logical_lines(text):
+        if line.startswith(("-r ", "--requirement ", "-r", "--requirement=")):
+            target = re.sub(r"^(-r|--requirement)[ =]?", "", line).strip()
+            parse_requirements(path.parent / target, project, depth + 1, seen)
+            continue
+        if line.startswith("-"):
+            continue  # options: -c, -e, --index-url, --hash on their own, ...
+        spec = line.split(" --hash", 1)[0].split(" --", 1)[0].strip()
+        if "://" in spec or spec.startswith((".", "/")):
+            project.warnings.append(f"{path}:{line_no}: URL or path requirement not inventoried: {spec}")
+            continue
+        try:
+            req = Requirement(spec)
+        except InvalidRequirement as exc:
+            raise InputError(
+                f"invalid requirement {spec!r}: {str(exc).splitlines()[0]}", path, line_no
+            ) from None
+        version = None
+        for s in req.specifier:
+            if s.operator in ("==", "===") and "*" not in s.version:
+                version = s.version
+        if version is None:
+            project.warnings.append(f"{path}:{line_no}: {req.name} is not pinned (no exact version)")
+        project.packages.append(_package(req.name, version, f"{path.name}:{line_no}"))
+
+
+def _site_packages(env: Path) -> list[Path]:
+    found = sorted(env.glob("lib/python3*/site-packages")) + sorted(env.glob("lib64/python3*/site-packages"))
+    found += sorted(env.glob("Lib/site-packages"))
+    return found
+
+
+def _is_local_install(dist_info: Path) -> bool:
+    """PEP 610: a ``direct_url.json`` naming a ``file://`` URL (a local path or editable install)."""
+    import json
+
+    direct = dist_info / "direct_url.json"
+    if not direct.is_file():
+        return False
+    try:
+        doc = json.loads(read_text_bounded(direct, 1024 * 1024))
+    except (ValueError, InputError):
+        return False
+    return isinstance(doc, dict) and str(doc.get("url", "")).startswith("file:")
+
+
+def scan_environment(env: Path, project: PythonProject) -> None:
+    """Installed distributions of a virtual environment (or a site-packages folder)."""
+    dirs = _site_packages(env) if not env.name.endswith("site-packages") else [env]
+    if not dirs:
+        raise InputError("no site-packages folder in this environment", env)
+    seen: set[str] = set()
+    for sp in dirs:
+        for meta in sorted(sp.glob("*.dist-info/METADATA")) + sorted(sp.glob("*.egg-info/PKG-INFO")):
+            text = read_text_bounded(meta, MAX_METADATA)
+            name, version, licenses = parse_python_metadata(text)
+            if not name or not version:
+                project.warnings.append(f"{meta}: no Name/Version")
+                continue
+            key = normalize_pypi_name(name)
+            if key in seen:
+                continue
+            seen.add(key)
+            pkg = _package(name, version, str(meta.parent.relative_to(sp)), licenses)
+            if _is_local_install(meta.parent):
+                pkg.purl = None  # a local directory install is not the PyPI package of that name
+                pkg.properties["edgegate:python:local-install"] = "true"
+            project.packages.append(pkg)
+
+
+def scan_pyproject(path: Path, project: PythonProject) -> None:
+    """``[project]`` dependencies and optional dependencies of a pyproject.toml (PEP 621)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        data: dict[str, Any] = tomllib.loads(read_text_bounded(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"malformed TOML: {exc}", path) from None
+    proj = data.get("project")
+    if not isinstance(proj, dict):
+        raise InputError("no [project] table (PEP 621) in pyproject.toml", path)
+    if isinstance(proj.get("name"), str):
+        project.name = proj["name"]
+    if isinstance(proj.get("version"), str):
+        project.version = proj["version"]
+    specs: list[str] = [d for d in proj.get("dependencies") or [] if isinstance(d, str)]
+    for extra in (proj.get("optional-dependencies") or {}).values():
+        specs += [d for d in extra or [] if isinstance(d, str)]
+    names: set[str] = set()
+    for spec in specs:
+        try:
+            req = Requirement(spec)
+        except InvalidRequirement as exc:
+            raise InputError(f"invalid dependency {spec!r}: {str(exc).splitlines()[0]}", path) from None
+        key = normalize_pypi_name(req.name)
+        if key in names:
+            continue
+        names.add(key)
+        version = next((s.version for s in req.specifier if s.operator in ("==", "===")), None)
+        if version is None:
+            project.warnings.append(f"{path}: {req.name} is not pinned (no exact version)")
+        project.packages.append(_package(req.name, version, path.name))
+
+
+def scan_python(source: Path) -> PythonProject:
+    """Pick the input kind from `source` and inventory it."""
+    if not source.exists():
+        raise InputError("no such file or directory", source)
+    name = source.resolve().name if source.is_dir() else source.resolve().parent.name
+    if source.is_file():
+        if source.name == "pyproject.toml":
+            project = PythonProject(source, "pyproject", name)
+            scan_pyproject(source, project)
+        else:
+            project = PythonProject(source, "requirements", name)
+            parse_requirements(source, project)
+        return project
+    if (source / "pyvenv.cfg").is_file() or source.name.endswith("site-packages"):
+        project = PythonProject(source, "environment", name)
+        scan_environment(source, project)
+        return project
+    reqs = sorted(source.glob("requirements*.txt"))
+    if reqs:
+        project = PythonProject(source, "requirements", name)
+        seen: set[Path] = set()
+        for req in reqs:
+            parse_requirements(req, project, seen=seen)
+        return project
+    if (source / "pyproject.toml").is_file():
+        project = PythonProject(source, "pyproject", name)
+        scan_pyproject(source / "pyproject.toml", project)
+        return project
+    raise InputError("no requirements*.txt, pyproject.toml or virtual environment (pyvenv.cfg) here", source)
+
+
+def python_bom(project: PythonProject) -> Any:
+    """The CycloneDX BOM of a Python project."""
+    from cyclonedx.model.component import Component, ComponentType
+
+    from edgegate.sbom.bom import add_packages, new_bom, properties
+
+    subject = Component(
+        type=ComponentType.APPLICATION,
+        name=project.name,
+        version=project.version,
+        bom_ref="project",
+        properties=properties({"edgegate:python:source-kind": project.kind}),
+    )
+    bom = new_bom(subject)
+    add_packages(bom, project.packages, subject)
+    return bom

@@ -1,0 +1,90 @@
+"""Python SBOMs side by side with cyclonedx-py (cyclonedx-bom) on the same inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgegate.sbom.api import python_sbom
+from edgegate.sbom.bom import validate_file
+
+CYCLONEDX_PY = Path(sys.executable).parent / "cyclonedx-py"
+HASH = "a" * 64
+
+
+def _cdxpy(*args: str, tmp_path: Path) -> set[tuple[str, str | None]]:
+    if not CYCLONEDX_PY.exists() and shutil.which("cyclonedx-py") is None:
+        pytest.skip("cyclonedx-py (cyclonedx-bom) is not installed")
+    exe = str(CYCLONEDX_PY) if CYCLONEDX_PY.exists() else "cyclonedx-py"
+    out = tmp_path / "cdxpy.json"
+    subprocess.run([exe, *args, "--of", "JSON", "-o", str(out)], check=True, capture_output=True, timeout=120)
+    return _set(out)
+
+
+def _set(path: Path) -> set[tuple[str, str | None]]:
+    doc = json.loads(path.read_text())
+    # cyclonedx-py gives no purl for a local-directory install (PEP 610 file:// URL), nor do we
+    return {(c.get("purl") or f"local:{c['name']}", c.get("version")) for c in doc.get("components", [])}
+
+
+def test_requirements_same_components_as_cyclonedx_py(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "# app\nrequests==2.31.0\nFlask_Login==0.6.3 ; python_version > '3'\n-r more.txt\n"
+        "numpy>=1.0  # not pinned\nurllib3[socks]==2.2.1\n"
+    )
+    (tmp_path / "more.txt").write_text(f"PyYAML==6.0.1 \\\n    --hash=sha256:{HASH}\n")
+    out = tmp_path / "ours.json"
+    result = python_sbom(tmp_path / "requirements.txt", out)
+    assert validate_file(out) is None
+    ours = _set(out)
+    theirs = _cdxpy("requirements", str(tmp_path / "requirements.txt"), tmp_path=tmp_path)
+    assert ours == theirs
+    assert ("pkg:pypi/flask-login@0.6.3", "0.6.3") in ours
+    assert ("pkg:pypi/numpy", None) in ours
+    assert [f.rule_id for f in result.findings] == ["EGS301"]
+
+
+@pytest.mark.slow
+def test_environment_same_components_as_cyclonedx_py(tmp_path: Path) -> None:
+    env = Path(sys.prefix)
+    if not (env / "pyvenv.cfg").is_file():
+        pytest.skip("tests are not running in a virtual environment")
+    out = tmp_path / "ours.json"
+    python_sbom(env, out)
+    assert validate_file(out) is None
+    ours = _set(out)
+    theirs = _cdxpy("environment", sys.executable, tmp_path=tmp_path)
+    assert len(ours) > 20
+    assert ours == theirs
+
+
+def test_pyproject_dependencies(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1.2.3"\ndependencies = ["requests==2.31.0", "rich>=13"]\n'
+        '[project.optional-dependencies]\ndev = ["pytest==8.0.0"]\n'
+    )
+    out = tmp_path / "o.json"
+    python_sbom(tmp_path, out)
+    doc = json.loads(out.read_text())
+    assert doc["metadata"]["component"]["name"] == "demo"
+    assert doc["metadata"]["component"]["version"] == "1.2.3"
+    assert _set(out) == {
+        ("pkg:pypi/requests@2.31.0", "2.31.0"),
+        ("pkg:pypi/rich", None),
+        ("pkg:pypi/pytest@8.0.0", "8.0.0"),
+    }
+
+
+def test_bad_requirement_is_exit_2(tmp_path: Path, cli) -> None:
+    (tmp_path / "requirements.txt").write_text("requests==2.31.0\nthis is not valid ===\n")
+    r = cli("sbom", "python", tmp_path, "-o", tmp_path / "o.json")
+    assert r.exit_code == 2
+    assert "requirements.txt:2" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "o.json").exists()
+    r = cli("sbom", "python", tmp_path / "empty-dir-does-not-exist", "-o", tmp_path / "o.json")
+    assert r.exit_code == 2
