@@ -141,3 +141,14 @@ def test_corpus_folder_scan(shared_dir: Path, cli) -> None:  # type: ignore[no-u
     assert res.exit_code == 2
     assert "Traceback" not in res.stderr
     assert '"EGM001"' in res.stdout
+
+
+def test_streaming_reader_gives_the_same_verdicts(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams over the in-memory limit go through the bounded reader: same results."""
+    from edgegate.model.scan import pickle as scan_pickle
+
+    expected = {p: (scan_paths([p]).status, sorted(f.rule_id for f in scan_paths([p]).findings)) for p in FILES}
+    monkeypatch.setattr(scan_pickle, "IN_MEMORY_BYTES", 0)
+    for p in FILES:
+        res = scan_paths([p])
+        assert (res.status, sorted(f.rule_id for f in res.findings)) == expected[p], p.name

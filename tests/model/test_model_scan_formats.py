@@ -463,3 +463,31 @@ def test_gguf_written_by_the_gguf_library(tmp_path: Path) -> None:
     cut.write_bytes(f.read_bytes()[:-40])  # into the last tensor (the writer pads to 32)
     res = scan_paths([cut])
     assert res.status is Status.ERROR and "past the end" in res.errors[0]
+
+
+def test_large_inline_payload_is_stepped_over(tmp_path: Path) -> None:
+    # a protocol-5 pickle with a 40 MB inline BINBYTES8 (bigger than the in-memory limit) and a
+    # dangerous import after it: found without holding the payload in memory
+    from edgegate.model.scan import pickle as scan_pickle
+
+    payload = b"\x80\x05\x8e" + struct.pack("<Q", 40 * 1024 * 1024) + b"\0" * (40 * 1024 * 1024) + b"0"
+    evil = pickle.dumps(os.system, protocol=5)[2:]
+    f = tmp_path / "big.pkl"
+    f.write_bytes(payload + evil)
+    assert f.stat().st_size > scan_pickle.IN_MEMORY_BYTES
+    res = scan_paths([f])
+    assert "EGM001" in _rules(res), res.errors
+    cut = tmp_path / "cut.pkl"
+    with f.open("rb") as src, cut.open("wb") as dst:
+        dst.write(src.read(35 * 1024 * 1024))
+    assert scan_paths([cut]).status is Status.ERROR
+
+
+def test_bounded_reader_reads_and_skips() -> None:
+    from edgegate.model.scan.pickle import LARGE_ARGUMENT, _Reader
+
+    data = b"abc\nde" + b"\0" * (LARGE_ARGUMENT + 5) + b"XYZ"
+    r = _Reader(io.BytesIO(data), len(data))
+    assert r.readline() == b"abc\n" and r.read(2) == b"de"
+    assert len(r.read(LARGE_ARGUMENT + 5)) == LARGE_ARGUMENT + 5
+    assert r.read(10) == b"XYZ" and r.tell() == len(data) and r.at_eof()

@@ -23,6 +23,8 @@ MAX_LINE = 16 * 1024 * 1024
 #: Pickle streams up to this size are read into memory and parsed from a BytesIO (fast);
 #: larger ones (legacy PyTorch files with their raw storage) go through a bounded reader.
 IN_MEMORY_BYTES = 32 * 1024 * 1024
+#: Larger single opcode arguments are skipped by the bounded reader instead of read.
+LARGE_ARGUMENT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,9 @@ class _Reader:
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             size = self._avail() + self._left
+        if size > LARGE_ARGUMENT:
+            # a big BINBYTES/BYTEARRAY payload (raw tensor data): stepped over, never held
+            return _Skipped(self.skip(size))  # type: ignore[return-value]
         self._fill(size)
         data = self._buf[self._off : self._off + size]
         self._off += len(data)
@@ -228,6 +233,21 @@ class _Reader:
     def at_eof(self) -> bool:
         self._fill(1)
         return self._avail() == 0
+
+
+class _Skipped:
+    """Stands for bytes that were stepped over: it has their length and nothing else, so the
+    opcode reader's length check works and no memory is used. Decoding it as text fails (a
+    parse error), which only happens for a string of more than `LARGE_ARGUMENT` bytes."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
 
 
 class _MemReader(io.BytesIO):
