@@ -142,6 +142,8 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
         head = fh.read(16)
         fh.seek(0)
         fmt = _formats.sniff(head, path.name)
+        if external and fmt is None:
+            fmt = "pickle"  # raw tensor bytes: reported only if they hold a dangerous pickle
         if fmt is None:
             if explicit:
                 state.records.append(FileRecord(shown, "unknown", status="error"))
@@ -153,8 +155,6 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
             state.records.append(FileRecord(shown, fmt, status="error"))
             state.errors.append(f"{shown}: {size} bytes exceeds the {state.options.max_file_bytes}-byte limit")
             return
-        if external and fmt is None:
-            fmt = "pickle"  # raw tensor bytes: reported only if they hold a dangerous pickle
         ambiguous = fmt == "pickle" and (
             external or (not explicit and path.suffix.lower() in _formats.AMBIGUOUS_SUFFIXES)
         )
