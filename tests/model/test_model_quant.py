@@ -133,3 +133,24 @@ def test_cli_help_does_not_import_engines(root_dir: Path) -> None:
             "print(sorted(m for m in ('onnx', 'onnxruntime', 'numpy', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root_dir)
     assert out.stdout.strip() == "[]"
+
+
+def test_drift_refuses_external_data_outside_the_folder(onnx_models: dict[str, Path], tmp_path: Path) -> None:
+    import onnx
+
+    from edgegate.errors import InputError
+
+    model = onnx.load(str(onnx_models["mlp"]))
+    folder = tmp_path / "m"
+    folder.mkdir()
+    target = folder / "mlp.onnx"
+    onnx.save_model(model, str(target), save_as_external_data=True, location="w.data", size_threshold=0)
+    evil = onnx.load(str(target), load_external_data=False)
+    for t in evil.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../secret.data"
+    (tmp_path / "secret.data").write_bytes((folder / "w.data").read_bytes())
+    onnx.save(evil, str(target))
+    with pytest.raises(InputError, match="refusing to run"):
+        measure_drift(target, onnx_models["mlp"], samples=1, runs=1)

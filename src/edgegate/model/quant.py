@@ -275,9 +275,14 @@ def measure_drift(
     """Run both models on the same inputs and compare every output."""
     import numpy as np
 
+    from edgegate.model.scan.onnx import external_refs
+
     mp, rp = Path(model), Path(reference)
     for p in (mp, rp):
-        _load(p)  # a clear input error before onnxruntime's
+        proto = _load(p)  # a clear input error before onnxruntime's
+        bad = [r for r in external_refs(proto, p) if r.critical]
+        if bad:  # never let onnxruntime read a file outside the model's folder
+            raise InputError(f"refusing to run: tensor {bad[0].tensor!r}: {bad[0].problem} ({bad[0].location!r})", p)
     sess, ref = _session(mp), _session(rp)
     names = [i.name for i in sess.get_inputs()]
     ref_names = [i.name for i in ref.get_inputs()]
