@@ -70,6 +70,12 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
     errors: list[str] = []
     stats: dict[str, Any] = {"sboms": 0, "components": 0}
     rows: list[list[Any]] = []
+    for item in [
+        *(section.get("images") or []),
+        *(section.get("models") or []),
+        *(section.get("python") or []),
+    ]:
+        config.resolve(item["output"]).parent.mkdir(parents=True, exist_ok=True)
     for label, job in jobs:
         try:
             result = job()
