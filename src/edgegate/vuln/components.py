@@ -1,0 +1,398 @@
+"""What a scan checks: `Component`s from requirements files, pyproject.toml, the running Python
+environment or a CycloneDX SBOM (whose purls name the OSV ecosystem and, for distributions, the
+release), plus the CycloneDX VEX statements an SBOM or VEX file carries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgegate.errors import InputError
+
+MAX_SBOM_BYTES = 256 * 1024 * 1024
+MAX_REQUIREMENTS_BYTES = 8 * 1024 * 1024
+_MAX_INCLUDE_DEPTH = 10
+
+_DEBIAN_CODENAMES = {
+    "jessie": "8", "stretch": "9", "buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13",
+    "forky": "14",
+}
+
+
+@dataclass(frozen=True)
+class Component:
+    """One package to look up. `ecosystem` is an OSV ecosystem base (``PyPI``, ``npm``,
+    ``Debian``, ``Ubuntu``, ``Alpine``) or None when edgegate cannot match the type; `problem`
+    says why a component cannot be scanned (no version, unsupported type, not pinned)."""
+
+    name: str
+    version: str | None
+    ecosystem: str | None
+    source: str
+    lookup_name: str = ""
+    release: str | None = None
+    purl: str | None = None
+    bom_ref: str | None = None
+    line: int | None = None
+    pointer: str | None = None
+    problem: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.lookup_name or self.name
+
+    @property
+    def shown(self) -> str:
+        return f"{self.name} {self.version}" if self.version else self.name
+
+
+@dataclass(frozen=True)
+class VexStatement:
+    """A CycloneDX ``vulnerabilities[]`` entry: advisory id, the refs it applies to, its state."""
+
+    id: str
+    refs: frozenset[str]
+    state: str
+    justification: str | None
+    source: str
+    pointer: str
+
+
+@dataclass
+class Inventory:
+    """Components and VEX statements read from the inputs."""
+
+    components: list[Component] = field(default_factory=list)
+    vex: list[VexStatement] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    """(source, message) warnings from reading the inputs."""
+
+
+# --- purls ---------------------------------------------------------------------------------------
+
+
+def _pypi_name(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))
+
+
+def _release(kind: str, distro: str | None) -> str | None:
+    if not distro:
+        return None
+    d = distro.strip().lower()
+    for prefix in ("debian-", "ubuntu-", "alpine-"):
+        if d.startswith(prefix):
+            d = d[len(prefix):]
+    if kind == "Debian":
+        if d in _DEBIAN_CODENAMES:
+            return _DEBIAN_CODENAMES[d]
+        m = re.match(r"(\d+)", d)
+        return m.group(1) if m else None
+    if kind == "Ubuntu":
+        m = re.match(r"(\d+\.\d+)", d)
+        return m.group(1) if m else None
+    if kind == "Alpine":
+        m = re.match(r"v?(\d+)\.(\d+)", d)
+        return f"v{m.group(1)}.{m.group(2)}" if m else None
+    return None
+
+
+def _source_name(value: str | None) -> str | None:
+    """``openssl (3.0.11-1)`` / ``openssl@3.0.11-1`` / ``openssl`` → ``openssl``."""
+    if not value:
+        return None
+    return re.split(r"[\s@(]", value.strip(), maxsplit=1)[0] or None
+
+
+def component_from_purl(
+    purl: str, source: str, *, pointer: str | None = None, bom_ref: str | None = None,
+    version: str | None = None, line: int | None = None,
+) -> Component:
+    """A component from a package URL. Unsupported types and missing versions are kept with a
+    `problem`, never dropped."""
+    from packageurl import PackageURL
+
+    try:
+        p = PackageURL.from_string(purl)
+    except ValueError as exc:
+        return Component(purl, version, None, source, purl=purl, bom_ref=bom_ref, pointer=pointer, line=line,
+                         problem=f"invalid purl: {exc}")
+    quals = p.qualifiers if isinstance(p.qualifiers, dict) else {}
+    ver = p.version or version
+    kind: str | None
+    lookup = p.name
+    release = None
+    shown = p.name
+    if p.type == "pypi":
+        kind, lookup = "PyPI", _pypi_name(p.name)
+    elif p.type == "npm":
+        kind = "npm"
+        lookup = shown = f"{p.namespace}/{p.name}" if p.namespace else p.name
+    elif p.type == "deb":
+        kind = "Ubuntu" if (p.namespace or "").lower() == "ubuntu" else "Debian"
+        release = _release(kind, quals.get("distro"))
+        lookup = _source_name(quals.get("upstream")) or p.name
+        epoch = quals.get("epoch")
+        if ver and epoch and ":" not in ver:
+            ver = f"{epoch}:{ver}"
+    elif p.type == "apk":
+        kind = "Alpine"
+        release = _release(kind, quals.get("distro"))
+        lookup = _source_name(quals.get("upstream")) or p.name
+    else:
+        kind = None
+    problem = None
+    if kind is None:
+        problem = f"purl type {p.type!r} is not matched by edgegate (PyPI, npm, deb, apk are)"
+    elif not ver:
+        problem = "no version: cannot tell whether it is affected"
+    return Component(shown, ver, kind, source, lookup_name=lookup, release=release, purl=purl,
+                     bom_ref=bom_ref, pointer=pointer, line=line, problem=problem)
+
+
+def pypi_component(name: str, version: str | None, source: str, *, line: int | None = None,
+                   pointer: str | None = None, problem: str | None = None) -> Component:
+    purl = f"pkg:pypi/{_pypi_name(name)}@{version}" if version else f"pkg:pypi/{_pypi_name(name)}"
+    return Component(name, version, "PyPI", source, lookup_name=_pypi_name(name), purl=purl, line=line,
+                     pointer=pointer, problem=problem)
+
+
+# --- Python inputs -------------------------------------------------------------------------------
+
+
+def _pinned(spec: Any) -> str | None:
+    """The one version a specifier set pins (``==1.2`` / ``===1.2``), else None."""
+    items = list(spec)
+    if len(items) == 1 and items[0].operator in ("==", "===") and "*" not in items[0].version:
+        return str(items[0].version)
+    return None
+
+
+def _requirement(text: str, source: str, line: int | None, pointer: str | None) -> Component | None:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise InputError(f"invalid requirement {text!r}: {exc}", source, line) from None
+    if req.url:
+        return pypi_component(req.name, None, source, line=line, pointer=pointer,
+                              problem="installed from a URL, not a PyPI version")
+    version = _pinned(req.specifier)
+    problem = None if version else f"not pinned to one version ({text.strip()!r}): cannot tell whether it is affected"
+    return pypi_component(req.name, version, source, line=line, pointer=pointer, problem=problem)
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    buf, start = "", 0
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw
+        if not buf:
+            start = n
+        line = "" if re.match(r"^\s*#", line) else re.sub(r"\s+#.*$", "", line)
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        buf += line
+        if buf.strip():
+            yield start, buf.strip()
+        buf = ""
+    if buf.strip():
+        yield start, buf.strip()
+
+
+def read_requirements(path: Path, shown: str, _depth: int = 0, _seen: set[Path] | None = None) -> list[Component]:
+    """Components of a pip requirements file (``-r``/``-c`` includes followed, options skipped)."""
+    from edgegate.io.files import read_text_bounded
+
+    seen = _seen if _seen is not None else set()
+    real = path.resolve()
+    if real in seen:
+        return []
+    seen.add(real)
+    text = read_text_bounded(path, MAX_REQUIREMENTS_BYTES)
+    out: list[Component] = []
+    for line_no, line in _logical_lines(text):
+        m = re.match(r"^(-r|--requirement|-c|--constraint)[\s=]+(\S+)", line)
+        if m:
+            if _depth >= _MAX_INCLUDE_DEPTH:
+                raise InputError("requirements includes nested too deeply", shown, line_no)
+            inc = path.parent / m.group(2)
+            if not inc.is_file():
+                raise InputError(f"included requirements file {m.group(2)!r} does not exist", shown, line_no)
+            inc_shown = str(Path(shown).parent / m.group(2))
+            out += read_requirements(inc, inc_shown, _depth + 1, seen)
+            continue
+        if line.startswith("-e ") or line.startswith("--editable"):
+            out.append(pypi_component(line.split(maxsplit=1)[-1], None, shown, line=line_no,
+                                      problem="editable install: no released version to check"))
+            continue
+        if line.startswith("-"):
+            continue  # --index-url, --hash on its own line, --find-links, ...
+        req = re.split(r"\s+--?[a-z]", line, maxsplit=1)[0]  # drop per-line options (--hash=...)
+        comp = _requirement(req, shown, line_no, None)
+        if comp is not None:
+            out.append(comp)
+    return out
+
+
+def read_pyproject(path: Path, shown: str) -> list[Component]:
+    """Components of ``[project] dependencies`` and ``optional-dependencies`` (PEP 621)."""
+    from edgegate.io.documents import load_documents
+
+    data = load_documents(path, parser="toml")[0].data
+    project = data.get("project") if isinstance(data, dict) else None
+    if not isinstance(project, dict):
+        return []
+    out: list[Component] = []
+    deps = project.get("dependencies") or []
+    if not isinstance(deps, list):
+        raise InputError("[project] dependencies must be a list", shown)
+    for i, dep in enumerate(deps):
+        if isinstance(dep, str):
+            c = _requirement(dep, shown, None, f"/project/dependencies/{i}")
+            if c is not None:
+                out.append(c)
+    optional = project.get("optional-dependencies") or {}
+    if isinstance(optional, dict):
+        for extra, items in optional.items():
+            for i, dep in enumerate(items if isinstance(items, list) else []):
+                if isinstance(dep, str):
+                    c = _requirement(dep, shown, None, f"/project/optional-dependencies/{extra}/{i}")
+                    if c is not None:
+                        out.append(c)
+    return out
+
+
+def read_environment() -> list[Component]:
+    """The distributions installed in the Python environment edgegate runs in (metadata only)."""
+    import sys
+    from importlib.metadata import distributions
+
+    shown = f"<environment {sys.prefix}>"
+    seen: set[str] = set()
+    out: list[Component] = []
+    for dist in distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if not name or _pypi_name(name) in seen:
+            continue
+        seen.add(_pypi_name(name))
+        out.append(pypi_component(name, dist.version, shown))
+    return sorted(out, key=lambda c: c.key)
+
+
+def read_python_path(path: Path, shown: str) -> list[Component]:
+    """A requirements file, a pyproject.toml, or a folder holding ``requirements*.txt`` and/or
+    ``pyproject.toml`` (not recursive)."""
+    if path.is_dir():
+        files = sorted(path.glob("requirements*.txt"))
+        if (path / "pyproject.toml").is_file():
+            files.append(path / "pyproject.toml")
+        if not files:
+            raise InputError("no requirements*.txt or pyproject.toml in this folder", shown)
+        out: list[Component] = []
+        for f in files:
+            out += read_python_path(f, str(Path(shown) / f.name))
+        return out
+    if not path.exists():
+        raise InputError("no such file or directory", shown)
+    if path.name == "pyproject.toml" or path.suffix == ".toml":
+        return read_pyproject(path, shown)
+    if path.suffix.lower() in (".json", ".xml") or path.name.endswith(".cdx.json"):
+        raise InputError("looks like an SBOM: pass it with --sbom", shown)
+    return read_requirements(path, shown)
+
+
+# --- CycloneDX -----------------------------------------------------------------------------------
+
+
+def _load_cyclonedx(path: Path, shown: str) -> dict[str, Any]:
+    from edgegate.io.files import read_text_bounded
+
+    text = read_text_bounded(path, MAX_SBOM_BYTES)
+    if text.lstrip().startswith("<"):
+        raise InputError("CycloneDX XML is not supported; give the CycloneDX JSON form", shown)
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not a CycloneDX JSON SBOM: malformed JSON ({exc.msg})", shown, exc.lineno) from None
+    except RecursionError:
+        raise InputError("not a CycloneDX JSON SBOM: nested too deeply", shown) from None
+    if not isinstance(data, dict) or data.get("bomFormat") != "CycloneDX":
+        hint = " (an SPDX document?)" if isinstance(data, dict) and "spdxVersion" in data else ""
+        raise InputError(f"not a CycloneDX SBOM: no \"bomFormat\": \"CycloneDX\"{hint}", shown)
+    if not isinstance(data.get("specVersion"), str):
+        raise InputError("not a CycloneDX SBOM: no specVersion", shown)
+    return data
+
+
+def _walk_components(items: Any, pointer: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    if not isinstance(items, list):
+        return
+    stack = [(f"{pointer}/{i}", c) for i, c in enumerate(items)]
+    stack.reverse()
+    while stack:
+        ptr, comp = stack.pop()
+        if not isinstance(comp, Mapping):
+            continue
+        yield ptr, comp
+        children = comp.get("components")
+        if isinstance(children, list):
+            stack.extend(reversed([(f"{ptr}/components/{i}", c) for i, c in enumerate(children)]))
+
+
+def _vex_of(data: Mapping[str, Any], shown: str) -> list[VexStatement]:
+    out: list[VexStatement] = []
+    vulns = data.get("vulnerabilities")
+    for i, v in enumerate(vulns if isinstance(vulns, list) else []):
+        if not isinstance(v, Mapping) or not isinstance(v.get("id"), str):
+            continue
+        raw_analysis = v.get("analysis")
+        analysis: Mapping[str, Any] = raw_analysis if isinstance(raw_analysis, Mapping) else {}
+        state = analysis.get("state")
+        if not isinstance(state, str):
+            continue
+        refs: set[str] = set()
+        affects = v.get("affects")
+        for a in affects if isinstance(affects, list) else []:
+            if isinstance(a, Mapping) and isinstance(a.get("ref"), str):
+                refs.add(a["ref"])
+        just = analysis.get("justification")
+        out.append(VexStatement(v["id"], frozenset(refs), state, just if isinstance(just, str) else None,
+                                shown, f"/vulnerabilities/{i}"))
+    return out
+
+
+def read_sbom(path: Path, shown: str) -> Inventory:
+    """Components (with purls) and VEX statements of a CycloneDX JSON SBOM."""
+    data = _load_cyclonedx(path, shown)
+    inv = Inventory()
+    for ptr, comp in _walk_components(data.get("components"), "/components"):
+        purl = comp.get("purl")
+        name = str(comp["name"]) if isinstance(comp.get("name"), str) else "?"
+        version = comp.get("version") if isinstance(comp.get("version"), str) else None
+        ref = comp.get("bom-ref") if isinstance(comp.get("bom-ref"), str) else None
+        ctype = comp.get("type")
+        if isinstance(purl, str) and purl:
+            inv.components.append(component_from_purl(purl, shown, pointer=ptr, bom_ref=ref, version=version))
+        elif ctype in ("library", "framework", "application", "operating-system", "container", "platform",
+                       "device", "firmware", "file", None):
+            if ctype in ("operating-system", "file"):
+                continue  # not a package: nothing to look up by name
+            inv.components.append(Component(
+                name, version, None, shown, bom_ref=ref, pointer=ptr,
+                problem="no purl: edgegate matches components by package URL",
+            ))
+    inv.vex = _vex_of(data, shown)
+    return inv
+
+
+def read_vex(path: Path, shown: str) -> list[VexStatement]:
+    """The VEX statements of a CycloneDX VEX (or SBOM) JSON document."""
+    return _vex_of(_load_cyclonedx(path, shown), shown)

@@ -1,0 +1,210 @@
+"""Match components against an offline database (`match_offline`) or, for Python packages, the
+OSV service through pip-audit (`match_online`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgegate.errors import EngineError
+from edgegate.vuln.components import Component
+from edgegate.vuln.db import VulnDB
+from edgegate.vuln.osv import Advisory, Affected, Verdict, advisory_from_record, evaluate
+from edgegate.vuln.versions import UnparseableVersion, can_order, parse
+
+
+@dataclass
+class Match:
+    """A component affected by an advisory, with the versions that fix it."""
+
+    component: Component
+    advisory: Advisory
+    fixed: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return self.advisory.ids
+
+
+@dataclass
+class Unscannable:
+    """A component edgegate could not check (fully), and why."""
+
+    component: Component
+    reason: str
+    advisories: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MatchResult:
+    matches: list[Match] = field(default_factory=list)
+    unscannable: list[Unscannable] = field(default_factory=list)
+    scanned: int = 0
+
+
+def _release_applies(component: Component, entry: Affected) -> bool:
+    parts = entry.ecosystem.split(":")
+    if len(parts) == 1 or component.release is None:
+        return True  # no release on one side: the advisory applies (never a silent miss)
+    return parts[1] == component.release
+
+
+def sort_versions(ecosystem: str, versions: Iterable[str]) -> list[str]:
+    """Versions in the ecosystem's order; unparseable ones last, as given."""
+    good: list[tuple[Any, str]] = []
+    bad: list[str] = []
+    for v in dict.fromkeys(versions):
+        try:
+            good.append((parse(ecosystem, v), v))
+        except UnparseableVersion:
+            bad.append(v)
+    good.sort(key=lambda t: t[0])
+    return [v for _, v in good] + bad
+
+
+def merge_aliases(matches: list[Match]) -> list[Match]:
+    """One match per advisory per component: records that alias each other (a PYSEC and its
+    GHSA) are merged, keeping the first id and the union of ids and fixes."""
+    out: list[Match] = []
+    for m in matches:
+        for kept in out:
+            if kept.component is m.component and kept.ids & m.ids:
+                adv = kept.advisory
+                aliases = tuple(sorted((set(adv.aliases) | m.ids) - {adv.id}))
+                from dataclasses import replace
+
+                kept.advisory = replace(adv, aliases=aliases, rating=adv.rating or m.advisory.rating)
+                kept.fixed += [f for f in m.fixed if f not in kept.fixed]
+                break
+        else:
+            out.append(m)
+    return out
+
+
+def match_offline(components: Sequence[Component], db: VulnDB) -> MatchResult:
+    """Every (component, advisory) where the component's version is affected."""
+    result = MatchResult()
+    for comp in components:
+        if comp.problem is not None or comp.ecosystem is None or comp.version is None:
+            result.unscannable.append(Unscannable(comp, comp.problem or "cannot be matched"))
+            continue
+        result.scanned += 1
+        found: list[Match] = []
+        unknown: list[str] = []
+        problems: list[str] = []
+        for adv, entry in db.lookup(comp.ecosystem, comp.key):
+            if not _release_applies(comp, entry):
+                continue
+            ev = evaluate(entry, comp.version)
+            if ev.verdict is Verdict.AFFECTED:
+                found.append(Match(comp, adv, sort_versions(entry.base, entry.fixed())))
+            elif ev.verdict is Verdict.UNKNOWN:
+                unknown.append(adv.id)
+                problems += [p for p in ev.problems if p not in problems]
+        result.matches += merge_aliases(found)
+        if unknown:
+            if not can_order(comp.ecosystem):
+                reason = f"no version ordering for {comp.ecosystem}"
+            else:
+                reason = "; ".join(problems[:3])
+            result.unscannable.append(Unscannable(comp, reason, unknown))
+    return result
+
+
+class _RecordingSession:
+    """Wraps pip-audit's HTTP session to keep the OSV records of each response, so severity and
+    aliases come from the same records pip-audit read (pip-audit keeps no severity)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        response = self._session.post(*args, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            return response
+        if isinstance(body, dict):
+            for vuln in body.get("vulns") or []:
+                if isinstance(vuln, dict) and isinstance(vuln.get("id"), str):
+                    self.records[vuln["id"]] = vuln
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+def _online_advisory(raw: Any, comp: Component, url: str) -> tuple[Advisory | None, list[str]]:
+    """The advisory and its fixed versions for `comp` from an OSV API record (all ranges, as
+    offline; pip-audit itself keeps only the first range's fixes)."""
+    from edgegate.vuln.osv import MalformedRecord
+
+    if raw is None:
+        return None, []
+    try:
+        adv = advisory_from_record(raw, url)
+    except MalformedRecord:
+        return None, []
+    if adv is None:
+        return None, []
+    fixed: list[str] = []
+    for entry in adv.affected:
+        if entry.base == "PyPI" and entry.name == comp.key:
+            fixed += [f for f in entry.fixed() if f not in fixed]
+    return adv, sort_versions("PyPI", fixed)
+
+
+DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"
+
+
+def match_online(
+    components: Sequence[Component], *, osv_url: str | None = None, timeout: int = 30, cache_dir: Any = None
+) -> MatchResult:
+    """Python components checked by pip-audit's OSV service (``POST /v1/query``). Other
+    ecosystems cannot be checked online: they are an error (use an offline database)."""
+    from packaging.version import InvalidVersion, Version
+    from pip_audit._service.interface import ResolvedDependency, ServiceError
+    from pip_audit._service.osv import OsvService
+
+    others = [c for c in components if c.ecosystem not in ("PyPI", None) and c.problem is None]
+    if others:
+        kinds = sorted({c.ecosystem or "?" for c in others})
+        raise EngineError(
+            f"online mode checks PyPI packages only; {len(others)} {', '.join(kinds)} component(s) need an"
+            " offline database (--db)"
+        )
+    service = OsvService(cache_dir=cache_dir, timeout=timeout, osv_url=osv_url or DEFAULT_OSV_URL)
+    recorder = _RecordingSession(service.session)
+    service.session = recorder  # type: ignore[assignment]
+    result = MatchResult()
+    for comp in components:
+        if comp.problem is not None or comp.ecosystem is None or comp.version is None:
+            result.unscannable.append(Unscannable(comp, comp.problem or "cannot be matched"))
+            continue
+        try:
+            version = Version(comp.version)
+        except InvalidVersion:
+            result.unscannable.append(Unscannable(comp, f"{comp.version!r} is not a valid PyPI version"))
+            continue
+        result.scanned += 1
+        dep = ResolvedDependency(name=comp.name, version=version)
+        try:
+            _, vulns = service.query(dep)
+        except ServiceError as exc:
+            cause = exc.__cause__ or exc
+            raise EngineError(f"OSV service error for {comp.shown}: {cause}") from None
+        except Exception as exc:  # requests' connection errors and pip-audit's ConnectionError
+            raise EngineError(f"cannot reach the OSV service at {service.osv_url}: {exc}") from None
+        found: list[Match] = []
+        for vr in vulns:
+            ids = {vr.id, *vr.aliases}
+            raw = next((recorder.records[i] for i in ids if i in recorder.records), None)
+            adv, fixed = _online_advisory(raw, comp, service.osv_url)
+            if adv is None:
+                adv = Advisory(id=vr.id, aliases=tuple(sorted(vr.aliases)), summary=vr.description)
+                fixed = [str(v) for v in vr.fix_versions]
+            found.append(Match(comp, adv, fixed))
+        result.matches += merge_aliases(found)
+    return result
