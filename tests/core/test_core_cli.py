@@ -1,0 +1,225 @@
+"""The `edgegate` command: help, version, lazy imports, check and init, errors as one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("sigstore", "onnx", "onnxruntime", "regopy", "huggingface_hub", "cyclonedx",
+         "model_signing", "pip_audit", "numpy", "pandas")
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert lines[0].startswith("edgegate: error: ")
+    return lines[0]
+
+
+def test_help_in_process(cli) -> None:
+    r = cli("--help")
+    assert r.exit_code == 0
+    for word in ("check", "init", "policy"):
+        assert word in r.stdout
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys\n"
+        "import typer.main\n"
+        "from edgegate.cli import app\n"
+        "command = typer.main.get_command(app)\n"
+        "ctx = command.make_context('edgegate', ['--help'], resilient_parsing=True)\n"
+        "command.get_help(ctx)\n"
+        f"heavy = {HEAVY!r}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_help_importtime_has_no_heavy_libraries() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "edgegate", "--help"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0
+    assert "Usage" in proc.stdout
+    imported = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "edgegate" in imported  # the importtime output was parsed
+    assert imported.isdisjoint(HEAVY), sorted(imported & set(HEAVY))
+
+
+@pytest.mark.parametrize("sub", ["policy", "policy lint", "policy test", "check", "init"])
+def test_subcommand_help_does_not_import_heavy(sub: str) -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from edgegate.cli import app\n"
+        f"r = CliRunner().invoke(app, {sub.split()!r} + ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        f"heavy = {HEAVY!r}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_version(cli, cli_subprocess) -> None:
+    from edgegate import __version__
+
+    r = cli("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"edgegate {__version__}"
+    r = cli_subprocess("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"edgegate {__version__}"
+
+
+def test_check_without_config_is_exit_2_one_line(cli_subprocess, tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # stop the upward search here
+    r = cli_subprocess("check", tmp_path)
+    assert r.exit_code == 2
+    line = _one_error_line(r.stderr)
+    assert "edgegate.toml" in line and str(tmp_path) in line
+
+
+def test_check_missing_path_is_exit_2(cli_subprocess, tmp_path: Path) -> None:
+    r = cli_subprocess("check", tmp_path / "nope")
+    assert r.exit_code == 2
+    assert "no such file or directory" in _one_error_line(r.stderr)
+
+
+def test_check_bad_config_names_key_and_file(cli_subprocess, tmp_path: Path) -> None:
+    (tmp_path / "edgegate.toml").write_text('[policy]\npaths = ["."]\nrulez = ["policy"]\n')
+    r = cli_subprocess("check", tmp_path)
+    assert r.exit_code == 2
+    line = _one_error_line(r.stderr)
+    assert "policy.rulez" in line
+    assert str(tmp_path / "edgegate.toml") in line
+
+
+def test_check_unknown_gate_is_exit_2(cli, tmp_path: Path) -> None:
+    (tmp_path / "edgegate.toml").write_text('[policy]\npaths = ["."]\n')
+    r = cli("check", tmp_path, "--gate", "nuclear")
+    assert r.exit_code == 2
+    assert "unknown gate 'nuclear'" in _one_error_line(r.stderr)
+
+
+def test_unknown_format_is_exit_2(cli, tmp_path: Path) -> None:
+    (tmp_path / "edgegate.toml").write_text('[policy]\npaths = ["."]\n')
+    r = cli("check", tmp_path, "-f", "pdf")
+    assert r.exit_code == 2
+    assert "unknown format 'pdf'" in _one_error_line(r.stderr)
+
+
+def test_init_then_policy_test_then_check(cli, tmp_path: Path) -> None:
+    r = cli("init", tmp_path)
+    assert r.exit_code == 0, r.stderr
+    for rel in ("edgegate.toml", "policy/team.rego", "policy/tests/team.yaml"):
+        assert (tmp_path / rel).is_file()
+        assert f"wrote {tmp_path / rel}" in r.stdout
+    # the starter config is valid for the config loader
+    from edgegate.config import load_config
+
+    cfg = load_config(tmp_path / "edgegate.toml")
+    assert cfg.section("policy") is not None
+
+    r = cli("policy", "test", "policy", "-f", "json", cwd=tmp_path)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["gates"][0]["stats"]["passed"] == 2
+    assert report["gates"][0]["stats"]["failed"] == 0
+
+    # no deploy/ yet: the gate cannot decide, which is exit 2 and never a pass
+    r = cli("check", tmp_path, "-f", "json")
+    assert r.exit_code == 2
+    errors = json.loads(r.stdout)["gates"][0]["errors"]
+    assert any("deploy" in e and "no such file or directory" in e for e in errors)
+
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "app.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: web\n          image: nginx:latest\n"
+    )
+    r = cli("check", tmp_path, "-f", "json")
+    assert r.exit_code == 1, r.stdout + r.stderr
+    gate = json.loads(r.stdout)["gates"][0]
+    assert gate["gate"] == "policy" and gate["status"] == "failed"
+    messages = [f["message"] for f in gate["findings"]]
+    assert "Deployment/web has no 'team' label" in messages
+    assert any(f["blocking"] and f["location"]["path"].endswith("app.yaml") for f in gate["findings"])
+
+
+def test_init_refuses_to_overwrite(cli, tmp_path: Path) -> None:
+    assert cli("init", tmp_path).exit_code == 0
+    (tmp_path / "edgegate.toml").write_text("# mine\n")
+    r = cli("init", tmp_path)
+    assert r.exit_code == 2
+    assert "--force" in _one_error_line(r.stderr)
+    assert (tmp_path / "edgegate.toml").read_text() == "# mine\n"
+    assert cli("init", tmp_path, "--force").exit_code == 0
+    assert "[policy]" in (tmp_path / "edgegate.toml").read_text()
+
+
+def test_init_missing_folder(cli, tmp_path: Path) -> None:
+    r = cli("init", tmp_path / "nope")
+    assert r.exit_code == 2
+    assert "no such directory" in _one_error_line(r.stderr)
+
+
+def test_check_example_edge_app(cli, root_dir: Path, tmp_path: Path) -> None:
+    """The README's command: the example has deliberate violations, so exit 1 with findings."""
+    app = tmp_path / "edge-app"
+    shutil.copytree(root_dir / "examples" / "edge-app", app)
+    r = cli("check", app, "-f", "json", cwd=tmp_path)
+    assert r.exit_code == 1, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["exit_code"] == 1
+    (policy,) = [g for g in report["gates"] if g["gate"] == "policy"]
+    assert policy["status"] == "failed" and policy["errors"] == []
+    blocking = [f for f in policy["findings"] if f["blocking"]]
+    assert blocking
+    for f in policy["findings"]:
+        assert f["location"]["path"].startswith("edge-app/manifests/"), f
+        assert f["location"]["line"] >= 1
+    # the repo's own rule (policy/team.rego) runs beside the shipped pack
+    assert "Deployment/batch-embedder has no 'team' label" in [f["message"] for f in policy["findings"]]
+    # the :latest image in batch-embedder.yaml is reported at its line
+    text = (app / "manifests" / "batch-embedder.yaml").read_text().splitlines()
+    latest_line = next(i for i, ln in enumerate(text, 1) if ":latest" in ln)
+    assert any(
+        f["location"]["path"].endswith("batch-embedder.yaml") and f["location"]["line"] == latest_line
+        for f in blocking
+    )
+
+
+def test_check_example_via_library(root_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgegate.check import load_for_check, run_check
+    from edgegate.findings import Status, exit_code
+
+    monkeypatch.chdir(root_dir)
+    results = run_check(load_for_check(root_dir / "examples" / "edge-app"))
+    assert [r.gate for r in results] == ["policy"]
+    assert results[0].status is Status.FAILED
+    assert exit_code(results) == 1
+    assert results[0].stats["documents"] >= 5
+
+
+def test_check_subprocess_text_report(cli_subprocess, root_dir: Path) -> None:
+    r = cli_subprocess("check", "examples/edge-app", cwd=root_dir,
+                       env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+    assert r.exit_code == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "policy" in r.stdout and "batch-embedder.yaml" in r.stdout

@@ -1,0 +1,164 @@
+"""Config discovery (edgegate.toml, [tool.edgegate]), validation errors naming key and file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgegate.check import load_for_check, selected_gates
+from edgegate.config import find_config, load_config
+from edgegate.errors import ConfigError
+
+GOOD = '[policy]\npaths = ["manifests"]\nrules = ["policy"]\n'
+
+
+def test_find_config_upwards(tmp_path: Path) -> None:
+    (tmp_path / "edgegate.toml").write_text(GOOD)
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    assert find_config(deep) == (tmp_path / "edgegate.toml").resolve()
+    assert find_config(tmp_path) == (tmp_path / "edgegate.toml").resolve()
+
+
+def test_find_config_nearest_wins(tmp_path: Path) -> None:
+    (tmp_path / "edgegate.toml").write_text(GOOD)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / ".edgegate.toml").write_text(GOOD)
+    assert find_config(sub / ".") == (sub / ".edgegate.toml").resolve()
+
+
+def test_find_config_stops_at_git_root(tmp_path: Path) -> None:
+    (tmp_path / "edgegate.toml").write_text(GOOD)
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "src").mkdir()
+    assert find_config(repo / "src") is None
+
+
+def test_find_config_pyproject_only_with_tool_section(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert find_config(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.edgegate.policy]\npaths = ["k8s"]\n')
+    assert find_config(tmp_path) == (tmp_path / "pyproject.toml").resolve()
+    # edgegate.toml beside it takes precedence
+    (tmp_path / "edgegate.toml").write_text(GOOD)
+    assert find_config(tmp_path) == (tmp_path / "edgegate.toml").resolve()
+
+
+def test_load_pyproject_tool_section(tmp_path: Path) -> None:
+    f = tmp_path / "pyproject.toml"
+    f.write_text('[project]\nname = "x"\n\n[tool.edgegate.policy]\npaths = ["k8s"]\nfail-on-warn = true\n')
+    cfg = load_config(f)
+    assert cfg.section("policy") == {"paths": ["k8s"], "fail-on-warn": True}
+    assert cfg.root == tmp_path.resolve()
+    assert cfg.resolve("k8s") == tmp_path.resolve() / "k8s"
+    assert cfg.resolve("/abs/x") == Path("/abs/x")
+
+
+def test_pyproject_unknown_key_is_prefixed(tmp_path: Path) -> None:
+    f = tmp_path / "pyproject.toml"
+    f.write_text('[tool.edgegate.policy]\nrulez = ["x"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert "tool.edgegate.policy.rulez" in info.value.message
+    assert info.value.path == str(f)
+
+
+def test_pyproject_without_tool_section_is_error(tmp_path: Path) -> None:
+    f = tmp_path / "pyproject.toml"
+    f.write_text('[project]\nname = "x"\n')
+    with pytest.raises(ConfigError, match=r"no \[tool.edgegate\] table"):
+        load_config(f)
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    f = tmp_path / "edgegate.toml"
+    f.write_text(GOOD + '\n[polcy]\npaths = ["x"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert "'polcy'" in info.value.message and "unknown key" in info.value.message
+    assert info.value.path == str(f)
+    assert str(info.value).startswith(str(f))
+
+
+def test_section_schema_rejects_unknown_key(tmp_path: Path) -> None:
+    f = tmp_path / "edgegate.toml"
+    f.write_text('[policy]\npaths = ["m"]\nrulez = ["policy"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert info.value.message == "unknown key 'policy.rulez'"
+    assert info.value.path == str(f)
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('[policy]\npaths = "manifests"\n', "policy.paths"),
+        ('[policy]\nfail-on-warn = "yes"\n', "policy.fail-on-warn"),
+        ('[policy]\nfail-on = "severe"\n', "policy.fail-on"),
+        ('[policy]\npaths = []\n', "policy.paths"),
+        ('[report]\nformats = ["pdf"]\n', "report.formats.0"),
+        ('gates = ["policy", "nuclear"]\n[policy]\n', "gates.1"),
+    ],
+)
+def test_bad_value_types_name_the_key(tmp_path: Path, body: str, key: str) -> None:
+    f = tmp_path / "edgegate.toml"
+    f.write_text(body)
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert f"'{key}'" in info.value.message
+    assert info.value.path == str(f)
+
+
+def test_section_must_be_a_table(tmp_path: Path) -> None:
+    f = tmp_path / "edgegate.toml"
+    f.write_text('policy = "yes"\n')
+    with pytest.raises(ConfigError, match="'policy'"):
+        load_config(f)
+
+
+def test_malformed_toml_config(tmp_path: Path) -> None:
+    f = tmp_path / "edgegate.toml"
+    f.write_text('[policy]\npaths = ["a"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert "malformed TOML" in info.value.message
+    assert info.value.path == str(f)
+
+
+def test_binary_config_is_config_error(tmp_path: Path) -> None:
+    f = tmp_path / "edgegate.toml"
+    f.write_bytes(b"\x00\x01\x02")
+    with pytest.raises(ConfigError, match="binary"):
+        load_config(f)
+
+
+def test_load_for_check_without_config(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    with pytest.raises(ConfigError, match="edgegate init"):
+        load_for_check(tmp_path)
+    with pytest.raises(ConfigError, match="no such file or directory"):
+        load_for_check(tmp_path / "missing")
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_for_check(tmp_path, tmp_path / "other.toml")
+
+
+def test_selected_gates(tmp_path: Path) -> None:
+    f = tmp_path / "edgegate.toml"
+    f.write_text(GOOD)
+    cfg = load_config(f)
+    assert selected_gates(cfg) == ["policy"]
+    assert selected_gates(cfg, ["policy"]) == ["policy"]
+    with pytest.raises(ConfigError, match="unknown gate 'nope'"):
+        selected_gates(cfg, ["nope"])
+    with pytest.raises(ConfigError, match=r"gate 'vuln' has no \[vuln\] section"):
+        selected_gates(cfg, ["vuln"])
+    f.write_text('gates = ["vuln"]\n' + GOOD)
+    with pytest.raises(ConfigError, match="listed in 'gates'"):
+        selected_gates(load_config(f))
+    f.write_text("[report]\nformats = [\"text\"]\n")
+    with pytest.raises(ConfigError, match="no gate is configured"):
+        selected_gates(load_config(f))
