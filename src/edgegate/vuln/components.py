@@ -145,6 +145,7 @@ def component_from_purl(
         lookup = _source_name(quals.get("upstream")) or p.name
     else:
         kind = None
+        shown = f"{p.namespace}/{p.name}" if p.namespace else p.name
     problem = None
     if kind is None:
         problem = f"purl type {p.type!r} is not matched by edgegate (PyPI, npm, deb, apk are)"
