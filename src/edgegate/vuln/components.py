@@ -179,7 +179,8 @@ def _requirement(text: str, source: str, line: int | None, pointer: str | None) 
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
-        raise InputError(f"invalid requirement {text!r}: {exc}", source, line) from None
+        why = str(exc).splitlines()[0] if str(exc) else "not a PEP 508 requirement"
+        raise InputError(f"invalid requirement {text!r}: {why}", source, line) from None
     if req.url:
         return pypi_component(req.name, None, source, line=line, pointer=pointer,
                               problem="installed from a URL, not a PyPI version")
