@@ -179,3 +179,168 @@ def test_parse_reference_defaults() -> None:
     assert parse_reference("localhost:5000/app").registry == "localhost:5000"
     with pytest.raises(InputError):
         parse_reference("UPPER/case")
+
+
+# ------------------------------------------------------------------ bearer-token auth
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class _TokenIssuer:
+    """A token server for docker-registry's `auth: token` (ES256 JWTs with an x5c certificate)."""
+
+    def __init__(self, root: Path, service: str, issuer: str) -> None:
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edgegate-test-token")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.cert_der = cert.public_bytes(serialization.Encoding.DER)
+        self.bundle = root / "token-ca.pem"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.service, self.issuer = service, issuer
+        self.requests: list[str] = []
+
+    def token(self, scope: str) -> str:
+        import secrets
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        access = []
+        for item in scope.split(" "):
+            parts = item.split(":")
+            if len(parts) == 3:
+                access.append({"type": parts[0], "name": parts[1], "actions": parts[2].split(",")})
+        now = int(time.time())
+        header = {
+            "typ": "JWT",
+            "alg": "ES256",
+            "x5c": [__import__("base64").b64encode(self.cert_der).decode()],
+        }
+        claims = {
+            "iss": self.issuer,
+            "sub": "",
+            "aud": self.service,
+            "exp": now + 600,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": secrets.token_hex(8),
+            "access": access,
+        }
+        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        der = self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _TokenIssuer]]:
+    import threading
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if REGISTRY is None:
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    root = tmp_path_factory.mktemp("token-registry")
+    issuer = _TokenIssuer(root, "edgegate-registry", "edgegate-issuer")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            issuer.requests.append(self.path)
+            scope = " ".join(query.get("scope", []))
+            body = json.dumps({"token": issuer.token(scope)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = _free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        "auth:\n  token:\n"
+        f"    realm: http://127.0.0.1:{server.server_address[1]}/token\n"
+        "    service: edgegate-registry\n    issuer: edgegate-issuer\n"
+        f"    rootcertbundle: {issuer.bundle}\n"
+    )
+    proc = subprocess.Popen(
+        [REGISTRY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    host = f"127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{host}/v2/", timeout=1).close()
+                break
+            except urllib.error.HTTPError:
+                break  # 401: up and asking for a token
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        else:
+            pytest.fail("local registry did not start")
+        yield host, issuer
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        server.shutdown()
+
+
+def _authed_put(host: str, issuer: _TokenIssuer, repo: str, layout: Path, tag: str) -> None:
+    """push_layout with a push token in every request."""
+    token = issuer.token(f"repository:{repo}:pull,push")
+    opener = urllib.request.build_opener()
+    opener.addheaders = [("Authorization", f"Bearer {token}")]
+    old = urllib.request._opener  # type: ignore[attr-defined]
+    urllib.request.install_opener(opener)
+    try:
+        push_layout(host, repo, tag, layout)
+    finally:
+        urllib.request.install_opener(old)
+
+
+def test_pull_with_bearer_token_auth(token_registry: tuple[str, _TokenIssuer], tmp_path: Path, cli) -> None:
+    host, issuer = token_registry
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"http://{host}/v2/team/secure/manifests/1.0", timeout=5)
+    assert err.value.code == 401
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    oci_layout(layout, _layers())
+    _authed_put(host, issuer, "team/secure", layout, "1.0")
+    issuer.requests.clear()
+    out = tmp_path / "sbom.json"
+    r = cli("sbom", "image", f"{host}/team/secure:1.0", "--insecure", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    assert {"base-files", "left-pad"} <= {c["name"] for c in json.loads(out.read_text())["components"]}
+    assert any("scope=repository%3Ateam%2Fsecure%3Apull" in p for p in issuer.requests), issuer.requests

@@ -94,6 +94,21 @@ def parse_reference(value: str) -> Reference:
     return Reference(registry, path, tag, digest)
 
 
+class _StripAuthOnRedirect(urllib.request.HTTPRedirectHandler):
+    """Follow blob redirects (to a CDN or object store) without sending the registry token there."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if (
+            new is not None
+            and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc
+        ):
+            new.remove_header("Authorization")
+        return new
+
+
 class RegistryClient:
     """A minimal distribution-API client: manifests and blobs, with bearer-token auth."""
 
@@ -106,6 +121,11 @@ class RegistryClient:
         self.base = f"{scheme}://{host}/v2/{ref.repository}"
         self.where = str(ref)
         self._token: str | None = None
+        # a localhost registry is never reached through an HTTP(S) proxy from the environment
+        handlers: list[urllib.request.BaseHandler] = [_StripAuthOnRedirect()]
+        if ref.host in _LOCAL_HOSTS:
+            handlers.append(urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
 
     def _request(self, url: str, accept: str | None = None) -> Any:
         headers = {"User-Agent": "edgegate"}
@@ -115,7 +135,7 @@ class RegistryClient:
             headers["Authorization"] = f"Bearer {self._token}"
         req = urllib.request.Request(url, headers=headers)
         try:
-            return urllib.request.urlopen(req, timeout=TIMEOUT)
+            return self._opener.open(req, timeout=TIMEOUT)
         except urllib.error.HTTPError as exc:
             if exc.code == 401 and self._token is None:
                 challenge = exc.headers.get("WWW-Authenticate", "")
@@ -148,7 +168,7 @@ class RegistryClient:
             fields["scope"] = f"repository:{self.ref.repository}:pull"
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(fields)
         try:
-            with urllib.request.urlopen(
+            with self._opener.open(
                 urllib.request.Request(url, headers={"User-Agent": "edgegate"}), timeout=TIMEOUT
             ) as resp:
                 body = resp.read(1024 * 1024)
