@@ -267,7 +267,7 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     issuer = _TokenIssuer(root, "edgegate-registry", "edgegate-issuer")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
             issuer.requests.append(self.path)
             scope = " ".join(query.get("scope", []))
