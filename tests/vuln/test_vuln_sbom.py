@@ -186,3 +186,23 @@ def test_apk_suffixes_univers_rejects_are_unscannable(osv_dir: Path, tmp_path: P
     assert _vulns(result) == set()
     notes = [f for f in result.findings if f.rule_id == "EGV001"]
     assert len(notes) == 1 and notes[0].details["advisories"] == ["ALPINE-0001"]
+
+
+def test_image_input_through_the_sbom_module(osv_dir: Path, tmp_path: Path) -> None:
+    """``--image`` inventories a root filesystem with edgegate.sbom, then matches its purls."""
+    pytest.importorskip("edgegate.sbom.api")
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+    (root / "var/lib/dpkg/status").write_text(
+        "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib\n"
+        "Version: 1:1.2.13.dfsg-1\n\n"
+        "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\n"
+        "Version: 3.0.11-1~deb12u2\n\n"
+    )
+    result = scan([ScanInput("image", ref=str(root), shown=str(root))], ScanSettings(db=osv_dir))
+    assert _vulns(result) == {("zlib1g", "DSA-0002-1")}  # libssl3 carries the fix
+    f = next(f for f in result.findings if f.blocking)
+    assert f.location.path == str(root) and f.location.pointer is None
+    assert result.stats["scanned"] == 2

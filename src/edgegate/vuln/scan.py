@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,8 @@ def _image_inventory(ref: str) -> tuple[Inventory, list[Finding]]:
         _warning(f.rule_id, f.title or "SBOM note", f.message, Location(path=ref), dict(f.details))
         for f in result.findings
     ]
-    inv.components = [c for c in inv.components]
+    # The SBOM was a temporary file: point at the image, not into a document the user never saw.
+    inv.components = [replace(c, pointer=None) for c in inv.components]
     return inv, notes
 
 
