@@ -62,6 +62,17 @@ def test_rootfs_directory_matches_dpkg_query(rootfs: Path, expected: set, tmp_pa
     doc = json.loads(out.read_text())
     purls = {c["purl"] for c in doc["components"] if c.get("purl", "").startswith("pkg:deb/")}
     assert "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib" in purls
+    lic = {
+        c["name"]: {
+            x.get("expression") or x["license"].get("id") or x["license"].get("name")
+            for x in c.get("licenses", [])
+        }
+        for c in doc["components"]
+        if c.get("purl", "").startswith("pkg:deb/")
+    }
+    assert lic["zlib1g"] == {"Zlib"}
+    assert {"GPL-2.0-only", "LGPL-2.1-only"} <= lic["libc6"]
+    assert sum(1 for v in lic.values() if v) >= 80  # Trivy finds licences for 85 of the 88
 
 
 def test_docker_archive_matches_dpkg_query(layer: Path, expected: set, tmp_path: Path) -> None:

@@ -311,3 +311,32 @@ def test_not_an_image(tmp_path: Path) -> None:
         tf.add(__file__, arcname="x.py")
     with pytest.raises(InputError, match="not an image archive"):
         image_sbom(str(p), tmp_path / "o.json")
+
+
+def test_debian_copyright_licences(tmp_path: Path) -> None:
+    from edgegate.sbom.catalog import parse_debian_copyright
+
+    dep5 = (
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: x\n\n"
+        "Files: *\nCopyright: 2020 A\nLicense: GPL-2+ or Expat\n text\n\n"
+        "Files: lib/*\nLicense: LGPL-2.1\n\nLicense: Expat\n Permission is hereby granted...\n"
+    )
+    assert parse_debian_copyright(dep5) == ["GPL-2.0-or-later", "MIT", "LGPL-2.1-only"]
+    old = "This package is free software.\nSee /usr/share/common-licenses/GPL-3 and /usr/share/common-licenses/Apache-2.0.\n"
+    assert parse_debian_copyright(old) == ["GPL-3.0-only", "Apache-2.0"]
+    # a doc dir that is a symlink to another package's (as Debian does for library packages)
+    layer = layer_tar(
+        [
+            E("var/lib/dpkg/status", data=DPKG_STATUS),
+            E("usr/share/doc/zlib1g/copyright", data=dep5),
+            E("usr/share/doc/base-files", "symlink", "zlib1g"),
+        ]
+    )
+    out = tmp_path / "s.json"
+    image_sbom(str(docker_archive(tmp_path / "i.tar", [layer])), out)
+    comps = _components(out)
+    assert {x["license"]["id"] for x in comps["base-files"]["licenses"]} == {
+        "GPL-2.0-or-later",
+        "MIT",
+        "LGPL-2.1-only",
+    }

@@ -57,12 +57,18 @@ def licenses_for(names: Iterable[str]) -> list[Any]:
                 from cyclonedx.model.license import DisjunctiveLicense
 
                 out.append(DisjunctiveLicense(name=name[:1000]))
+    from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
+
+    # a lone word that is not an SPDX id (e.g. Debian's "GPL") is a licence name, not an expression
+    out = [
+        DisjunctiveLicense(name=x.value)
+        if isinstance(x, LicenseExpression) and " " not in x.value.strip()
+        else x
+        for x in out
+    ]
     # an expression must be the only licence entry in CycloneDX 1.6
-    from cyclonedx.model.license import LicenseExpression
 
     if len(out) > 1 and any(isinstance(x, LicenseExpression) for x in out):
-        from cyclonedx.model.license import DisjunctiveLicense
-
         out = [x if not isinstance(x, LicenseExpression) else DisjunctiveLicense(name=x.value) for x in out]
     return out
 

@@ -136,6 +136,80 @@ def _dpkg_purl(name: str, version: str, arch: str | None, os_info: OSInfo | None
     ).to_string()
 
 
+_DEBIAN_TO_SPDX = {
+    "gpl-1": "GPL-1.0-only",
+    "gpl-1+": "GPL-1.0-or-later",
+    "gpl-2": "GPL-2.0-only",
+    "gpl-2+": "GPL-2.0-or-later",
+    "gpl-3": "GPL-3.0-only",
+    "gpl-3+": "GPL-3.0-or-later",
+    "lgpl-2": "LGPL-2.0-only",
+    "lgpl-2+": "LGPL-2.0-or-later",
+    "lgpl-2.1": "LGPL-2.1-only",
+    "lgpl-2.1+": "LGPL-2.1-or-later",
+    "lgpl-3": "LGPL-3.0-only",
+    "lgpl-3+": "LGPL-3.0-or-later",
+    "agpl-3": "AGPL-3.0-only",
+    "agpl-3+": "AGPL-3.0-or-later",
+    "gfdl-1.2": "GFDL-1.2-only",
+    "gfdl-1.2+": "GFDL-1.2-or-later",
+    "gfdl-1.3": "GFDL-1.3-only",
+    "gfdl-1.3+": "GFDL-1.3-or-later",
+    "expat": "MIT",
+    "mit": "MIT",
+    "zlib": "Zlib",
+    "isc": "ISC",
+    "bsd-2-clause": "BSD-2-Clause",
+    "bsd-3-clause": "BSD-3-Clause",
+    "bsd-4-clause": "BSD-4-Clause",
+    "apache-2.0": "Apache-2.0",
+    "apache-2": "Apache-2.0",
+    "mpl-1.1": "MPL-1.1",
+    "mpl-2.0": "MPL-2.0",
+    "artistic": "Artistic-1.0-Perl",
+    "artistic-2.0": "Artistic-2.0",
+    "cc0-1.0": "CC0-1.0",
+    "cc0": "CC0-1.0",
+    "curl": "curl",
+    "openssl": "OpenSSL",
+    "psf-2": "PSF-2.0",
+    "unicode-dfs-2016": "Unicode-DFS-2016",
+}
+_COMMON_LICENSES = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+_-]*[A-Za-z0-9+])")
+
+
+def _debian_license(name: str) -> str:
+    return _DEBIAN_TO_SPDX.get(name.lower(), name)
+
+
+def parse_debian_copyright(text: str) -> list[str]:
+    """Licences named by a Debian copyright file: the ``License:`` fields of a machine-readable
+    (DEP-5) file, else the ``/usr/share/common-licenses/NAME`` files it points to. Debian short
+    names are mapped to SPDX ids where they have one; others are kept as written."""
+    out: list[str] = []
+    if text.startswith("Format:") and "copyright-format" in text.split("\n", 1)[0]:
+        for stanza in iter_stanzas(text):
+            value = stanza.get("License", "").split("\n", 1)[0].strip()
+            if not value:
+                continue
+            for part in re.split(r"\s+(?:or|and)\s+|\s*\|\s*|,\s*", value):
+                part = part.strip()
+                if part and part not in ("", "."):
+                    out.append(_debian_license(part))
+    else:
+        for m in _COMMON_LICENSES.finditer(text):
+            out.append(_debian_license(m.group(1).rstrip(".")))
+    seen: set[str] = set()
+    return [x for x in out if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
+
+
+def _dpkg_licenses(fs: ImageFilesystem, name: str) -> list[str]:
+    node = fs.get(f"usr/share/doc/{name}/copyright")
+    if node is None or node.data is None:
+        return []
+    return parse_debian_copyright(node.data.decode("utf-8", "replace"))
+
+
 def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
     """Installed packages of ``var/lib/dpkg/status`` and distroless ``status.d/*``."""
     out: list[Package] = []
@@ -164,6 +238,7 @@ def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pack
                     layer=node.layer,
                     arch=arch,
                     supplier=st.get("Maintainer"),
+                    licenses=_dpkg_licenses(fs, name),
                     properties=props,
                 )
             )

@@ -53,6 +53,8 @@ def is_wanted(path: str) -> bool:
         return True
     if path.endswith(".egg-info"):
         return True
+    if path.startswith("usr/share/doc/") and path.endswith("/copyright") and path.count("/") == 4:
+        return True
     return path.endswith("/package.json") and _NODE_PKG.search(path) is not None
 
 
