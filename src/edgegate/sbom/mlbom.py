@@ -450,7 +450,9 @@ def is_hf_repo_id(source: str) -> bool:
     return _HF_ID.match(source) is not None
 
 
-def resolve_source(source: str, revision: str | None) -> tuple[Path, str | None, str | None]:
+def resolve_source(
+    source: str, revision: str | None, *, progress: bool | None = None
+) -> tuple[Path, str | None, str | None]:
     """(local path, repo id, commit) for a local path or a Hugging Face repo id."""
     local = Path(source)
     if local.exists():
@@ -462,15 +464,18 @@ def resolve_source(source: str, revision: str | None) -> tuple[Path, str | None,
         )
     repo_id = f"{m.group(1)}/{m.group(2)}"
     rev = revision or m.group(3)
-    path = _snapshot(repo_id, rev)
+    path = _snapshot(repo_id, rev, progress)
     return path, repo_id, path.name
 
 
-def _snapshot(repo_id: str, revision: str | None) -> Path:
+def _snapshot(repo_id: str, revision: str | None, progress: bool | None) -> Path:
     try:
         from huggingface_hub import snapshot_download
+        from huggingface_hub.utils import disable_progress_bars
     except ImportError:  # pragma: no cover
         raise InputError("huggingface_hub is not installed") from None
+    if progress is False:
+        disable_progress_bars()
     try:
         path = snapshot_download(repo_id=repo_id, revision=revision)
     except Exception as exc:
@@ -510,7 +515,7 @@ def scan_model(source: str, *, revision: str | None = None, progress: bool | Non
     """Inventory a model directory, file or Hub repo: hashes, formats, tensors, card."""
     from edgegate.sign.hashing import hash_entries
 
-    root, repo_id, commit = resolve_source(source, revision)
+    root, repo_id, commit = resolve_source(source, revision, progress=progress)
     entries = _entries(root)
     if not entries:
         raise InputError("no files to inventory", source)
