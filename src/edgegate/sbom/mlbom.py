@@ -471,7 +471,7 @@ def resolve_source(
 def _snapshot(repo_id: str, revision: str | None, progress: bool | None) -> Path:
     try:
         from huggingface_hub import snapshot_download
-        from huggingface_hub.utils import disable_progress_bars
+        from huggingface_hub.utils import disable_progress_bars, enable_progress_bars  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover
         raise InputError("huggingface_hub is not installed") from None
     if progress is False:
@@ -483,6 +483,9 @@ def _snapshot(repo_id: str, revision: str | None, progress: bool | None) -> Path
         raise InputError(
             f"cannot fetch from the Hugging Face Hub: {type(exc).__name__}: {first}", repo_id
         ) from None
+    finally:
+        if progress is False:
+            enable_progress_bars()
     return Path(path)
 
 
