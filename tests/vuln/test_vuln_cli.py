@@ -260,3 +260,16 @@ def test_current_environment(cli, pypa_db: Path) -> None:
 def test_help(cli, args: tuple[str, ...]) -> None:
     out = cli(*args)
     assert out.exit_code == 0 and "Usage" in out.stdout
+
+
+def test_yaml_merge_key_bomb_is_refused(cli, tmp_path: Path) -> None:
+    osv = write_records(tmp_path / "osv")
+    lines = ["a0: &a0 {x: 1, y: 2}"]
+    for i in range(1, 30):
+        lines.append(f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}], k{i}: {i}}}")
+    lines.append("id: BOMB-1\nsummary: *a29")
+    (osv / "BOMB-1.yaml").write_text("\n".join(lines) + "\n")
+    out = cli("vuln", "db", "build", osv, "-o", tmp_path / "v.db", "-f", "json")
+    assert out.exit_code == 0
+    notes = [f for f in _json(out.stdout)["findings"] if f["rule_id"] == "EGV002"]
+    assert len(notes) == 1 and "merge key" in notes[0]["message"] and "BOMB-1.yaml" in notes[0]["message"]

@@ -303,6 +303,27 @@ def _parse_bytes(data: bytes, name: str, shown: str) -> list[Any]:
     return _load_yaml_records(text, shown)
 
 
+def _refuse_merge_keys(root: Any) -> None:
+    """OSV records never use YAML merge keys (``<<``), and the shared builder expands nested
+    merges before it counts nodes: refuse them. The walk visits each composed node once."""
+    import yaml
+
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.tag == "tag:yaml.org,2002:merge":
+                    raise MalformedRecord(f"YAML merge key '<<' (line {key.start_mark.line + 1}) is not allowed")
+                stack += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
 def _load_yaml_records(text: str, shown: str) -> list[Any]:
     """YAML documents through edgegate's bounded node builder (aliases counted), composed by
     libyaml when it is available: the pure-Python composer is ~30x slower on OSV folders."""
@@ -315,6 +336,7 @@ def _load_yaml_records(text: str, shown: str) -> list[Any]:
     try:
         for node in yaml.compose_all(text, Loader=loader):
             if node is not None:
+                _refuse_merge_keys(node)
                 out.append(_YamlBuilder(shown, MAX_NODES).build(node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
