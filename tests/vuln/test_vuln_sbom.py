@@ -206,3 +206,27 @@ def test_image_input_through_the_sbom_module(osv_dir: Path, tmp_path: Path) -> N
     f = next(f for f in result.findings if f.blocking)
     assert f.location.path == str(root) and f.location.pointer is None
     assert result.stats["scanned"] == 2
+
+
+def test_aliased_records_are_reported_once_under_the_preferred_id(tmp_path: Path) -> None:
+    from vuln_records import record
+
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    import json
+
+    ghsa = record("GHSA-aaaa-bbbb-cccc", "PyPI", "demo", [{"introduced": "0"}, {"fixed": "2.0"}],
+                  aliases=["CVE-2099-7"], severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+    pysec = record("PYSEC-2099-7", "PyPI", "demo", [{"introduced": "1.0"}, {"fixed": "1.5"}],
+                   aliases=["CVE-2099-7", "GHSA-aaaa-bbbb-cccc"])
+    (osv / "a.json").write_text(json.dumps(ghsa))
+    (osv / "b.json").write_text(json.dumps(pysec))
+    sbom = write_sbom(tmp_path / "s.json", [{"type": "library", "name": "demo", "version": "1.2",
+                                              "purl": "pkg:pypi/demo@1.2"}])
+    result = _run(sbom, osv)
+    [f] = [f for f in result.findings if f.blocking]
+    assert f.rule_id == "PYSEC-2099-7"
+    assert set(f.details["aliases"]) == {"CVE-2099-7", "GHSA-aaaa-bbbb-cccc"}
+    assert f.details["fixed_versions"] == ["1.5", "2.0"]
+    assert f.details["fix"] == "1.5"
+    assert f.severity is Severity.CRITICAL  # the GHSA record's rating fills in

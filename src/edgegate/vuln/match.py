@@ -63,11 +63,20 @@ def sort_versions(ecosystem: str, versions: Iterable[str]) -> list[str]:
     return [v for _, v in good] + bad
 
 
+def _id_rank(vid: str) -> tuple[int, str]:
+    # The same preference as pip-audit: PYSEC, then GHSA, then CVE, then the rest; then by id.
+    for i, prefix in enumerate(("PYSEC-", "GHSA-", "CVE-")):
+        if vid.startswith(prefix):
+            return i, vid
+    return 3, vid
+
+
 def merge_aliases(matches: list[Match]) -> list[Match]:
     """One match per advisory per component: records that alias each other (a PYSEC and its
-    GHSA) are merged, keeping the first id and the union of ids and fixes."""
+    GHSA) are merged under the preferred id (PYSEC > GHSA > CVE > other), with the union of ids
+    and fixes. The result does not depend on the order records arrive in."""
     out: list[Match] = []
-    for m in matches:
+    for m in sorted(matches, key=lambda m: _id_rank(m.advisory.id)):
         for kept in out:
             if kept.component is m.component and kept.ids & m.ids:
                 adv = kept.advisory
@@ -75,7 +84,7 @@ def merge_aliases(matches: list[Match]) -> list[Match]:
                 from dataclasses import replace
 
                 kept.advisory = replace(adv, aliases=aliases, rating=adv.rating or m.advisory.rating)
-                kept.fixed += [f for f in m.fixed if f not in kept.fixed]
+                kept.fixed = sort_versions(m.component.ecosystem or "", [*kept.fixed, *m.fixed])
                 break
         else:
             out.append(m)

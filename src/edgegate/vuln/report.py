@@ -10,9 +10,22 @@ from edgegate.vuln.db import DbInfo, build_db, open_db
 from edgegate.vuln.scan import GATE, MAX_LOAD_WARNINGS_SHOWN, RULE_DB_STALE, RULE_RECORD_SKIPPED
 
 
-def _table(info: DbInfo) -> dict[str, object]:
+def _tables(info: DbInfo) -> list[dict[str, object]]:
+    about: list[list[object]] = [
+        ["database", info.path],
+        ["built (UTC)", info.built_at.strftime("%Y-%m-%d %H:%M:%S")],
+        ["age (days)", round(info.age_days(), 2)],
+        ["source", info.source],
+        ["advisories", info.advisories],
+        ["withdrawn (left out)", info.withdrawn],
+        ["skipped (malformed)", info.skipped],
+        ["schema / edgegate", f"{info.schema_version} / {info.edgegate_version}"],
+    ]
     rows: list[list[object]] = [[eco, n] for eco, n in info.packages.items()]
-    return {"title": "Vulnerability database", "columns": ["ecosystem", "affected packages"], "rows": rows}
+    return [
+        {"title": "Vulnerability database", "columns": ["field", "value"], "rows": about},
+        {"title": "Affected packages per ecosystem", "columns": ["ecosystem", "affected packages"], "rows": rows},
+    ]
 
 
 def _stats(info: DbInfo) -> dict[str, object]:
@@ -27,7 +40,7 @@ def _stats(info: DbInfo) -> dict[str, object]:
         "files": info.files,
         "withdrawn": info.withdrawn,
         "skipped": info.skipped,
-        "tables": [_table(info)],
+        "tables": _tables(info),
     }
 
 
