@@ -340,3 +340,26 @@ def test_debian_copyright_licences(tmp_path: Path) -> None:
         "MIT",
         "LGPL-2.1-only",
     }
+
+
+def test_distroless_status_d(tmp_path: Path) -> None:
+    status = DPKG_STATUS.split("\n\n")
+    layer = layer_tar(
+        [
+            E("var/lib/dpkg/status.d/base-files", data=status[0] + "\n"),
+            E("var/lib/dpkg/status.d/zlib1g", data=status[1] + "\n"),
+            E(
+                "var/lib/dpkg/status.d/zlib1g.md5sums",
+                data="d41d8cd98f00b204e9800998ecf8427e  usr/lib/libz.so\n",
+            ),
+            E("etc/os-release", data=OS_RELEASE),
+        ]
+    )
+    out = tmp_path / "s.json"
+    image_sbom(str(docker_archive(tmp_path / "d.tar", [layer])), out)
+    comps = _components(out)
+    assert {n: c["version"] for n, c in comps.items()} == {
+        "base-files": "12.4+deb12u5",
+        "zlib1g": "1:1.2.13.dfsg-1",
+    }
+    assert _props(comps["zlib1g"])["edgegate:location:path"] == "var/lib/dpkg/status.d/zlib1g"

@@ -8,14 +8,17 @@ raise `ArchiveError` (an `InputError`: one line, exit 2).
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from edgegate.errors import InputError
 
@@ -36,6 +39,9 @@ class ArchiveLimits:
     """Most bytes `ArchiveEntry.read` returns for one member."""
     max_ratio: int = 1000
     """Zip only: most uncompressed/compressed ratio for a member (zip bombs)."""
+
+
+_READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
 class ArchiveError(InputError):
@@ -205,19 +211,29 @@ def iter_tar(
     comp = sniff_compression(head)
     if comp == "zstd":
         raise ArchiveError(f"{where}: zstd-compressed tar is not supported")
-    counter = _CountingReader(fileobj, head)
-    mode = f"r|{comp}" if comp else "r|"
+    raw = _CountingReader(fileobj, head)
+    # decompressors over a caller-owned stream (nothing to close); they check the trailer
+    stream: Any
+    if comp == "gz":
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+    elif comp == "bz2":
+        stream = bz2.BZ2File(raw)
+    elif comp == "xz":
+        stream = lzma.LZMAFile(raw)  # type: ignore[arg-type]  # noqa: SIM115
+    else:
+        stream = raw
+    counter = _CountingReader(stream)
     total = 0
     members = 0
     try:
-        tf = tarfile.open(fileobj=counter, mode=mode)  # type: ignore[call-overload]  # noqa: SIM115
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        tf = tarfile.open(fileobj=counter, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
+    except _READ_ERRORS as exc:
         raise ArchiveError(f"{where}: not a readable tar archive ({_why(exc)})") from None
     with tf:
         while True:
             try:
                 info = tf.next()
-            except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            except _READ_ERRORS as exc:
                 raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
             if info is None:
                 break
@@ -230,8 +246,21 @@ def iter_tar(
                     f"{where}: declares more than {lim.max_total_bytes} bytes of content (archive bomb?)"
                 )
             yield _tar_entry(tf, info, where, lim)
-        if not comp and counter.count < tf.offset:
+        if counter.count < tf.offset:
             raise ArchiveError(f"{where}: truncated archive")
+        # read to the end of the (compressed) stream: a truncated or corrupt trailer is an error,
+        # and padding after the end-of-archive marker counts against the size bound
+        try:
+            while True:
+                chunk = counter.read(1 << 20)
+                if not chunk:
+                    break
+                if counter.count > lim.max_total_bytes + 1024 * members + 1024 * 1024:
+                    raise ArchiveBombError(
+                        f"{where}: more than {lim.max_total_bytes} bytes after decompression"
+                    )
+        except _READ_ERRORS as exc:
+            raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
 
 
 def _tar_entry(tf: tarfile.TarFile, info: tarfile.TarInfo, where: str, lim: ArchiveLimits) -> ArchiveEntry:
