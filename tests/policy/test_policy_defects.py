@@ -208,6 +208,24 @@ def test_a_other_spellings_are_refused(cli, tmp_path: Path, body: str) -> None:
     assert "unsupported Rego" in _one_error_line(r.stderr)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug (over-refusal, fails closed): policy/modules.py _check_body flags an index variable "
+    "bound by ':=' inside a comprehension that is a call argument; regopy evaluates this correctly",
+)
+def test_a_comprehension_inside_a_call_is_not_refused(cli, tmp_path: Path) -> None:
+    _policy(tmp_path, """\
+        deny contains msg if {
+            count([c | c := input.c[i]; endswith(c.image, ":latest")]) > 0
+            msg := "latest image"
+        }
+    """)
+    r, report = _lint(cli, tmp_path, "in")
+    assert r.exit_code == 1, r.stderr
+    assert report is not None
+    assert [f["message"] for f in report["gates"][0]["findings"]] == ["latest image"]
+
+
 def test_a_refused_in_policy_test_and_check(cli, tmp_path: Path) -> None:
     _policy(tmp_path, DEFECT_A)
     _write(tmp_path, {
