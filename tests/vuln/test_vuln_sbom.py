@@ -228,5 +228,5 @@ def test_aliased_records_are_reported_once_under_the_preferred_id(tmp_path: Path
     assert f.rule_id == "PYSEC-2099-7"
     assert set(f.details["aliases"]) == {"CVE-2099-7", "GHSA-aaaa-bbbb-cccc"}
     assert f.details["fixed_versions"] == ["1.5", "2.0"]
-    assert f.details["fix"] == "1.5"
+    assert f.details["fix"] == "2.0"  # the GHSA record says 1.2 is affected until 2.0
     assert f.severity is Severity.CRITICAL  # the GHSA record's rating fills in

@@ -21,10 +21,37 @@ class Match:
     component: Component
     advisory: Advisory
     fixed: list[str] = field(default_factory=list)
+    """Every ``fixed`` event of the matching records, in ecosystem order."""
+    fix: str | None = None
+    """The version to upgrade to: the smallest fixed version above the installed one (the
+    highest such version over merged records); None when no record knows a fix."""
+
+    def __post_init__(self) -> None:
+        if self.fix is None and self.fixed:
+            self.fix = fix_for(self.component, self.fixed)
 
     @property
     def ids(self) -> frozenset[str]:
         return self.advisory.ids
+
+
+def fix_for(component: Component, fixed: Sequence[str]) -> str | None:
+    """The smallest of `fixed` above the installed version; the last one when none parses
+    above it (a fix the ecosystem cannot order), None when `fixed` is empty."""
+    if not fixed:
+        return None
+    eco = component.ecosystem or ""
+    try:
+        installed = parse(eco, component.version or "")
+    except UnparseableVersion:
+        return fixed[-1]
+    for f in fixed:
+        try:
+            if parse(eco, f) > installed:
+                return f
+        except UnparseableVersion:
+            continue
+    return None
 
 
 @dataclass
@@ -85,6 +112,11 @@ def merge_aliases(matches: list[Match]) -> list[Match]:
 
                 kept.advisory = replace(adv, aliases=aliases, rating=adv.rating or m.advisory.rating)
                 kept.fixed = sort_versions(m.component.ecosystem or "", [*kept.fixed, *m.fixed])
+                # Records that disagree: the fix must satisfy both; unknown if one has none.
+                if kept.fix is None or m.fix is None:
+                    kept.fix = None
+                else:
+                    kept.fix = sort_versions(m.component.ecosystem or "", [kept.fix, m.fix])[-1]
                 break
         else:
             out.append(m)

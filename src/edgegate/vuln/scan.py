@@ -14,7 +14,6 @@ from edgegate.errors import InputError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.vuln.components import Component, Inventory, VexStatement
 from edgegate.vuln.match import Match, MatchResult, Unscannable
-from edgegate.vuln.versions import UnparseableVersion, parse
 
 GATE = "vuln"
 DEFAULT_MAX_DB_AGE_DAYS = 14.0
@@ -132,24 +131,7 @@ def collect(inputs: Sequence[ScanInput], vex_files: Sequence[Path] = ()) -> tupl
 
 
 def _fix_for(m: Match) -> str | None:
-    """The smallest fixed version above the installed one (or the first listed)."""
-    comp = m.component
-    if not m.fixed:
-        return None
-    eco = comp.ecosystem or ""
-    try:
-        installed = parse(eco, comp.version or "")
-        above = [f for f in m.fixed if _safe_gt(eco, f, installed)]
-        return above[0] if above else m.fixed[-1]
-    except UnparseableVersion:
-        return m.fixed[0]
-
-
-def _safe_gt(eco: str, text: str, installed: Any) -> bool:
-    try:
-        return bool(parse(eco, text) > installed)
-    except UnparseableVersion:
-        return False
+    return m.fix
 
 
 def _purl_key(purl: str | None) -> tuple[str, str | None, str, str | None] | None:
