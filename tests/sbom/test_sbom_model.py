@@ -207,3 +207,17 @@ def test_missing_model_path(tmp_path: Path, cli) -> None:
     r = cli("sbom", "model", tmp_path / "nope", "-o", tmp_path / "x.json")
     assert r.exit_code == 2
     assert "no such file or directory" in r.stderr
+
+
+def test_weak_content_guess_under_another_name_is_a_warning(tmp_path: Path) -> None:
+    d = tmp_path / "m"
+    d.mkdir()
+    # 8-byte length + "{" but not a safetensors header, in a file not named .safetensors
+    (d / "blob.bin").write_bytes(struct.pack("<Q", 5) + b"{oops" + b"\0" * 8)
+    (d / "model.onnx").write_bytes(b"")
+    with pytest.raises(BrokenHeaderError):
+        scan_model(str(d), progress=False)  # the .onnx name claims ONNX: must parse
+    (d / "model.onnx").unlink()
+    model = scan_model(str(d), progress=False)
+    assert [(f.path, f.format) for f in model.files] == [("blob.bin", "other")]
+    assert any("looks like safetensors" in w for w in model.warnings)

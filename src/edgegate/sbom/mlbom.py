@@ -348,6 +348,8 @@ def read_onnx(path: Path, size: int, mf: ModelFile) -> None:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise BrokenHeaderError(f"not a readable ONNX model ({type(exc).__name__})", path) from None
+    if model.ir_version <= 0 or not model.HasField("graph"):
+        raise BrokenHeaderError("not a readable ONNX model (no IR version or graph)", path)
     params = 0
     dtypes: Counter[str] = Counter()
     inits = list(model.graph.initializer)
@@ -541,7 +543,16 @@ def scan_model(source: str, *, revision: str | None = None, progress: bool | Non
         mf.format = detect_format(entry.path, head)
         reader = readers.get(mf.format)
         if reader is not None:
-            reader(entry.path, entry.size, mf)
+            try:
+                reader(entry.path, entry.size, mf)
+            except BrokenHeaderError as exc:
+                # a file whose name claims the format, or with a strong magic, must parse;
+                # a weaker content guess under another name is only noted
+                if mf.format in ("safetensors", "onnx") and not entry.name.lower().endswith(f".{mf.format}"):
+                    model.warnings.append(f"{entry.name}: looks like {mf.format} but is not ({exc.message})")
+                    mf.format, mf.tensors, mf.parameters, mf.dtypes = "other", None, None, {}
+                else:
+                    raise
         model.files.append(mf)
     digests = hash_entries(entries, progress=progress, label="hashing model files")
     for mf in model.files:
