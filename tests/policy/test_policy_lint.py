@@ -696,3 +696,44 @@ def test_unquoted_yaml_date_never_passes(cli, tmp_path: Path) -> None:
     r, _ = _lint(cli, tmp_path, "in")
     assert r.exit_code in (1, 2)
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        'deny := "complete string" if input.kind == "Deployment"',
+        'deny := {"msg": "complete object"} if input.kind == "Deployment"',
+        'deny := 1 if input.kind == "Deployment"',
+        'deny[x] := "v" if { x := "k"; input.kind == "Deployment" }',
+        'violation_x := "suffixed string" if input.kind == "Deployment"',
+    ],
+    ids=["string", "object", "number", "partial-object", "suffixed-string"],
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: policy/lint.py _as_items returns [] for a deny/violation value that is a string, "
+    "number or non-set object, so a rule that fired is silently dropped: exit 0 (fail open); it "
+    "must become a finding or a gate error",
+)
+def test_deny_values_of_other_shapes_never_pass(cli, tmp_path: Path, rule: str) -> None:
+    _write(tmp_path, {"in/d.yaml": DEPLOY, "policy/p.rego": f"package main\n\nimport rego.v1\n\n{rule}\n"})
+    r, _ = _lint(cli, tmp_path, "in")
+    assert r.exit_code in (1, 2)
+
+
+def test_deny_false_and_empty_pass(cli, tmp_path: Path) -> None:
+    _write(tmp_path, {"in/d.yaml": DEPLOY, "policy/p.rego": (
+        "package main\n\nimport rego.v1\n\ndeny := false if input.kind == \"Deployment\"\n\n"
+        "violation contains msg if {\n    input.kind == \"Nothing\"\n    msg := \"x\"\n}\n")})
+    r, report = _lint(cli, tmp_path, "in")
+    assert r.exit_code == 0
+    assert _findings(report) == []
+
+
+def test_deny_non_string_set_member_is_an_error(cli, tmp_path: Path) -> None:
+    _write(tmp_path, {"in/d.yaml": DEPLOY,
+                      "policy/p.rego": 'package main\n\nimport rego.v1\n\ndeny contains 42 if input.kind == "Deployment"\n'})
+    r, report = _lint(cli, tmp_path, "in")
+    assert r.exit_code == 2
+    assert report is not None
+    assert any("main.deny returned int" in e for e in report["gates"][0]["errors"])
