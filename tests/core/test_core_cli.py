@@ -223,3 +223,29 @@ def test_check_subprocess_text_report(cli_subprocess, root_dir: Path) -> None:
     assert r.exit_code == 1, r.stderr
     assert "Traceback" not in r.stderr
     assert "policy" in r.stdout and "batch-embedder.yaml" in r.stdout
+
+
+def test_debug_shows_the_traceback(cli_subprocess, tmp_path: Path) -> None:
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "p.rego").write_text("package main\n")
+    r = cli_subprocess("policy", "lint", "missing.yaml", cwd=tmp_path)
+    assert r.exit_code == 2
+    assert "missing.yaml" in _one_error_line(r.stderr)
+    r = cli_subprocess("policy", "lint", "missing.yaml", "--debug", cwd=tmp_path)
+    assert r.exit_code == 2
+    assert "Traceback" in r.stderr
+    assert r.stderr.rstrip().splitlines()[-1].startswith("edgegate: error: ")
+
+
+def test_check_accepts_the_config_file_itself(cli, root_dir: Path) -> None:
+    r = cli("check", root_dir / "examples" / "edge-app" / "edgegate.toml", "-f", "json", cwd=root_dir)
+    assert r.exit_code == 1, r.stderr
+    assert json.loads(r.stdout)["gates"][0]["gate"] == "policy"
+
+
+def test_usage_errors_are_exit_2(cli_subprocess) -> None:
+    r = cli_subprocess("policy", "lint", "--no-such-option", "x")
+    assert r.exit_code == 2
+    assert "Traceback" not in r.stderr
+    r = cli_subprocess("no-such-command")
+    assert r.exit_code == 2
