@@ -26,8 +26,8 @@ DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "osv" / "pypa-advisory-databa
 
 def make_sbom(source: Path, n: int, out: Path) -> dict[str, int]:
     """A deterministic SBOM: every PyPA package once (a version from an advisory's `versions`
-    list half the time, else a far-future clean version), then npm/deb/apk components not in the
-    data (clean lookups), up to `n` components."""
+    list half the time, else a far-future clean version), then PyPI packages the data has no
+    advisories for (clean lookups), up to `n` components."""
     import yaml
 
     rng = random.Random(42)
@@ -44,15 +44,9 @@ def make_sbom(source: Path, n: int, out: Path) -> dict[str, int]:
         if len(comps) >= n:
             break
     i = 0
-    while len(comps) < n:
-        kind = i % 3
-        if kind == 0:
-            purl = f"pkg:npm/bench-pkg-{i}@1.{i % 7}.0"
-        elif kind == 1:
-            purl = f"pkg:deb/debian/libbench{i}@1.{i}-1+deb12u1?arch=amd64&distro=debian-12"
-        else:
-            purl = f"pkg:apk/alpine/bench{i}@1.{i}-r{i % 9}?arch=x86_64&distro=3.19.1"
-        comps.append({"type": "library", "name": f"bench{i}", "version": "1", "purl": purl})
+    while len(comps) < n:  # PyPI packages without advisories: clean lookups through the index
+        comps.append({"type": "library", "name": f"bench-pkg-{i}", "version": f"1.{i % 7}.0",
+                      "purl": f"pkg:pypi/bench-pkg-{i}@1.{i % 7}.0"})
         i += 1
     out.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": comps}))
     return {"pypi": sum(c["purl"].startswith("pkg:pypi") for c in comps), "total": len(comps)}

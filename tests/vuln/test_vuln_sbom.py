@@ -230,3 +230,33 @@ def test_aliased_records_are_reported_once_under_the_preferred_id(tmp_path: Path
     assert f.details["fixed_versions"] == ["1.5", "2.0"]
     assert f.details["fix"] == "2.0"  # the GHSA record says 1.2 is affected until 2.0
     assert f.severity is Severity.CRITICAL  # the GHSA record's rating fills in
+
+
+def test_ecosystems_the_database_does_not_cover_are_reported(tmp_path: Path) -> None:
+    """A Debian 12 image scanned with a database holding only PyPI and Debian 11 advisories is
+    not "clean": its packages were never checked, and the report says so."""
+    import json
+
+    from vuln_records import record
+
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    for rec in (record("PYSEC-1", "PyPI", "demo", [{"introduced": "0"}, {"fixed": "2.0"}]),
+                record("DSA-1", "Debian:11", "openssl", [{"introduced": "0"}, {"fixed": "9"}])):
+        (osv / f"{rec['id']}.json").write_text(json.dumps(rec))
+    comps = [
+        {"type": "library", "name": "openssl", "version": "3.0.11-1",
+         "purl": "pkg:deb/debian/openssl@3.0.11-1?distro=debian-12"},
+        {"type": "library", "name": "zlib1g", "version": "1.2", "purl": "pkg:deb/debian/zlib1g@1.2?distro=debian-12"},
+        {"type": "library", "name": "musl", "version": "1.2.4-r2", "purl": "pkg:apk/alpine/musl@1.2.4-r2"},
+        {"type": "library", "name": "demo", "version": "1.0", "purl": "pkg:pypi/demo@1.0"},
+        {"type": "library", "name": "old", "version": "1.0", "purl": "pkg:deb/debian/old@1.0?distro=debian-11"},
+    ]
+    result = _run(write_sbom(tmp_path / "s.json", comps), osv)
+    assert _vulns(result) == {("demo", "PYSEC-1")}
+    notes = {f.details["ecosystem"]: f for f in result.findings if f.rule_id == "EGV007"}
+    assert set(notes) == {"Debian:12", "Alpine"}
+    assert notes["Debian:12"].details["components"] == ["openssl 3.0.11-1", "zlib1g 1.2"]
+    assert "2 component(s) not checked" in notes["Debian:12"].message
+    assert all(not f.blocking for f in notes.values())
+    assert result.stats["scanned"] == 2 and result.stats["unscannable"] == 3

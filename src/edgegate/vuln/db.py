@@ -157,6 +157,7 @@ class VulnDB:
         """Records skipped while building an in-memory database from a folder or zip."""
         self._advisories: dict[str, Advisory] = {}
         self._lookups: dict[tuple[str, str], list[tuple[str, Affected]]] = {}
+        self._ecosystems: frozenset[str] | None = None
         self._check_schema()
 
     def close(self) -> None:
@@ -216,6 +217,16 @@ class VulnDB:
             skipped=int(meta.get("skipped", "0")),
             warnings=warnings,
         )
+
+    def ecosystems(self) -> frozenset[str]:
+        """Every ecosystem (with release, e.g. ``Debian:12``) the database has advisories for."""
+        if self._ecosystems is None:
+            try:
+                rows = self._conn.execute("SELECT DISTINCT ecosystem FROM affected").fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseError(f"corrupt vulnerability database ({exc})", self.path) from None
+            self._ecosystems = frozenset(str(r[0]) for r in rows)
+        return self._ecosystems
 
     def advisory(self, vid: str) -> Advisory:
         cached = self._advisories.get(vid)

@@ -68,6 +68,24 @@ class MatchResult:
     matches: list[Match] = field(default_factory=list)
     unscannable: list[Unscannable] = field(default_factory=list)
     scanned: int = 0
+    uncovered: dict[str, list[Component]] = field(default_factory=dict)
+    """Ecosystem (``Debian:12``) → components the database has no advisories for at all: not
+    checked, rather than silently clean."""
+
+
+def _covered(component: Component, ecosystems: frozenset[str]) -> str | None:
+    """None when the database covers the component's ecosystem (and release); else the
+    ecosystem name to report."""
+    base = component.ecosystem or ""
+    bases = {e.split(":", 1)[0] for e in ecosystems}
+    want = f"{base}:{component.release}" if component.release else base
+    if base not in bases:
+        return want
+    if component.release is None or base in ecosystems:
+        return None
+    if any(e.split(":")[1:2] == [component.release] for e in ecosystems if e.startswith(base + ":")):
+        return None
+    return want
 
 
 def _release_applies(component: Component, entry: Affected) -> bool:
@@ -126,9 +144,14 @@ def merge_aliases(matches: list[Match]) -> list[Match]:
 def match_offline(components: Sequence[Component], db: VulnDB) -> MatchResult:
     """Every (component, advisory) where the component's version is affected."""
     result = MatchResult()
+    ecosystems = db.ecosystems()
     for comp in components:
         if comp.problem is not None or comp.ecosystem is None or comp.version is None:
             result.unscannable.append(Unscannable(comp, comp.problem or "cannot be matched"))
+            continue
+        missing = _covered(comp, ecosystems)
+        if missing is not None:
+            result.uncovered.setdefault(missing, []).append(comp)
             continue
         result.scanned += 1
         found: list[Match] = []

@@ -25,6 +25,7 @@ RULE_DB_STALE = "EGV003"
 RULE_IGNORE_EXPIRED = "EGV004"
 RULE_VEX_UNJUSTIFIED = "EGV005"
 RULE_INPUT_NOTE = "EGV006"
+RULE_UNCOVERED = "EGV007"
 
 
 @dataclass(frozen=True)
@@ -265,12 +266,19 @@ def decide(
     vuln_findings = [_finding(m, settings.unknown_severity) for m in kept]
     findings += vuln_findings
     findings += [_unscannable(u) for u in result.unscannable]
+    for eco, comps in sorted(result.uncovered.items()):
+        names = ", ".join(c.shown for c in comps[:5]) + (", ..." if len(comps) > 5 else "")
+        findings.append(_warning(
+            RULE_UNCOVERED, "No advisories for this ecosystem",
+            f"the vulnerability database has no {eco} advisories: {len(comps)} component(s) not checked ({names})",
+            Location(path=comps[0].source), {"ecosystem": eco, "components": [c.shown for c in comps]},
+        ))
     rows = _table(kept, settings.unknown_severity)
     out_stats: dict[str, Any] = dict(stats or {})
     out_stats.update({
         "components": len(inventory.components),
         "scanned": result.scanned,
-        "unscannable": len(result.unscannable),
+        "unscannable": len(result.unscannable) + sum(len(c) for c in result.uncovered.values()),
         "vulnerable_components": len({id(m.component) for m in kept}),
         "vulnerabilities": len(kept),
         "suppressed": len(suppressed),
