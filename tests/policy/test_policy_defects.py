@@ -470,3 +470,45 @@ def test_missing_builtins_never_pass(cli, tmp_path: Path, expr: str) -> None:
     assert r.exit_code != 0, (r.exit_code, r.stdout[:200])
     fired = report is not None and any(f["message"] == "fired" for g in report["gates"] for f in g["findings"])
     assert fired or r.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a typo: `container` is never bound (OPA: rego_unsafe_var_error at compile time)
+        """\
+        deny contains msg if {
+            some c in input.c
+            endswith(c.image, ":latest")
+            msg := sprintf("%s uses latest", [container.name])
+        }
+        """,
+        # the message variable is never bound at all
+        """\
+        deny contains msg if {
+            some c in input.c
+            endswith(c.image, ":latest")
+        }
+        """,
+    ],
+    ids=["typo-in-variable", "unbound-head-variable"],
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: regopy 1.5.2 accepts unsafe (never bound) variables and the rule silently yields "
+    "nothing, where OPA refuses to compile; edgegate does not check variable safety, so a typo in "
+    "a variable name turns a deny into a silent pass (exit 0)",
+)
+def test_unsafe_variables_never_pass(cli, tmp_path: Path, body: str) -> None:
+    _policy(tmp_path, body)
+    r, _ = _lint(cli, tmp_path, "in")
+    assert r.exit_code == 2, (r.exit_code, r.stdout[:200])
+
+
+def test_default_on_a_set_rule_is_exit_2(cli, tmp_path: Path) -> None:
+    # regopy segfaults on this (OPA: compile error); the child process keeps it to exit 2
+    _policy(tmp_path, 'default deny := 5\n\ndeny contains "x" if true\n')
+    r, report = _lint(cli, tmp_path, "in")
+    assert r.exit_code == 2
+    assert report is None
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
