@@ -162,3 +162,36 @@ def test_selected_gates(tmp_path: Path) -> None:
     f.write_text("[report]\nformats = [\"text\"]\n")
     with pytest.raises(ConfigError, match="no gate is configured"):
         selected_gates(load_config(f))
+
+
+def test_every_gate_section_has_a_strict_schema() -> None:
+    """A typo in any gate's section must be a ConfigError, never a silently ignored key."""
+    import json
+
+    import jsonschema
+
+    from edgegate.gates import GATES
+    from edgegate.resources import schema_path
+
+    jsonschema.Draft202012Validator.check_schema(json.loads(schema_path("config.schema.json").read_text()))
+    missing = []
+    for gate in GATES:
+        path = schema_path(f"config/{gate}.schema.json")
+        if not path.is_file():
+            missing.append(gate)
+            continue
+        schema = json.loads(path.read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema.get("additionalProperties") is False or schema.get("unevaluatedProperties") is False, gate
+    assert not missing, f"no config schema for: {missing}"
+
+
+def test_typo_in_any_gate_section_is_rejected(tmp_path: Path) -> None:
+    from edgegate.gates import GATES
+
+    f = tmp_path / "edgegate.toml"
+    for gate in GATES:
+        f.write_text(f"[{gate}]\nno_such_key_xyz = 1\n")
+        with pytest.raises(ConfigError) as info:
+            load_config(f)
+        assert "no_such_key_xyz" in info.value.message, gate
