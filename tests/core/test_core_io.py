@@ -267,6 +267,19 @@ def test_yaml_merge_key_bomb_is_refused_with_bounded_memory(tmp_path: Path) -> N
     assert proc.stdout.startswith("InputError:"), (proc.returncode, proc.stdout, proc.stderr[-500:])
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("deep.yaml", "a: " + "[" * 50_000 + "]" * 50_000 + "\n"),
+     ("deep.json", '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}\n")],
+)
+def test_deep_nesting_is_an_input_error(tmp_path: Path, name: str, text: str) -> None:
+    f = tmp_path / name
+    f.write_text(text)
+    with pytest.raises(InputError, match="nested too deeply") as info:
+        load_documents(f)
+    assert info.value.path == str(f)
+
+
 def test_binary_file_is_refused(tmp_path: Path) -> None:
     f = tmp_path / "model.yaml"
     f.write_bytes(b"kind: x\n\x00\x01\x02\x03")
