@@ -35,8 +35,10 @@ def image_sbom(
     platform: str = "linux/amd64",
     insecure: bool = False,
     limits: ArchiveLimits | None = None,
+    label: str | None = None,
 ) -> GateResult:
-    """Inventory image `source` into a CycloneDX SBOM at `output`."""
+    """Inventory image `source` into a CycloneDX SBOM at `output` (`label`: how findings and the
+    summary name the source; default `source` as given)."""
     from edgegate.sbom.bom import image_bom, render, write_atomic
     from edgegate.sbom.catalog import catalog_all
     from edgegate.sbom.image import build_filesystem, open_image
@@ -50,6 +52,7 @@ def image_sbom(
     os_info, packages, notes = catalog_all(fs)
     text = render(image_bom(opened.info, os_info, packages))
     write_atomic(output, text)
+    source = label or source
     findings = [
         _warning(
             "EGS101",
@@ -86,7 +89,7 @@ def image_sbom(
 
 
 def model_sbom(
-    source: str, output: Path, *, revision: str | None = None, progress: bool = True
+    source: str, output: Path, *, revision: str | None = None, progress: bool = True, label: str | None = None
 ) -> GateResult:
     """Inventory model `source` (a directory, a file or a Hugging Face repo id) into an ML-BOM."""
     from edgegate.sbom.bom import render, write_atomic
@@ -113,11 +116,12 @@ def model_sbom(
             }
         ],
     }
-    findings = [_warning("EGS201", "Model file note", w, source) for w in model.warnings]
+    shown = label or source
+    findings = [_warning("EGS201", "Model file note", w, shown) for w in model.warnings]
     return GateResult.decide(GATE, findings, stats=stats)
 
 
-def python_sbom(source: Path, output: Path) -> GateResult:
+def python_sbom(source: Path, output: Path, *, label: str | None = None) -> GateResult:
     """Inventory a Python project (requirements, pyproject.toml) or environment into an SBOM."""
     from edgegate.sbom.bom import render, write_atomic
     from edgegate.sbom.python import python_bom, scan_python
@@ -125,7 +129,8 @@ def python_sbom(source: Path, output: Path) -> GateResult:
     start = time.perf_counter()
     project = scan_python(source)
     write_atomic(output, render(python_bom(project)))
-    findings = [_warning("EGS301", "Requirement not pinned", w, str(source)) for w in project.warnings]
+    shown = label or str(source)
+    findings = [_warning("EGS301", "Requirement not pinned", w, shown) for w in project.warnings]
     stats = {
         "components": len(project.packages),
         "output": str(output),
@@ -134,7 +139,7 @@ def python_sbom(source: Path, output: Path) -> GateResult:
             {
                 "title": "SBOM summary",
                 "columns": ["source", "kind", "packages"],
-                "rows": [[str(source), project.kind, len(project.packages)]],
+                "rows": [[shown, project.kind, len(project.packages)]],
             }
         ],
     }

@@ -30,37 +30,40 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
     """Produce every SBOM `section` lists, then check the `require` list; one merged result."""
     jobs: list[tuple[str, Callable[[], GateResult]]] = []
     for item in section.get("images") or []:
-        src = str(item["source"])
-        if not _is_reference(src):
-            src = str(config.resolve(src))
+        shown = str(item["source"])
+        src = shown if _is_reference(shown) else str(config.resolve(shown))
         jobs.append(
             (
-                str(item["source"]),
-                lambda s=src, i=item: image_sbom(  # type: ignore[misc]
+                shown,
+                lambda s=src, i=item, n=shown: image_sbom(  # type: ignore[misc]
                     s,
                     config.resolve(i["output"]),
                     platform=str(i.get("platform", "linux/amd64")),
                     insecure=bool(i.get("insecure", False)),
+                    label=n,
                 ),
             )
         )
     for item in section.get("models") or []:
-        src = str(item["source"])
-        local = config.resolve(src)
-        target = str(local) if local.exists() else src
+        shown = str(item["source"])
+        local = config.resolve(shown)
+        target = str(local) if local.exists() else shown
         jobs.append(
             (
-                src,
-                lambda s=target, i=item: model_sbom(  # type: ignore[misc]
-                    s, config.resolve(i["output"]), revision=i.get("revision"), progress=False
+                shown,
+                lambda s=target, i=item, n=shown: model_sbom(  # type: ignore[misc]
+                    s, config.resolve(i["output"]), revision=i.get("revision"), progress=False, label=n
                 ),
             )
         )
     for item in section.get("python") or []:
+        shown = str(item.get("path", "."))
         jobs.append(
             (
-                str(item.get("path", ".")),
-                lambda i=item: python_sbom(config.resolve(i.get("path", ".")), config.resolve(i["output"])),  # type: ignore[misc]
+                shown,
+                lambda i=item, n=shown: python_sbom(  # type: ignore[misc]
+                    config.resolve(i.get("path", ".")), config.resolve(i["output"]), label=n
+                ),
             )
         )
     for req in section.get("require") or []:
@@ -80,7 +83,8 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
         try:
             result = job()
         except EdgegateError as exc:
-            errors.append(f"{label}: {exc}")
+            where = f"{label}:{exc.line}" if exc.line else label
+            errors.append(f"{where}: {exc.message}")
             continue
         findings.extend(result.findings)
         errors.extend(result.errors)
@@ -90,6 +94,8 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
         for table in result.stats.get("tables", []):
             if table["title"] == "SBOM summary":
                 rows.extend(table["rows"])
+        if "files" in result.stats:
+            rows.append([label, "model files", result.stats["files"]])
     if rows:
         stats["tables"] = [{"title": "SBOM summary", "columns": ["source", "type", "packages"], "rows": rows}]
     return [GateResult.decide(GATE, findings, errors=errors, stats=stats)]
