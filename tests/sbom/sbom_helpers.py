@@ -123,7 +123,7 @@ def oci_layout(
     *,
     as_tar: bool = False,
     platforms: Sequence[str] = ("linux/amd64",),
-    compress: bool = True,
+    compress: bool | str = True,
 ) -> Path:
     """An OCI image layout (directory, or tar when `as_tar`) with gzip layers; one image per
     platform (same layers) under one index when several platforms are given."""
@@ -133,10 +133,17 @@ def oci_layout(
     for layer in layers:
         raw = layer if isinstance(layer, bytes) else layer.read_bytes()
         diff_ids.append(sha(raw))
-        blob = gzip.compress(raw, compresslevel=1, mtime=0) if compress else raw
+        if compress == "zstd":
+            from edgegate.io.archive import _zstd_module
+
+            blob, suffix = _zstd_module().compress(raw), "+zstd"
+        elif compress:
+            blob, suffix = gzip.compress(raw, compresslevel=1, mtime=0), "+gzip"
+        else:
+            blob, suffix = raw, ""
         d = sha(blob)
         blobs[d] = blob
-        media = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compress else "")
+        media = "application/vnd.oci.image.layer.v1.tar" + suffix
         layer_descs.append({"mediaType": media, "digest": d, "size": len(blob)})
     manifests = []
     for plat in platforms:

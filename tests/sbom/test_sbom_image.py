@@ -363,3 +363,16 @@ def test_distroless_status_d(tmp_path: Path) -> None:
         "zlib1g": "1:1.2.13.dfsg-1",
     }
     assert _props(comps["zlib1g"])["edgegate:location:path"] == "var/lib/dpkg/status.d/zlib1g"
+
+
+def test_oci_layout_with_zstd_layer(tmp_path: Path) -> None:
+    from edgegate.io.archive import _zstd_module
+
+    if _zstd_module() is None:
+        pytest.skip("no zstd module (Python 3.14 compression.zstd or backports.zstd)")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    oci_layout(layout, [_base_layer()], compress="zstd")
+    out = tmp_path / "s.json"
+    image_sbom(str(layout), out)
+    assert {"base-files", "requests", "left-pad"} <= set(_components(out))

@@ -129,6 +129,18 @@ _MAGICS: list[tuple[bytes, str]] = [
 ]
 
 
+def _zstd_module() -> Any:
+    """The zstd module: ``compression.zstd`` (Python 3.14+) or ``backports.zstd``, else None."""
+    import importlib
+
+    for name in ("compression.zstd", "backports.zstd"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
 def sniff_compression(head: bytes) -> str:
     """``gz``, ``bz2``, ``xz``, ``zstd`` or ``""`` (uncompressed) from the first bytes."""
     for magic, kind in _MAGICS:
@@ -209,8 +221,12 @@ def iter_tar(
     lim = limits or ArchiveLimits()
     head = fileobj.read(8)
     comp = sniff_compression(head)
-    if comp == "zstd":
-        raise ArchiveError(f"{where}: zstd-compressed tar is not supported")
+    zstd = _zstd_module() if comp == "zstd" else None
+    if comp == "zstd" and zstd is None:
+        raise ArchiveError(
+            f"{where}: zstd-compressed tar needs Python 3.14 or the backports.zstd package (pip install backports.zstd)"
+        )
+    errors = _READ_ERRORS if zstd is None else (*_READ_ERRORS, zstd.ZstdError)
     raw = _CountingReader(fileobj, head)
     # decompressors over a caller-owned stream (nothing to close); they check the trailer
     stream: Any
@@ -220,6 +236,8 @@ def iter_tar(
         stream = bz2.BZ2File(raw)
     elif comp == "xz":
         stream = lzma.LZMAFile(raw)  # type: ignore[arg-type]  # noqa: SIM115
+    elif zstd is not None:
+        stream = zstd.ZstdFile(raw)
     else:
         stream = raw
     counter = _CountingReader(stream)
@@ -227,13 +245,13 @@ def iter_tar(
     members = 0
     try:
         tf = tarfile.open(fileobj=counter, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
-    except _READ_ERRORS as exc:
+    except errors as exc:
         raise ArchiveError(f"{where}: not a readable tar archive ({_why(exc)})") from None
     with tf:
         while True:
             try:
                 info = tf.next()
-            except _READ_ERRORS as exc:
+            except errors as exc:
                 raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
             if info is None:
                 break
@@ -259,7 +277,7 @@ def iter_tar(
                     raise ArchiveBombError(
                         f"{where}: more than {lim.max_total_bytes} bytes after decompression"
                     )
-        except _READ_ERRORS as exc:
+        except errors as exc:
             raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
 
 

@@ -265,8 +265,6 @@ def read_oci(
         digest = str(desc.get("digest", ""))
         _blob_path(digest, where)
         media = str(desc.get("mediaType") or "application/vnd.oci.image.layer.v1.tar")
-        if "zstd" in media:
-            raise InputError(f"layer {digest}: zstd-compressed layers are not supported", where)
         if "nondistributable" in media or "foreign" in media:
             raise InputError(f"layer {digest}: foreign (non-distributable) layers are not supported", where)
         info.layers.append(
