@@ -43,6 +43,11 @@ def _run(sbom: Path, db: Path, **kw) -> object:  # type: ignore[no-untyped-def]
 def test_purl_mapping() -> None:
     c = component_from_purl("pkg:deb/debian/libssl3@3.0.11-1?distro=debian-12.5&upstream=openssl%403.0.11-1", "s")
     assert (c.ecosystem, c.release, c.key, c.version) == ("Debian", "12", "openssl", "3.0.11-1")
+    # A binNMU: the binary is 1.2.3-1+b2, the source (which advisories name) 1.2.3-1.
+    c = component_from_purl("pkg:deb/debian/libfoo1@1.2.3-1%2Bb2?distro=debian-12&upstream=foo%20(1.2.3-1)", "s")
+    assert (c.key, c.version, c.name) == ("foo", "1.2.3-1", "libfoo1")
+    c = component_from_purl("pkg:deb/debian/libfoo1@1.2.3-1%2Bb2?upstream=foo%401:1.2.3-1", "s")
+    assert (c.key, c.version) == ("foo", "1:1.2.3-1")
     c = component_from_purl("pkg:deb/debian/bash@5.2.15-2?distro=bookworm", "s")
     assert c.release == "12"
     c = component_from_purl("pkg:deb/debian/zlib1g@1.2.13.dfsg-1?epoch=1", "s")

@@ -108,6 +108,16 @@ def _source_name(value: str | None) -> str | None:
     return re.split(r"[\s@(]", value.strip(), maxsplit=1)[0] or None
 
 
+def _source_version(value: str | None) -> str | None:
+    """The source package's own version when the qualifier names one: dpkg writes
+    ``Source: openssl (3.0.11-1)`` when it differs from the binary's (binNMUs); syft writes
+    ``upstream=openssl@3.0.11-1``."""
+    if not value:
+        return None
+    m = re.match(r"^[^\s@(]+\s*(?:\(\s*([^)\s]+)\s*\)|@(\S+))\s*$", value.strip())
+    return (m.group(1) or m.group(2)) if m else None
+
+
 def component_from_purl(
     purl: str, source: str, *, pointer: str | None = None, bom_ref: str | None = None,
     version: str | None = None, line: int | None = None,
@@ -139,6 +149,8 @@ def component_from_purl(
         epoch = quals.get("epoch")
         if ver and epoch and ":" not in ver:
             ver = f"{epoch}:{ver}"
+        # Debian advisories are about source packages and versions: prefer the source's version.
+        ver = _source_version(quals.get("upstream")) or ver
     elif p.type == "apk":
         kind = "Alpine"
         release = _release(kind, quals.get("distro"))
