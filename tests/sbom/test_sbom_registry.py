@@ -344,3 +344,114 @@ def test_pull_with_bearer_token_auth(token_registry: tuple[str, _TokenIssuer], t
     assert r.exit_code == 0, r.stderr
     assert {"base-files", "left-pad"} <= {c["name"] for c in json.loads(out.read_text())["components"]}
     assert any("scope=repository%3Ateam%2Fsecure%3Apull" in p for p in issuer.requests), issuer.requests
+
+
+# ------------------------------------------------------------------ basic auth (htpasswd)
+
+
+def _bcrypt(password: str) -> str | None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import crypt
+        except ImportError:
+            return None
+    method = getattr(crypt, "METHOD_BLOWFISH", None)
+    h = crypt.crypt(password, crypt.mksalt(method)) if method is not None else None
+    return h if h and h.startswith("$2") else None
+
+
+@pytest.fixture(scope="module")
+def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if REGISTRY is None:
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    hashed = _bcrypt("s3cret")
+    if hashed is None:
+        pytest.skip("no bcrypt implementation to write an htpasswd file")
+    root = tmp_path_factory.mktemp("basic-registry")
+    (root / "htpasswd").write_text(f"alice:{hashed}\n")
+    port = _free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"auth:\n  htpasswd:\n    realm: edgegate-test\n    path: {root / 'htpasswd'}\n"
+    )
+    proc = subprocess.Popen(
+        [REGISTRY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    host = f"127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{host}/v2/", timeout=1).close()
+                break
+            except urllib.error.HTTPError:
+                break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        else:
+            pytest.fail("local registry did not start")
+        yield host
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_pull_with_basic_auth_from_env_and_docker_config(basic_registry: str, tmp_path: Path, cli) -> None:
+    import base64
+
+    host = basic_registry
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    oci_layout(layout, _layers())
+    opener = urllib.request.build_opener()
+    opener.addheaders = [("Authorization", "Basic " + base64.b64encode(b"alice:s3cret").decode())]
+    old = urllib.request._opener  # type: ignore[attr-defined]
+    urllib.request.install_opener(opener)
+    try:
+        push_layout(host, "team/private", "1.0", layout)
+    finally:
+        urllib.request.install_opener(old)
+    ref = f"{host}/team/private:1.0"
+    empty = tmp_path / "no-docker-config"
+    empty.mkdir()
+    r = cli("sbom", "image", ref, "--insecure", "-o", tmp_path / "a.json", env={"DOCKER_CONFIG": str(empty)})
+    assert r.exit_code == 2 and "registry requires credentials" in r.stderr
+    r = cli(
+        "sbom",
+        "image",
+        ref,
+        "--insecure",
+        "-o",
+        tmp_path / "b.json",
+        env={
+            "EDGEGATE_REGISTRY_USERNAME": "alice",
+            "EDGEGATE_REGISTRY_PASSWORD": "wrong",
+            "DOCKER_CONFIG": str(empty),
+        },
+    )
+    assert r.exit_code == 2 and "refused the credentials" in r.stderr
+    r = cli(
+        "sbom",
+        "image",
+        ref,
+        "--insecure",
+        "-o",
+        tmp_path / "c.json",
+        env={"EDGEGATE_REGISTRY_USERNAME": "alice", "EDGEGATE_REGISTRY_PASSWORD": "s3cret"},
+    )
+    assert r.exit_code == 0, r.stderr
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    (docker / "config.json").write_text(
+        json.dumps({"auths": {host: {"auth": base64.b64encode(b"alice:s3cret").decode()}}})
+    )
+    r = cli("sbom", "image", ref, "--insecure", "-o", tmp_path / "d.json", env={"DOCKER_CONFIG": str(docker)})
+    assert r.exit_code == 0, r.stderr
+    assert {"base-files", "left-pad"} <= {
+        c["name"] for c in json.loads((tmp_path / "d.json").read_text())["components"]
+    }

@@ -94,6 +94,52 @@ def parse_reference(value: str) -> Reference:
     return Reference(registry, path, tag, digest)
 
 
+def _basic(credentials: tuple[str, str]) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+
+
+def registry_credentials(registry: str) -> tuple[str, str] | None:
+    """Credentials for `registry`: ``EDGEGATE_REGISTRY_USERNAME``/``EDGEGATE_REGISTRY_PASSWORD``, else
+    the ``auths`` entry of docker's ``config.json`` (``$DOCKER_CONFIG`` or ``~/.docker``). Credential
+    helpers (``credsStore``/``credHelpers``) are not run."""
+    import base64
+    import binascii
+
+    user, password = (
+        os.environ.get("EDGEGATE_REGISTRY_USERNAME"),
+        os.environ.get("EDGEGATE_REGISTRY_PASSWORD"),
+    )
+    if user and password is not None:
+        return user, password
+    folder = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    from edgegate.io.files import read_bounded
+
+    try:
+        doc = json.loads(read_bounded(path, 4 * 1024 * 1024))
+    except (ValueError, InputError):
+        return None
+    auths = doc.get("auths") if isinstance(doc, dict) else None
+    if not isinstance(auths, dict):
+        return None
+    keys = [registry, f"https://{registry}", f"http://{registry}"]
+    if registry == "docker.io":
+        keys += ["https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io"]
+    for key in keys:
+        entry = auths.get(key)
+        if isinstance(entry, dict) and isinstance(entry.get("auth"), str):
+            try:
+                u, _, p = base64.b64decode(entry["auth"]).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            return (u, p) if u else None
+    return None
+
+
 class _StripAuthOnRedirect(urllib.request.HTTPRedirectHandler):
     """Follow blob redirects (to a CDN or object store) without sending the registry token there."""
 
@@ -121,6 +167,9 @@ class RegistryClient:
         self.base = f"{scheme}://{host}/v2/{ref.repository}"
         self.where = str(ref)
         self._token: str | None = None
+        self._auth: str | None = None
+        """The Authorization header value in use (``Bearer …`` or ``Basic …``)."""
+        self._credentials = registry_credentials(ref.registry)
         # a localhost registry is never reached through an HTTP(S) proxy from the environment
         handlers: list[urllib.request.BaseHandler] = [_StripAuthOnRedirect()]
         if ref.host in _LOCAL_HOSTS:
@@ -131,18 +180,30 @@ class RegistryClient:
         headers = {"User-Agent": "edgegate"}
         if accept:
             headers["Accept"] = accept
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
+        if self._auth:
+            headers["Authorization"] = self._auth
         req = urllib.request.Request(url, headers=headers)
         try:
             return self._opener.open(req, timeout=TIMEOUT)
         except urllib.error.HTTPError as exc:
-            if exc.code == 401 and self._token is None:
+            if exc.code == 401 and self._auth is None:
                 challenge = exc.headers.get("WWW-Authenticate", "")
                 exc.close()
-                self._token = self._fetch_token(challenge)
+                if challenge.lower().startswith("basic"):
+                    if self._credentials is None:
+                        raise InputError(
+                            "registry requires credentials (EDGEGATE_REGISTRY_USERNAME/PASSWORD or docker "
+                            "config.json auths)",
+                            self.where,
+                        ) from None
+                    self._auth = _basic(self._credentials)
+                else:
+                    self._token = self._fetch_token(challenge)
+                    self._auth = f"Bearer {self._token}"
                 return self._request(url, accept)
             exc.close()
+            if exc.code == 401:
+                raise InputError("registry refused the credentials or token (HTTP 401)", self.where) from None
             if exc.code == 404:
                 raise InputError(f"not found in registry: {url.split('/v2/', 1)[-1]}", self.where) from None
             raise InputError(
@@ -167,11 +228,15 @@ class RegistryClient:
         if "scope" not in fields:
             fields["scope"] = f"repository:{self.ref.repository}:pull"
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(fields)
+        headers = {"User-Agent": "edgegate"}
+        if self._credentials is not None:
+            headers["Authorization"] = _basic(self._credentials)
         try:
-            with self._opener.open(
-                urllib.request.Request(url, headers={"User-Agent": "edgegate"}), timeout=TIMEOUT
-            ) as resp:
+            with self._opener.open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT) as resp:
                 body = resp.read(1024 * 1024)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            raise InputError(f"registry token request refused (HTTP {exc.code})", self.where) from None
         except (urllib.error.URLError, OSError) as exc:
             raise InputError(
                 f"registry token request failed: {getattr(exc, 'reason', exc)}", self.where
