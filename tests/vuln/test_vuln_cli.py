@@ -274,3 +274,30 @@ def test_yaml_merge_key_bomb_is_refused(cli, tmp_path: Path) -> None:
     assert out.exit_code == 0
     notes = [f for f in _json(out.stdout)["findings"] if f["rule_id"] == "EGV002"]
     assert len(notes) == 1 and "merge key" in notes[0]["message"] and "BOMB-1.yaml" in notes[0]["message"]
+
+
+def test_sources_without_valid_records(cli, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = cli("vuln", "db", "build", empty, "-o", tmp_path / "v.db")
+    assert out.exit_code == 2 and "no OSV records" in out.stderr
+    _one_line_error(out.stderr)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.json").write_text('{"not": "osv"}')
+    out = cli("vuln", "scan", _req(tmp_path, "jinja2==2.10\n"), "--db", junk, "--no-config")
+    assert out.exit_code == 2 and "holds a valid OSV record" in out.stderr
+    assert not (tmp_path / "v.db").exists()
+
+
+def test_truncated_database(cli, tmp_path: Path) -> None:
+    osv = write_records(tmp_path / "osv")
+    db = tmp_path / "odd name?#.db"
+    assert cli("vuln", "db", "build", osv, "-o", db).exit_code == 0
+    ok = cli("vuln", "scan", "--sbom", write_sbom(tmp_path / "s.json"), "--db", db, "--no-config")
+    assert ok.exit_code == 1, ok.stderr  # a path with URI characters opens
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 3])
+    out = cli("vuln", "scan", "--sbom", tmp_path / "s.json", "--db", db, "--no-config")
+    assert out.exit_code == 2
+    _one_line_error(out.stderr)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from edgegate.errors import InputError
 from edgegate.findings import Severity
@@ -79,6 +80,12 @@ def _edgegate_version() -> str:
 
 def _fill(conn: sqlite3.Connection, advisories: Iterable[Advisory], stats: LoadStats, source: str) -> None:
     conn.executescript(_SCHEMA)
+    advisories = list(advisories)
+    if not advisories and not stats.withdrawn:
+        if stats.files == 0:
+            raise InputError("no OSV records (*.json, *.yaml, *.yml) found", source)
+        first = f": {stats.warnings[0]}" if stats.warnings else ""
+        raise InputError(f"none of the {stats.files} files holds a valid OSV record{first}", source)
     seen: set[str] = set()
     adv_rows: list[tuple[Any, ...]] = []
     aff_rows: list[tuple[str, str, str, str, str]] = []
@@ -232,11 +239,14 @@ class VulnDB:
         cached = self._advisories.get(vid)
         if cached is not None:
             return cached
-        row = self._conn.execute(
-            "SELECT id, aliases, summary, level, rating_source, score, vector, modified, published, source"
-            " FROM advisories WHERE id = ?",
-            (vid,),
-        ).fetchone()
+        try:
+            row = self._conn.execute(
+                "SELECT id, aliases, summary, level, rating_source, score, vector, modified, published, source"
+                " FROM advisories WHERE id = ?",
+                (vid,),
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"corrupt vulnerability database ({exc})", self.path) from None
         if row is None:
             raise DatabaseError(f"corrupt vulnerability database (advisory {vid} missing)", self.path)
         rating = Rating(Severity(row[3]), row[4], row[5], row[6]) if row[3] else None
@@ -271,7 +281,7 @@ def open_db(path: Path) -> VulnDB:
         raise InputError("no such vulnerability database, folder or zip", path)
     if path.is_file() and is_sqlite(path):
         try:
-            conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+            conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open database: {exc}", path) from None
         return VulnDB(conn, str(path))
