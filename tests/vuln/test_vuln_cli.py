@@ -301,3 +301,4 @@ def test_truncated_database(cli, tmp_path: Path) -> None:
     out = cli("vuln", "scan", "--sbom", tmp_path / "s.json", "--db", db, "--no-config")
     assert out.exit_code == 2
     _one_line_error(out.stderr)
+    assert "corrupt vulnerability database" in out.stderr or "not an edgegate" in out.stderr

@@ -173,8 +173,10 @@ class VulnDB:
     def _meta(self) -> dict[str, str]:
         try:
             rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
-        except sqlite3.DatabaseError:
-            raise DatabaseError("not an edgegate vulnerability database (no metadata table)", self.path) from None
+        except sqlite3.DatabaseError as exc:
+            if "no such table" in str(exc):
+                raise DatabaseError("not an edgegate vulnerability database (no metadata table)", self.path) from None
+            raise DatabaseError(f"corrupt vulnerability database ({exc})", self.path) from None
         return {str(k): str(v) for k, v in rows}
 
     def _check_schema(self) -> None:
