@@ -88,3 +88,36 @@ def test_bad_requirement_is_exit_2(tmp_path: Path, cli) -> None:
     assert not (tmp_path / "o.json").exists()
     r = cli("sbom", "python", tmp_path / "empty-dir-does-not-exist", "-o", tmp_path / "o.json")
     assert r.exit_code == 2
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_poetry_lock_same_components_as_cyclonedx_py(tmp_path: Path) -> None:
+    shutil.copy(DATA / "poetry-pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copy(DATA / "poetry.lock", tmp_path / "poetry.lock")
+    out = tmp_path / "ours.json"
+    python_sbom(tmp_path, out)
+    assert validate_file(out) is None
+    doc = json.loads(out.read_text())
+    assert (doc["metadata"]["component"]["name"], doc["metadata"]["component"]["version"]) == (
+        "demo",
+        "0.1.0",
+    )
+    theirs = _cdxpy("poetry", str(tmp_path), tmp_path=tmp_path)
+    assert _set(out) == theirs
+    assert len(theirs) == 3
+
+
+def test_uv_lock_skips_the_project_itself(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "2.0.0"\n')
+    (tmp_path / "uv.lock").write_text(
+        'version = 1\nrequires-python = ">=3.10"\n\n'
+        '[[package]]\nname = "app"\nversion = "2.0.0"\nsource = { editable = "." }\n\n'
+        '[[package]]\nname = "idna"\nversion = "3.7"\nsource = { registry = "https://pypi.org/simple" }\n\n'
+        '[[package]]\nname = "Flask_Login"\nversion = "0.6.3"\nsource = { registry = "https://pypi.org/simple" }\n'
+    )
+    out = tmp_path / "o.json"
+    python_sbom(tmp_path / "uv.lock", out)
+    assert _set(out) == {("pkg:pypi/idna@3.7", "3.7"), ("pkg:pypi/flask-login@0.6.3", "0.6.3")}
+    assert json.loads(out.read_text())["metadata"]["component"]["name"] == "app"

@@ -1,4 +1,5 @@
-"""Python project SBOMs: a virtual environment, ``requirements*.txt`` or ``pyproject.toml``.
+"""Python project SBOMs: a virtual environment, ``poetry.lock``/``uv.lock``, ``requirements*.txt``
+or ``pyproject.toml``.
 
 Nothing is installed, imported or executed: requirements are parsed with `packaging`, an
 environment is read from its ``*.dist-info/METADATA`` files.
@@ -188,13 +189,61 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
         project.packages.append(_package(req.name, version, path.name))
 
 
+LOCK_FILES = ("poetry.lock", "uv.lock")
+
+
+def scan_lock(path: Path, project: PythonProject) -> None:
+    """Locked packages of a ``poetry.lock`` or ``uv.lock`` (``[[package]]`` name/version); local
+    directory, editable and virtual packages (the project itself) are left out."""
+    try:
+        data: dict[str, Any] = tomllib.loads(read_text_bounded(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"malformed TOML: {exc}", path) from None
+    packages = data.get("package")
+    if not isinstance(packages, list):
+        raise InputError("no [[package]] entries", path)
+    seen: set[tuple[str, str]] = set()
+    for entry in packages:
+        if not isinstance(entry, dict):
+            continue
+        name, version = entry.get("name"), entry.get("version")
+        if not isinstance(name, str) or not isinstance(version, str):
+            continue
+        source = entry.get("source")
+        if isinstance(source, dict) and (
+            source.get("type") in ("directory", "file")
+            or any(k in source for k in ("editable", "virtual", "directory", "path"))
+        ):
+            continue
+        key = (normalize_pypi_name(name), version)
+        if key in seen:
+            continue
+        seen.add(key)
+        project.packages.append(_package(name, version, path.name))
+    pyproject = path.parent / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            meta = tomllib.loads(read_text_bounded(pyproject))
+        except tomllib.TOMLDecodeError:
+            return
+        table = meta.get("project") or (meta.get("tool") or {}).get("poetry") or {}
+        if isinstance(table, dict):
+            if isinstance(table.get("name"), str):
+                project.name = table["name"]
+            if isinstance(table.get("version"), str):
+                project.version = table["version"]
+
+
 def scan_python(source: Path) -> PythonProject:
     """Pick the input kind from `source` and inventory it."""
     if not source.exists():
         raise InputError("no such file or directory", source)
     name = source.resolve().name if source.is_dir() else source.resolve().parent.name
     if source.is_file():
-        if source.name == "pyproject.toml":
+        if source.name in LOCK_FILES:
+            project = PythonProject(source, source.name, name)
+            scan_lock(source, project)
+        elif source.name == "pyproject.toml":
             project = PythonProject(source, "pyproject", name)
             scan_pyproject(source, project)
         else:
@@ -205,6 +254,11 @@ def scan_python(source: Path) -> PythonProject:
         project = PythonProject(source, "environment", name)
         scan_environment(source, project)
         return project
+    for lock in LOCK_FILES:
+        if (source / lock).is_file():
+            project = PythonProject(source, lock, name)
+            scan_lock(source / lock, project)
+            return project
     reqs = sorted(source.glob("requirements*.txt"))
     if reqs:
         project = PythonProject(source, "requirements", name)
@@ -216,7 +270,10 @@ def scan_python(source: Path) -> PythonProject:
         project = PythonProject(source, "pyproject", name)
         scan_pyproject(source / "pyproject.toml", project)
         return project
-    raise InputError("no requirements*.txt, pyproject.toml or virtual environment (pyvenv.cfg) here", source)
+    raise InputError(
+        "no poetry.lock, uv.lock, requirements*.txt, pyproject.toml or virtual environment (pyvenv.cfg) here",
+        source,
+    )
 
 
 def python_bom(project: PythonProject) -> Any:
