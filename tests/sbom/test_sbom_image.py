@@ -376,3 +376,14 @@ def test_oci_layout_with_zstd_layer(tmp_path: Path) -> None:
     out = tmp_path / "s.json"
     image_sbom(str(layout), out)
     assert {"base-files", "requests", "left-pad"} <= set(_components(out))
+
+
+def test_oci_layout_reference_name(tmp_path: Path, cli) -> None:
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    oci_layout(layout, [_base_layer()])
+    out = tmp_path / "s.json"
+    r = cli("sbom", "image", f"oci:{layout}:1.0", "-o", out)  # annotation is example/app:1.0
+    assert r.exit_code == 0, r.stderr
+    r = cli("sbom", "image", f"oci:{layout}:2.0", "-o", tmp_path / "x.json")
+    assert r.exit_code == 2 and "no image named '2.0' in the layout (has: example/app:1.0)" in r.stderr

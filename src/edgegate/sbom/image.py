@@ -221,10 +221,14 @@ def read_oci(
     kind: str,
     platform: str,
     manifest_digest: str | None = None,
+    ref_name: str | None = None,
 ) -> ImageInfo:
-    """Walk an OCI index (or a bare manifest) down to the image config and layers."""
+    """Walk an OCI index (or a bare manifest) down to the image config and layers; `ref_name`
+    picks the top-level entries annotated ``org.opencontainers.image.ref.name`` = it."""
     where = store.where
     doc = index
+    if ref_name is not None:
+        doc = _filter_ref_name(index, ref_name, where)
     name: str | None = None
     depth = 0
     while "manifests" in doc or doc.get("mediaType") in _INDEX_TYPES:
@@ -278,6 +282,21 @@ def read_oci(
         )
     _set_platform(info)
     return info
+
+
+def _filter_ref_name(index: dict[str, Any], ref_name: str, where: str) -> dict[str, Any]:
+    manifests = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
+
+    def name_of(m: dict[str, Any]) -> str:
+        return str((m.get("annotations") or {}).get("org.opencontainers.image.ref.name", ""))
+
+    chosen = [m for m in manifests if name_of(m) == ref_name or name_of(m).endswith(f":{ref_name}")]
+    if not chosen:
+        have = sorted({name_of(m) for m in manifests if name_of(m)})
+        raise InputError(
+            f"no image named {ref_name!r} in the layout (has: {', '.join(have) or 'none'})", where
+        )
+    return {**index, "manifests": chosen}
 
 
 def _set_platform(info: ImageInfo) -> None:
@@ -370,6 +389,9 @@ def open_image(
     target = rest if forced else source
     if forced == "registry":
         return _open_registry(target, platform, insecure)
+    ref_name: str | None = None
+    if forced in ("oci", "oci-archive") and not Path(target).exists() and ":" in target:
+        target, ref_name = target.rsplit(":", 1)  # skopeo-style oci:PATH:REFERENCE
     path = Path(target)
     if forced in (None, "dir", "oci") and path.is_dir():
         if forced != "dir" and ((path / "oci-layout").is_file() or (path / "index.json").is_file()):
@@ -377,7 +399,14 @@ def open_image(
             if not isinstance(index, dict):
                 raise InputError("index.json is not an object", path)
             return OpenedImage(
-                read_oci(DirStore(path), index, source=source, kind="oci-layout", platform=platform)
+                read_oci(
+                    DirStore(path),
+                    index,
+                    source=source,
+                    kind="oci-layout",
+                    platform=platform,
+                    ref_name=ref_name,
+                )
             )
         return OpenedImage(ImageInfo(source=source, kind="rootfs", rootfs=path))
     if path.is_file():
@@ -389,7 +418,14 @@ def open_image(
                 index = _loads(tar.read("index.json", MAX_JSON), "index.json", str(path))
                 if not isinstance(index, dict):
                     raise InputError("index.json is not an object", path)
-                info = read_oci(TarStore(tar), index, source=source, kind="oci-archive", platform=platform)
+                info = read_oci(
+                    TarStore(tar),
+                    index,
+                    source=source,
+                    kind="oci-archive",
+                    platform=platform,
+                    ref_name=ref_name,
+                )
             else:
                 raise InputError("not an image archive (no manifest.json or index.json)", path)
         except BaseException:
