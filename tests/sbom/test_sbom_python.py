@@ -121,3 +121,26 @@ def test_uv_lock_skips_the_project_itself(tmp_path: Path) -> None:
     python_sbom(tmp_path / "uv.lock", out)
     assert _set(out) == {("pkg:pypi/idna@3.7", "3.7"), ("pkg:pypi/flask-login@0.6.3", "0.6.3")}
     assert json.loads(out.read_text())["metadata"]["component"]["name"] == "app"
+
+
+def test_output_path_problems_are_exit_2(tmp_path: Path, cli) -> None:
+    (tmp_path / "requirements.txt").write_text("requests==2.31.0\n")
+    r = cli("sbom", "python", tmp_path, "-o", tmp_path)
+    assert r.exit_code == 2 and "output path is a directory" in r.stderr
+    r = cli("sbom", "python", tmp_path, "-o", tmp_path / "missing" / "o.json")
+    assert r.exit_code == 2 and "output folder does not exist" in r.stderr
+    r = cli(
+        "sbom",
+        "python",
+        tmp_path,
+        "-o",
+        tmp_path / "o.json",
+        "-f",
+        "json",
+        "--report-output",
+        tmp_path / "r.json",
+    )
+    assert r.exit_code == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["gates"][0]["stats"]["components"] == 1
+    assert [x.name for x in tmp_path.iterdir() if x.name.endswith(".tmp")] == []
