@@ -122,6 +122,17 @@ def test_limit_bounds_the_range() -> None:
     assert not range_affects(r, "PyPI", "3.0")
     star = _rng(("introduced", "0"), ("limit", "*"))
     assert range_affects(star, "PyPI", "3.0")
+    # Several limits: below any one of them suffices; "*" among them means no limit at all.
+    two = _rng(("introduced", "0"), ("limit", "1.5"), ("limit", "2.5"))
+    assert range_affects(two, "PyPI", "2.0") and not range_affects(two, "PyPI", "2.5")
+    with_star = _rng(("introduced", "0"), ("limit", "1.5"), ("limit", "*"))
+    assert range_affects(with_star, "PyPI", "9.0")
+    star_first = _rng(("introduced", "0"), ("limit", "*"), ("limit", "1.5"))
+    assert range_affects(star_first, "PyPI", "9.0")
+    # The limit bounds where the range applies; fixed events still end intervals inside it.
+    both = _rng(("introduced", "1.0"), ("fixed", "1.2"), ("limit", "2.0"))
+    assert [range_affects(both, "PyPI", v) for v in ["0.9", "1.1", "1.2", "1.9", "2.0"]] == [
+        False, True, False, False, False]
 
 
 def test_semver_range_in_any_ecosystem() -> None:

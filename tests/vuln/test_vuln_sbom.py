@@ -265,3 +265,28 @@ def test_ecosystems_the_database_does_not_cover_are_reported(tmp_path: Path) -> 
     assert "2 component(s) not checked" in notes["Debian:12"].message
     assert all(not f.blocking for f in notes.values())
     assert result.stats["scanned"] == 2 and result.stats["unscannable"] == 3
+
+
+def test_ubuntu_priority_severity_and_release(tmp_path: Path) -> None:
+    import json
+
+    rec = {
+        "id": "UBUNTU-CVE-2099-1", "severity": [{"type": "Ubuntu", "score": "medium"}],
+        "affected": [{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "openssl"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},
+                                                                  {"fixed": "3.0.2-0ubuntu1.15"}]}]}],
+    }
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    (osv / "u.json").write_text(json.dumps(rec))
+    sbom = write_sbom(tmp_path / "s.json", [
+        {"type": "library", "name": "libssl3", "version": "3.0.2-0ubuntu1.14",
+         "purl": "pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.14?distro=ubuntu-22.04&upstream=openssl"},
+        {"type": "library", "name": "openssl", "version": "3.0.2-0ubuntu1.14",
+         "purl": "pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.14?distro=ubuntu-24.04"},
+    ])
+    result = _run(sbom, osv)
+    assert _vulns(result) == {("libssl3", "UBUNTU-CVE-2099-1")}
+    [f] = [f for f in result.findings if f.blocking]
+    assert (f.severity, f.details["severity_source"]) == (Severity.MEDIUM, "Ubuntu")
+    assert {x.details["ecosystem"] for x in result.findings if x.rule_id == "EGV007"} == {"Ubuntu:24.04"}

@@ -219,15 +219,23 @@ def range_affects(r: Range, ecosystem: str, version: str) -> bool:
     v = parse(kind, version)
     events: list[tuple[Any, str]] = []
     limits: list[Any] = []
+    has_limit = star = False
     for k, text in r.events:
         if k == "introduced" and text == "0":
             events.append((None, k))
         elif k == "limit":
-            if text != "*":
+            has_limit = True
+            if "*" in text:  # "*" is infinity: every version is below it
+                star = True
+            else:
                 limits.append(parse(kind, text))
-        else:
+    unlimited = star or not has_limit  # no limit event = an implicit "*"
+    # BeforeLimits: below at least one limit (checked after all events parsed, so a bad event
+    # version is reported rather than hidden by the limit).
+    for k, text in r.events:
+        if k in ("fixed", "last_affected") or (k == "introduced" and text != "0"):
             events.append((parse(kind, text), k))
-    if limits and not any(v < lim for lim in limits):
+    if not unlimited and not any(v < lim for lim in limits):
         return False
     events.sort(key=functools.cmp_to_key(_cmp))
     affected = False

@@ -79,6 +79,11 @@ def _best_vector(entries: Any) -> Rating | None:
     for kind in _PREFERENCE:
         if kind in found:
             return found[kind]
+    for entry in entries:  # OSV's "Ubuntu" type: a lowercased Ubuntu priority word
+        if isinstance(entry, Mapping) and entry.get("type") == "Ubuntu":
+            level = _word(entry.get("score"))
+            if level is not None:
+                return Rating(level, "Ubuntu")
     return None
 
 
