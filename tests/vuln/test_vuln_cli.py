@@ -302,3 +302,18 @@ def test_truncated_database(cli, tmp_path: Path) -> None:
     assert out.exit_code == 2
     _one_line_error(out.stderr)
     assert "corrupt vulnerability database" in out.stderr or "not an edgegate" in out.stderr
+
+
+def test_symlinks_in_an_osv_folder_are_not_followed(cli, tmp_path: Path) -> None:
+    osv = write_records(tmp_path / "osv")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "X-1.json").write_text(json.dumps({"id": "X-1", "affected": []}))
+    (osv / "link.json").symlink_to(outside / "X-1.json")
+    (osv / "loop").symlink_to(osv)
+    out = cli("vuln", "db", "build", osv, "-o", tmp_path / "v.db", "-f", "json")
+    assert out.exit_code == 0
+    res = _json(out.stdout)
+    assert res["stats"]["advisories"] == 10
+    msgs = sorted(f["message"] for f in res["findings"] if f["rule_id"] == "EGV002")
+    assert len(msgs) == 2 and "link.json" in msgs[0] + msgs[1] and "loop" in msgs[0] + msgs[1]

@@ -374,6 +374,31 @@ def _records_of(data: bytes, name: str, shown: str, st: LoadStats) -> Iterator[A
             yield adv
 
 
+def _record_files(source: Path, st: LoadStats) -> list[Path]:
+    """Record files under `source`, sorted; hidden entries skipped; symlinks not followed (a
+    skipped symlink is a warning, never a silent gap)."""
+    import os
+
+    out: list[Path] = []
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        base = Path(folder)
+        for d in list(dirs):
+            if d.startswith("."):
+                dirs.remove(d)
+            elif (base / d).is_symlink():
+                dirs.remove(d)
+                st.warnings.append(LoadWarning(str(base / d), "symbolic link to a folder not followed"))
+        for name in files:
+            path = base / name
+            if name.startswith(".") or path.suffix.lower() not in RECORD_SUFFIXES:
+                continue
+            if path.is_symlink():
+                st.warnings.append(LoadWarning(str(path), "symbolic link not followed; record skipped"))
+                continue
+            out.append(path)
+    return sorted(out)
+
+
 def iter_source(source: Path, stats: LoadStats | None = None) -> Iterator[Advisory]:
     """Every valid, non-withdrawn advisory in a folder (recursively) or zip of OSV records.
 
@@ -382,12 +407,7 @@ def iter_source(source: Path, stats: LoadStats | None = None) -> Iterator[Adviso
     """
     st = stats if stats is not None else LoadStats()
     if source.is_dir():
-        files = sorted(
-            p for p in source.rglob("*")
-            if p.is_file() and p.suffix.lower() in RECORD_SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(source).parts)
-        )
-        for path in files:
+        for path in _record_files(source, st):
             st.files += 1
             try:
                 with path.open("rb") as fh:
