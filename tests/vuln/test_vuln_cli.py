@@ -317,3 +317,15 @@ def test_symlinks_in_an_osv_folder_are_not_followed(cli, tmp_path: Path) -> None
     assert res["stats"]["advisories"] == 10
     msgs = sorted(f["message"] for f in res["findings"] if f["rule_id"] == "EGV002")
     assert len(msgs) == 2 and "link.json" in msgs[0] + msgs[1] and "loop" in msgs[0] + msgs[1]
+
+
+def test_real_process_exit_codes(cli_subprocess, tmp_path: Path) -> None:
+    osv = write_records(tmp_path / "osv")
+    sbom = write_sbom(tmp_path / "app.cdx.json")
+    out = cli_subprocess("vuln", "scan", "--sbom", sbom, "--db", osv, "--no-config", "-f", "json")
+    assert out.exit_code == 1, out.stderr
+    assert json.loads(out.stdout)["gates"][0]["stats"]["vulnerabilities"] == 6
+    (tmp_path / "x.json").write_text("[]")
+    bad = cli_subprocess("vuln", "scan", "--sbom", tmp_path / "x.json", "--db", osv, "--no-config")
+    assert bad.exit_code == 2
+    _one_line_error(bad.stderr)
