@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -195,11 +196,17 @@ def render(bom: Bom, patch: Callable[[dict[str, Any]], None] | None = None) -> s
 
 def validate_text(text: str) -> str | None:
     """None when `text` is a valid CycloneDX 1.6 JSON document, else the first error."""
+    err = _validator().validate_str(text)
+    return None if err is None else str(err)[:500]
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    """One strict CycloneDX 1.6 JSON validator per process (it compiles the schema once)."""
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
-    err = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
-    return None if err is None else str(err)[:500]
+    return JsonStrictValidator(SchemaVersion.V1_6)
 
 
 def validate_file(path: Path) -> str | None:
