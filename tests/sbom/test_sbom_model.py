@@ -104,6 +104,8 @@ def test_model_directory_ml_bom(tmp_path: Path) -> None:
     assert files["model.onnx"]["edgegate:file:format"] == "onnx"
     assert files["model.onnx"]["edgegate:file:parameters"] == "6"
     assert files["model.onnx"]["edgegate:file:tensors"] == "1"
+    assert files["model.onnx"]["edgegate:file:dtypes"] == "F32:6"
+    assert files["scale.npy"]["edgegate:file:dtypes"] == "I8:10"
     assert files["model.gguf.part"]["edgegate:file:format"] == "gguf"
     assert files["model.gguf.part"]["edgegate:file:parameters"] == "36"
     assert files["model.gguf.part"]["edgegate:file:general.architecture"] == "llama"
@@ -221,3 +223,29 @@ def test_weak_content_guess_under_another_name_is_a_warning(tmp_path: Path) -> N
     model = scan_model(str(d), progress=False)
     assert [(f.path, f.format) for f in model.files] == [("blob.bin", "other")]
     assert any("looks like safetensors" in w for w in model.warnings)
+
+
+def test_real_pytorch_pickle_and_numpy_files_from_shared(shared_dir: Path, tmp_path: Path) -> None:
+    """Formats from content on picklescan's real files; object arrays are never unpickled."""
+    src = shared_dir / "data" / "model-scan" / "picklescan"
+    d = tmp_path / "m"
+    d.mkdir()
+    for sub, name in (
+        ("data", "pytorch_model.bin"),
+        ("data", "new_pytorch_model.bin"),
+        ("data", "bad_pytorch.pt"),
+        ("data", "benign0_v3.pkl"),
+        ("data2", "int_array.npy"),
+        ("data2", "int_arrays_compressed.npz"),
+        ("data2", "object_array.npy"),
+    ):
+        shutil.copy(src / sub / name, d / name)
+    model = scan_model(str(d), progress=False)
+    got = {f.path: (f.format, f.parameters, f.dtypes) for f in model.files}
+    assert got["pytorch_model.bin"][0] == "pytorch-legacy"
+    assert got["new_pytorch_model.bin"][0] == "pytorch"
+    assert got["bad_pytorch.pt"][0] == "other"  # a PNG named .pt
+    assert got["benign0_v3.pkl"][0] == "pickle"
+    assert got["int_array.npy"] == ("numpy", 4, {"I32": 4})
+    assert got["int_arrays_compressed.npz"] == ("numpy-npz", 6, {"I32": 6})
+    assert got["object_array.npy"] == ("numpy", 4, {"OBJECT": 4})

@@ -356,7 +356,7 @@ def read_onnx(path: Path, size: int, mf: ModelFile) -> None:
     for init in inits:
         count = math.prod(init.dims)
         params += count
-        dtypes[onnx.TensorProto.DataType.Name(init.data_type).lower()] += count
+        dtypes[_onnx_dtype(onnx.TensorProto.DataType.Name(init.data_type))] += count
     mf.tensors, mf.parameters, mf.dtypes = len(inits), params, dict(dtypes)
     mf.details["onnx.ir_version"] = str(model.ir_version)
     if model.producer_name:
@@ -364,6 +364,46 @@ def read_onnx(path: Path, size: int, mf: ModelFile) -> None:
     mf.details["onnx.opsets"] = ",".join(f"{o.domain or 'ai.onnx'}:{o.version}" for o in model.opset_import)
     if any(init.data_location == onnx.TensorProto.EXTERNAL for init in inits):
         mf.details["onnx.external_data"] = "true"
+
+
+_ONNX_DTYPES = {
+    "FLOAT": "F32",
+    "FLOAT16": "F16",
+    "BFLOAT16": "BF16",
+    "DOUBLE": "F64",
+    "INT8": "I8",
+    "UINT8": "U8",
+    "INT16": "I16",
+    "UINT16": "U16",
+    "INT32": "I32",
+    "UINT32": "U32",
+    "INT64": "I64",
+    "UINT64": "U64",
+    "BOOL": "BOOL",
+    "FLOAT8E4M3FN": "F8_E4M3",
+    "FLOAT8E5M2": "F8_E5M2",
+    "INT4": "I4",
+    "UINT4": "U4",
+}
+
+
+def _onnx_dtype(name: str) -> str:
+    """ONNX element type → the safetensors-style names used for every format (F32, I8, ...)."""
+    return _ONNX_DTYPES.get(name, name)
+
+
+def _numpy_dtype(descr: str) -> str:
+    """A NumPy ``descr`` (``<f4``, ``|i1``, ``|O``) → F32, I8, OBJECT, ... (others unchanged)."""
+    m = re.fullmatch(r"[<>|=]?([fiubcO])(\d*)", descr)
+    if m is None:
+        return descr
+    kind, size = m.group(1), m.group(2)
+    if kind == "b":
+        return "BOOL"
+    if kind == "O":
+        return "OBJECT"
+    bits = str(int(size) * 8) if size else ""
+    return {"f": "F", "i": "I", "u": "U", "c": "C"}[kind] + bits
 
 
 def _npy_header(fh: BinaryIO, where: str) -> tuple[str, list[int]]:
@@ -382,7 +422,7 @@ def _npy_header(fh: BinaryIO, where: str) -> tuple[str, list[int]]:
     if not isinstance(header, dict) or not isinstance(header.get("shape"), tuple):
         raise BrokenHeaderError("broken NumPy header", where)
     shape = [int(d) for d in header["shape"]]
-    return str(header.get("descr")), shape
+    return _numpy_dtype(str(header.get("descr"))), shape
 
 
 def read_numpy(path: Path, mf: ModelFile) -> None:
