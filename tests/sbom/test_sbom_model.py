@@ -249,3 +249,20 @@ def test_real_pytorch_pickle_and_numpy_files_from_shared(shared_dir: Path, tmp_p
     assert got["int_array.npy"] == ("numpy", 4, {"I32": 4})
     assert got["int_arrays_compressed.npz"] == ("numpy-npz", 6, {"I32": 6})
     assert got["object_array.npy"] == ("numpy", 4, {"OBJECT": 4})
+
+
+def test_broken_gguf_header(tmp_path: Path, cli) -> None:
+    src = tmp_path / "src"
+    _write_model(src)
+    data = (src / "model.gguf.part").read_bytes()
+    d = tmp_path / "broken"
+    d.mkdir()
+    (d / "model.gguf").write_bytes(data[:40])  # cut inside the metadata
+    with pytest.raises(BrokenHeaderError, match="truncated"):
+        scan_model(str(d), progress=False)
+    (d / "model.gguf").write_bytes(b"GGUF" + struct.pack("<I", 99) + b"\0" * 64)
+    r = cli("sbom", "model", d, "-o", tmp_path / "o.json")
+    assert r.exit_code == 2 and "unsupported GGUF version 99" in r.stderr
+    (d / "model.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 2**40))  # absurd kv count
+    with pytest.raises(BrokenHeaderError, match="out of range"):
+        scan_model(str(d), progress=False)
