@@ -57,8 +57,11 @@ def layer_tar(entries: Sequence[E]) -> bytes:
 
 
 def dir_layer_file(root: Path, dest: Path) -> Path:
-    """A tar of directory `root` (paths relative to it, symlinks kept) written to `dest`."""
-    with tarfile.open(dest, mode="w", format=tarfile.PAX_FORMAT) as tf:
+    """A tar of directory `root` (paths relative to it, symlinks kept) written to `dest`.
+
+    GNU format, like Docker's layers: no PAX header per member (Python's PAX writer adds one for
+    every fractional mtime; Docker truncates mtimes to seconds and writes PAX only when needed)."""
+    with tarfile.open(dest, mode="w", format=tarfile.GNU_FORMAT) as tf:
         for name in sorted(os.listdir(root)):
             if name.startswith(".edgegate"):
                 continue
