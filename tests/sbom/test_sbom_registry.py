@@ -455,3 +455,15 @@ def test_pull_with_basic_auth_from_env_and_docker_config(basic_registry: str, tm
     assert {"base-files", "left-pad"} <= {
         c["name"] for c in json.loads((tmp_path / "d.json").read_text())["components"]
     }
+
+
+def test_missing_paths_are_not_taken_for_registry_references(tmp_path: Path, cli) -> None:
+    from edgegate.sbom.image import _looks_like_reference
+
+    assert not _looks_like_reference("build/app.tar")
+    assert not _looks_like_reference("org/app")  # ambiguous: a path unless written registry:org/app
+    assert _looks_like_reference("alpine:3.19") and _looks_like_reference("ghcr.io/org/app")
+    r = cli("sbom", "image", tmp_path / "missing" / "app.tar", "-o", tmp_path / "o.json")
+    assert (
+        r.exit_code == 2 and "no such file or directory (for a registry image write registry:REF)" in r.stderr
+    )

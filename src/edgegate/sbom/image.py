@@ -434,7 +434,7 @@ def open_image(
         return OpenedImage(info, [tar.close])
     if forced is None and _looks_like_reference(target):
         return _open_registry(target, platform, insecure)
-    raise InputError("no such file or directory", target)
+    raise InputError("no such file or directory (for a registry image write registry:REF)", target)
 
 
 def _read_small(path: Path) -> bytes:
@@ -446,11 +446,15 @@ def _read_small(path: Path) -> bytes:
 def _looks_like_reference(value: str) -> bool:
     from edgegate.sbom.registry import parse_reference
 
+    if value.endswith((".tar", ".tar.gz", ".tgz", ".oci", ".json")) or value.startswith(("./", "../", "~")):
+        return False
     try:
-        parse_reference(value)
+        ref = parse_reference(value)
     except InputError:
         return False
-    return "/" in value or ":" in value or "@" in value
+    first = value.split("/", 1)[0]
+    explicit_host = "/" in value and ("." in first or ":" in first or first == "localhost")
+    return explicit_host or ref.tag is not None or ref.digest is not None
 
 
 def _open_registry(ref: str, platform: str, insecure: bool) -> OpenedImage:
