@@ -458,12 +458,30 @@ def test_pull_with_basic_auth_from_env_and_docker_config(basic_registry: str, tm
 
 
 def test_missing_paths_are_not_taken_for_registry_references(tmp_path: Path, cli) -> None:
-    from edgegate.sbom.image import _looks_like_reference
+    from edgegate.sbom.image import looks_like_reference
 
-    assert not _looks_like_reference("build/app.tar")
-    assert not _looks_like_reference("org/app")  # ambiguous: a path unless written registry:org/app
-    assert _looks_like_reference("alpine:3.19") and _looks_like_reference("ghcr.io/org/app")
+    assert not looks_like_reference("build/app.tar")
+    assert not looks_like_reference("org/app")  # ambiguous: a path unless written registry:org/app
+    assert looks_like_reference("alpine:3.19") and looks_like_reference("ghcr.io/org/app")
     r = cli("sbom", "image", tmp_path / "missing" / "app.tar", "-o", tmp_path / "o.json")
     assert (
         r.exit_code == 2 and "no such file or directory (for a registry image write registry:REF)" in r.stderr
     )
+
+
+def test_check_gate_with_registry_and_oci_sources(registry: str, tmp_path: Path, cli) -> None:
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    oci_layout(layout, _layers())
+    push_layout(registry, "team/gate", "2.0", layout)
+    (tmp_path / "edgegate.toml").write_text(
+        "[sbom]\nimages = [\n"
+        f'  {{ source = "{registry}/team/gate:2.0", output = "out/reg.json", insecure = true }},\n'
+        '  { source = "oci:layout:1.0", output = "out/oci.json" },\n'
+        ']\nrequire = ["out/reg.json", "out/oci.json"]\n'
+    )
+    r = cli("check", tmp_path, "-f", "json")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    reg = json.loads((tmp_path / "out/reg.json").read_text())
+    oci = json.loads((tmp_path / "out/oci.json").read_text())
+    assert {c["name"] for c in reg["components"]} == {c["name"] for c in oci["components"]}

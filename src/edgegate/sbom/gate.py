@@ -22,6 +22,7 @@ from edgegate.config import Config
 from edgegate.errors import EdgegateError
 from edgegate.findings import Finding, GateResult
 from edgegate.sbom.api import GATE, image_sbom, model_sbom, python_sbom, require_sbom
+from edgegate.sbom.image import looks_like_reference
 
 __all__ = ["run_from_config"]
 
@@ -31,7 +32,13 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
     jobs: list[tuple[str, Callable[[], GateResult]]] = []
     for item in section.get("images") or []:
         shown = str(item["source"])
-        src = shown if _is_reference(shown) else str(config.resolve(shown))
+        local = config.resolve(shown.split(":", 1)[1] if shown.startswith(_PATH_PREFIXES) else shown)
+        if shown.startswith(_PATH_PREFIXES):
+            src = f"{shown.split(':', 1)[0]}:{local}"
+        elif _is_reference(shown) or (not local.exists() and looks_like_reference(shown)):
+            src = shown
+        else:
+            src = str(local)
         jobs.append(
             (
                 shown,
@@ -99,6 +106,9 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
     if rows:
         stats["tables"] = [{"title": "SBOM summary", "columns": ["source", "type", "packages"], "rows": rows}]
     return [GateResult.decide(GATE, findings, errors=errors, stats=stats)]
+
+
+_PATH_PREFIXES = ("docker-archive:", "oci:", "oci-archive:", "dir:")
 
 
 def _is_reference(src: str) -> bool:

@@ -432,7 +432,7 @@ def open_image(
             tar.close()
             raise
         return OpenedImage(info, [tar.close])
-    if forced is None and _looks_like_reference(target):
+    if forced is None and looks_like_reference(target):
         return _open_registry(target, platform, insecure)
     raise InputError("no such file or directory (for a registry image write registry:REF)", target)
 
@@ -443,7 +443,7 @@ def _read_small(path: Path) -> bytes:
     return read_bounded(path, MAX_JSON)
 
 
-def _looks_like_reference(value: str) -> bool:
+def looks_like_reference(value: str) -> bool:
     from edgegate.sbom.registry import parse_reference
 
     if value.endswith((".tar", ".tar.gz", ".tgz", ".oci", ".json")) or value.startswith(("./", "../", "~")):
