@@ -195,12 +195,6 @@ msg := "latest image"
 
 
 @pytest.mark.parametrize("body", _FAIL_OPEN_A)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: policy/modules.py _check_body only treats 'some i' as a bare declaration when ';' "
-    "follows on the same line (and _rule_bodies needs an indented body), so these forms of defect (a) "
-    "are not refused and regopy silently returns no deny: exit 0",
-)
 def test_a_other_spellings_are_refused(cli, tmp_path: Path, body: str) -> None:
     _policy(tmp_path, body)
     r, _ = _lint(cli, tmp_path, "in")
@@ -208,11 +202,6 @@ def test_a_other_spellings_are_refused(cli, tmp_path: Path, body: str) -> None:
     assert "unsupported Rego" in _one_error_line(r.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (over-refusal, fails closed): policy/modules.py _check_body flags an index variable "
-    "bound by ':=' inside a comprehension that is a call argument; regopy evaluates this correctly",
-)
 def test_a_comprehension_inside_a_call_is_not_refused(cli, tmp_path: Path) -> None:
     _policy(tmp_path, """\
         deny contains msg if {
@@ -458,12 +447,6 @@ def test_unknown_function_is_one_clear_line_naming_the_policy(cli, tmp_path: Pat
     ],
     ids=["net.cidr_contains", "strings.render_template", "json.match_schema", "sprintf-q"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: builtins regopy 1.5.2 lacks evaluate as undefined (no error, no crash), so a deny "
-    "that OPA fires silently passes: exit 0. docs/policy.md claims 'compile error: exit 2'; "
-    "policy/modules.py check_supported should refuse them statically",
-)
 def test_missing_builtins_never_pass(cli, tmp_path: Path, expr: str) -> None:
     _policy(tmp_path, f"deny contains msg if {{\n    {expr}\n    msg := \"fired\"\n}}\n")
     r, report = _lint(cli, tmp_path, "in")
@@ -493,12 +476,6 @@ def test_missing_builtins_never_pass(cli, tmp_path: Path, expr: str) -> None:
     ],
     ids=["typo-in-variable", "unbound-head-variable"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: regopy 1.5.2 accepts unsafe (never bound) variables and the rule silently yields "
-    "nothing, where OPA refuses to compile; edgegate does not check variable safety, so a typo in "
-    "a variable name turns a deny into a silent pass (exit 0)",
-)
 def test_unsafe_variables_never_pass(cli, tmp_path: Path, body: str) -> None:
     _policy(tmp_path, body)
     r, _ = _lint(cli, tmp_path, "in")
@@ -514,12 +491,6 @@ def test_default_on_a_set_rule_is_exit_2(cli, tmp_path: Path) -> None:
     assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (new regopy 1.5.2 defect, not in docs/engine-notes.md): sort() of a set returns a "
-    "set (is_array false, [0] undefined) where OPA returns an array, so a rule indexing the sorted "
-    "result silently yields nothing: exit 0",
-)
 def test_sort_of_a_set_is_indexable(cli, tmp_path: Path) -> None:
     _policy(tmp_path, """\
         deny contains msg if {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgegate.errors import EngineError
-from edgegate.policy.modules import Module
+from edgegate.policy.modules import Module, engine_source
 
 _LOCATION = re.compile(r"--\s*(\S+?):(\d+):(\d+)")
 
@@ -69,7 +69,7 @@ def _run_worker(job: dict[str, Any], timeout: float) -> tuple[dict[str, Any], st
 
 
 def _module_names(modules: Sequence[Module]) -> list[list[str]]:
-    return [[m.path, m.source] for m in modules]
+    return [[m.path, engine_source(m)] for m in modules]
 
 
 def evaluate(
