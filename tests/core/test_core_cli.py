@@ -211,8 +211,13 @@ def test_check_example_via_library(root_dir: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.chdir(root_dir)
     results = run_check(load_for_check(root_dir / "examples" / "edge-app"))
-    assert [r.gate for r in results] == ["policy"]
-    assert results[0].status is Status.FAILED
+    by_gate = {r.gate: r for r in results}
+    assert list(by_gate) == [
+        "policy", "sbom", "vuln", "verify", "model-scan", "model-quant", "model-bias", "cost"
+    ]
+    assert results[0].gate == "policy" and results[0].status is Status.FAILED
+    assert by_gate["vuln"].status is Status.FAILED and by_gate["cost"].status is Status.FAILED
+    assert by_gate["verify"].status is Status.PASSED and by_gate["sbom"].status is Status.PASSED
     assert exit_code(results) == 1
     assert results[0].stats["documents"] >= 5
 

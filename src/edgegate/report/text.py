@@ -250,7 +250,9 @@ def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO
         color = True
     else:
         color = _isatty(out) and not os.environ.get("NO_COLOR")
-    console = _console(out, color=color)
+    # A pipe or CI log has no width of its own: lay out for FILE_WIDTH, not rich's 80 columns.
+    width = None if _isatty(out) or os.environ.get("COLUMNS") else FILE_WIDTH
+    console = _console(out, color=color, width=width)
     with console.capture() as captured:
         console.print(renderables(results, ctx, console))
     write_stream(out, captured.get())
