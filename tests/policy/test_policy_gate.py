@@ -184,11 +184,6 @@ def test_run_check_broken_gate_module_is_an_error_not_a_pass(tmp_path: Path, mon
     assert exit_code(results) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: policy/lint.py lint() with --combine and zero documents (only empty YAML files) "
-    "indexes documents[0]: IndexError → 'internal error' instead of a clear input error",
-)
 def test_combine_with_no_documents_is_a_clear_error(cli, tmp_path: Path) -> None:
     _project(tmp_path, '[policy]\npaths = ["empty"]\nrules = ["policy"]\n', {"empty/a.yaml": "# nothing\n"})
     r = cli("policy", "lint", "empty", "--combine", cwd=tmp_path)

@@ -265,11 +265,6 @@ def test_evaluation_error_in_case_fails(cli, tmp_path: Path) -> None:
     assert _rows(report) == {"conflict": "FAIL"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: policy/testing.py _results_of ignores `exception` rules, so a case whose expected "
-    "result depends on an exception fails although `policy lint` excepts the denial",
-)
 def test_cases_honour_exceptions_like_lint(cli, tmp_path: Path) -> None:
     _write(tmp_path, {
         "policy/p.rego": """\
@@ -296,11 +291,6 @@ def test_cases_honour_exceptions_like_lint(cli, tmp_path: Path) -> None:
     assert set(_rows(report).values()) == {"pass"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: policy/testing.py _results_of calls (value or {}).items() on a boolean rule "
-    "(`deny if ...`), AttributeError → 'internal error', although `policy lint` accepts it",
-)
 def test_cases_with_boolean_deny_rule(cli, tmp_path: Path) -> None:
     _write(tmp_path, {
         "policy/p.rego": 'package main\n\nimport rego.v1\n\ndeny if input.kind == "Bad"\n',

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -77,7 +78,22 @@ def load_inputs(paths: Sequence[str | Path], parser: str | None = None) -> list[
         raise InputError(f"no YAML, JSON or TOML inputs found in {shown}")
     for f in files:
         docs.extend(load_documents(f, parser=parser))
+    if not docs:
+        shown = ", ".join(map(str, paths))
+        raise InputError(f"no documents in {shown} (every input file is empty)")
     return docs
+
+
+def inventory_data(documents: Sequence[Any]) -> dict[str, Any]:
+    """``data.edgegate``: the run's documents (``inventory``) and the same grouped by their
+    ``kind`` (``inventory_by_kind``: {kind: [documents]}), so a rule looking for one kind does
+    not scan every document."""
+    by_kind: dict[str, list[Any]] = {}
+    for doc in documents:
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if isinstance(kind, str):
+            by_kind.setdefault(kind, []).append(doc)
+    return {"inventory": list(documents), "inventory_by_kind": by_kind}
 
 
 def _entrypoints(modules: Sequence[Module], options: LintOptions) -> list[str]:
@@ -109,7 +125,7 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
     entrypoints = _entrypoints(modules, opts)
     data = deep_merge(load_data_files(opts.data), opts.extra_data)
     inventory = [d.data for d in documents]
-    deep_merge(data, {"edgegate": {"inventory": inventory}})
+    deep_merge(data, {"edgegate": inventory_data(inventory)})
 
     if opts.combine:
         inputs: list[Any] = [[{"path": d.path, "contents": d.data} for d in documents]]
@@ -151,19 +167,67 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
     return GateResult.decide(GATE, findings, errors=errors, stats=stats)
 
 
+@dataclass(frozen=True)
+class RuleResult:
+    """One message of a ``deny``/``violation``/``warn`` rule."""
+
+    rule: str
+    kind: str  # "deny", "violation" or "warn"
+    message: str
+    meta: Mapping[str, Any]
+
+
+@dataclass
+class PackageResults:
+    """What one package's rules said about one input."""
+
+    results: list[RuleResult] = field(default_factory=list)
+    excepted: int = 0
+    problems: list[str] = field(default_factory=list)
+    """Rules whose values are not messages (``<namespace>.<rule> returned …``): gate errors."""
+
+
+class _BadShape(Exception):
+    pass
+
+
+def _from_key(key: str) -> Any:
+    """An old-style partial set comes back from regopy as ``{member: true}`` with non-string
+    members written as JSON text: parse them back (objects and arrays)."""
+    text = key.strip()
+    if text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return key
+    return key
+
+
 def _as_items(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):  # old-style partial set `deny[msg] {…}` comes back as {msg: true}
-        return [k for k, v in value.items() if v is True]
+    """The messages of a rule value; raises `_BadShape` for a value that is not a message set."""
+    if value is None or value is False:
+        return []
     if value is True:
         return [None]
-    return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        if isinstance(value.get("msg"), str):  # a complete rule with one object message
+            return [value]
+        if all(v is True for v in value.values()):  # old-style `deny[msg] {…}`: {msg: true}
+            return [_from_key(k) for k in value]
+    raise _BadShape(type(value).__name__)
 
 
 def _exceptions(package_doc: Mapping[str, Any]) -> set[str]:
     names: set[str] = set()
-    for item in _as_items(package_doc.get("exception", [])):
+    try:
+        items = _as_items(package_doc.get("exception", []))
+    except _BadShape:
+        return names
+    for item in items:
         if isinstance(item, list):
             names.update(str(x) for x in item)
         elif isinstance(item, str):
@@ -171,50 +235,56 @@ def _exceptions(package_doc: Mapping[str, Any]) -> set[str]:
     return names
 
 
-def _findings_for(
-    doc: Document, namespace: str, package_doc: Any, opts: LintOptions
-) -> tuple[list[Finding], int, list[str]]:
-    findings: list[Finding] = []
-    problems: list[str] = []
-    excepted = 0
+def package_results(namespace: str, package_doc: Any) -> PackageResults:
+    """The messages of every ``deny``/``violation``/``warn`` rule of one package's value, with
+    conftest's ``exception`` rules applied; shared by `policy lint` and `policy test`."""
+    out = PackageResults()
     if not isinstance(package_doc, dict):
-        return findings, excepted, problems
+        return out
     excepted_rules = _exceptions(package_doc)
     for rule, value in sorted(package_doc.items()):
         match = _RULE.match(rule)
         if not match:
             continue
         kind, suffix = match.group(1), (match.group(2) or "")[1:]
-        items = _as_items(value)
+        try:
+            items = _as_items(value)
+        except _BadShape as exc:
+            out.problems.append(
+                f"{namespace}.{rule} returned {exc} ({json.dumps(value)[:80]}); results must be "
+                "strings, objects with 'msg', or sets of them"
+            )
+            continue
         if suffix and suffix in excepted_rules and kind != "warn":
-            excepted += len(items)
+            out.excepted += len(items)
             continue
         for item in items:
-            finding = _to_finding(doc, namespace, rule, kind, item, opts)
-            if finding is None:
-                problems.append(
-                    f"{namespace}.{rule} returned {type(item).__name__} without 'msg' for "
-                    f"{doc.path}:{doc.line}; results must be strings or objects with 'msg'"
-                )
+            if item is None:
+                out.results.append(RuleResult(rule, kind, f"{namespace}.{rule} is true", {}))
+            elif isinstance(item, str):
+                out.results.append(RuleResult(rule, kind, item, {}))
+            elif isinstance(item, dict) and isinstance(item.get("msg"), str):
+                out.results.append(RuleResult(rule, kind, item["msg"], item))
             else:
-                findings.append(finding)
-    return findings, excepted, problems
+                out.problems.append(
+                    f"{namespace}.{rule} returned {type(item).__name__} without 'msg'; results "
+                    "must be strings or objects with 'msg'"
+                )
+    return out
 
 
-def _to_finding(
-    doc: Document, namespace: str, rule: str, kind: str, item: Any, opts: LintOptions
-) -> Finding | None:
-    meta: dict[str, Any] = {}
-    if item is None:
-        message = f"{namespace}.{rule} is true"
-    elif isinstance(item, str):
-        message = item
-    elif isinstance(item, dict) and isinstance(item.get("msg"), str):
-        meta = item
-        message = item["msg"]
-    else:
-        return None
-    is_warning = kind == "warn"
+def _findings_for(
+    doc: Document, namespace: str, package_doc: Any, opts: LintOptions
+) -> tuple[list[Finding], int, list[str]]:
+    res = package_results(namespace, package_doc)
+    findings = [_to_finding(doc, namespace, r, opts) for r in res.results]
+    problems = [f"{p} (for {doc.path}:{doc.line})" for p in res.problems]
+    return findings, res.excepted, problems
+
+
+def _to_finding(doc: Document, namespace: str, result: RuleResult, opts: LintOptions) -> Finding:
+    meta = result.meta
+    is_warning = result.kind == "warn"
     default = Severity.LOW if is_warning else Severity.HIGH
     try:
         severity = Severity.parse(str(meta["severity"])) if "severity" in meta else default
@@ -222,13 +292,13 @@ def _to_finding(
         severity = default
     pointer = _pointer(meta.get("path"))
     details = {k: v for k, v in meta.items() if k not in _RESERVED}
-    details.update({"namespace": namespace, "rule": rule, "document": doc.index})
-    rule_id = str(meta.get("rule_id") or meta.get("id") or f"{namespace}.{rule}")
+    details.update({"namespace": namespace, "rule": result.rule, "document": doc.index})
+    rule_id = str(meta.get("rule_id") or meta.get("id") or f"{namespace}.{result.rule}")
     return Finding(
         gate=GATE,
         rule_id=rule_id,
         severity=severity,
-        message=message,
+        message=result.message,
         title=str(meta["title"]) if meta.get("title") else None,
         location=Location(doc.path, doc.line_of(pointer) if pointer else doc.line, None, pointer),
         details=details,

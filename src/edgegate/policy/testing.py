@@ -28,7 +28,7 @@ from edgegate.errors import InputError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.documents import Document, iter_input_files, load_documents
 from edgegate.policy import engine
-from edgegate.policy.lint import _RULE, deep_merge
+from edgegate.policy.lint import deep_merge, inventory_data, package_results
 from edgegate.policy.modules import Module, ensure_supported, load_modules
 
 GATE = "policy-test"
@@ -53,28 +53,22 @@ def _case_files(folders: Sequence[Path]) -> list[Document]:
     return docs
 
 
-def _results_of(per_ns: dict[str, Any], rules: set[str] | None) -> tuple[list[str], list[str]]:
+def _results_of(per_ns: dict[str, Any], rules: set[str] | None) -> tuple[list[str], list[str], list[str]]:
+    """deny/violation messages, warn messages and problems (values that are not messages), read
+    exactly like `policy lint` reads them (exceptions included)."""
     deny: list[str] = []
     warn: list[str] = []
+    problems: list[str] = []
     for ep, package_doc in per_ns.items():
-        if not isinstance(package_doc, dict):
-            continue
         namespace = ep.replace("/", ".")
-        for rule, value in package_doc.items():
-            match = _RULE.match(rule)
-            if not match:
+        res = package_results(namespace, package_doc)
+        problems += res.problems
+        for r in res.results:
+            rid = str(r.meta.get("rule_id") or r.meta.get("id") or f"{namespace}.{r.rule}")
+            if rules is not None and rid not in rules:
                 continue
-            items = value if isinstance(value, list) else [k for k, v in (value or {}).items() if v is True]
-            for item in items:
-                if isinstance(item, dict):
-                    rid = str(item.get("rule_id") or item.get("id") or f"{namespace}.{rule}")
-                    msg = str(item.get("msg"))
-                else:
-                    rid, msg = f"{namespace}.{rule}", str(item)
-                if rules is not None and rid not in rules:
-                    continue
-                (warn if match.group(1) == "warn" else deny).append(msg)
-    return deny, warn
+            (warn if r.kind == "warn" else deny).append(r.message)
+    return deny, warn, problems
 
 
 def run_case_files(modules: Sequence[Module], case_docs: Sequence[Document]) -> list[CaseOutcome]:
@@ -96,7 +90,7 @@ def run_case_files(modules: Sequence[Module], case_docs: Sequence[Document]) -> 
             if not isinstance(inputs, list) or not inputs:
                 raise InputError("'documents' must be a non-empty list", doc.path, line)
             data = deep_merge(copy.deepcopy(base_data), case.get("data") or {})
-            deep_merge(data, {"edgegate": {"inventory": inputs}})
+            deep_merge(data, {"edgegate": inventory_data(inputs)})
             jobs.append((inputs, data))
             meta.append((doc, case, line))
     evaluations = engine.evaluate_many(modules, jobs, entrypoints=entrypoints) if jobs else []
@@ -110,11 +104,12 @@ def run_case_files(modules: Sequence[Module], case_docs: Sequence[Document]) -> 
             continue
         got_deny: list[str] = []
         got_warn: list[str] = []
+        problems: list[str] = []
         for per_ns in evaluation.results:
-            d, w = _results_of(per_ns, rules)
+            d, w, bad = _results_of(per_ns, rules)
             got_deny += d
             got_warn += w
-        problems = []
+            problems += bad
         if "deny" in case and Counter(map(str, case["deny"] or [])) != Counter(got_deny):
             problems.append(f"deny: expected {sorted(map(str, case['deny'] or []))}, got {sorted(got_deny)}")
         if "warn" in case and Counter(map(str, case["warn"] or [])) != Counter(got_warn):
