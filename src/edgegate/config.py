@@ -84,8 +84,10 @@ def load_config(path: str | Path) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        msg = getattr(exc, "msg", None) or str(exc)
-        raise ConfigError(f"malformed TOML: {msg}", p, getattr(exc, "lineno", None)) from None
+        from edgegate.io.documents import toml_error
+
+        msg, line = toml_error(exc)
+        raise ConfigError(f"malformed TOML: {msg}", p, line) from None
     if p.name == "pyproject.toml":
         tool = raw.get("tool", {})
         data = tool.get("edgegate") if isinstance(tool, dict) else None

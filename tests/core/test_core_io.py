@@ -59,11 +59,6 @@ def test_multi_document_yaml_lines(tmp_path: Path) -> None:
     assert svc.line_of("/nothing/here") == 16
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: io/documents.py _YamlBuilder.build records a block mapping/sequence value at the "
-    "line of its first child, not the line of the key that names it",
-)
 def test_pointer_to_block_value_maps_to_its_key_line(tmp_path: Path) -> None:
     f = tmp_path / "m.yaml"
     f.write_text(MULTI)
@@ -100,11 +95,6 @@ def test_json_object_and_kubernetes_list(tmp_path: Path) -> None:
     assert [d.data for d in load_documents(plain)] == [[1, 2, 3]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: io/documents.py _load_json gives every document of a JSON array line 1 and no "
-    "pointer lines, so findings on the second object point at the wrong line",
-)
 def test_json_list_documents_know_their_lines(tmp_path: Path) -> None:
     f = tmp_path / "many.json"
     f.write_text(json.dumps([{"kind": "A", "apiVersion": "v1"}, {"kind": "B", "apiVersion": "v1"}], indent=2))
@@ -253,12 +243,6 @@ def _merge_bomb(levels: int) -> str:
     return f"top: {node}\n"
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: io/documents.py _YamlBuilder.build calls SafeLoader.flatten_mapping before counting "
-    "nodes, so nested YAML merge keys ('<<') expand exponentially before the node budget applies",
-)
 def test_yaml_merge_key_bomb_is_refused_with_bounded_memory(tmp_path: Path) -> None:
     bomb = tmp_path / "merge.yaml"
     bomb.write_text(_merge_bomb(27))
@@ -314,11 +298,6 @@ def test_size_limit(tmp_path: Path) -> None:
     assert len(read_bounded(f, 2004)) == 2004
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: io/files.py read_bounded prints the limit as max_bytes // MiB, so a 1000-byte cap "
-    "reads 'larger than the 0 MiB limit'",
-)
 def test_size_limit_message_shows_the_real_limit(tmp_path: Path) -> None:
     f = tmp_path / "big.yaml"
     f.write_text("a: " + "x" * 2000 + "\n")

@@ -8,6 +8,7 @@ refused instead of eating memory).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -64,8 +65,21 @@ def pointer_of(path: Iterable[Any]) -> str:
     return "".join("/" + _escape(str(p)) for p in path)
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
+
+MAX_DEPTH = 1000
+"""Deepest YAML nesting accepted (libyaml's composer recurses in C: far deeper input would crash
+the process instead of raising)."""
+
+_LINE_PREFIX = re.compile(r"^[ ?:-]*", re.MULTILINE)
+
+
 class _YamlBuilder:
-    """Builds Python data from a composed YAML node tree, recording lines, bounding expansion."""
+    """Builds Python data from a composed YAML node tree, recording lines, bounding expansion.
+
+    Every node built counts against the budget, aliases each time they are used and merge keys
+    (``<<``) for each key they copy, so nothing expands past `max_nodes`."""
 
     def __init__(self, path: str, max_nodes: int) -> None:
         import yaml
@@ -74,34 +88,77 @@ class _YamlBuilder:
         self._loader = yaml.SafeLoader("")
         self._path = path
         self._budget = max_nodes
+        self._merging = 0
         self.lines: dict[str, int] = {}
 
     def build(self, node: Any, pointer: str = "") -> Any:
-        yaml = self._yaml
+        """The data of `node`; `pointer` (and its children) get lines in `self.lines`."""
+        return self._build(node, pointer, node.start_mark.line + 1)
+
+    def _spend(self, node: Any) -> None:
         self._budget -= 1
         if self._budget < 0:
-            raise InputError(
-                "YAML expands to too many nodes (alias bomb?); refusing to load",
-                self._path,
-                node.start_mark.line + 1,
+            what = (
+                "YAML merge keys ('<<') expand to too many nodes (merge key bomb?)"
+                if self._merging
+                else "YAML expands to too many nodes (alias bomb?)"
             )
-        self.lines.setdefault(pointer or "/", node.start_mark.line + 1)
-        if pointer:
-            self.lines[pointer] = node.start_mark.line + 1
+            raise InputError(f"{what}; refusing to load", self._path, node.start_mark.line + 1)
+
+    def _build(self, node: Any, pointer: str, line: int | None) -> Any:
+        # `line` is the line for `pointer` itself (a mapping value: its key's line); None when
+        # building a merge source, whose own position is not the pointer's.
+        yaml = self._yaml
+        self._spend(node)
+        if line is not None:
+            self.lines[pointer or "/"] = line
         if isinstance(node, yaml.MappingNode):
-            self._loader.flatten_mapping(node)
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self._scalar_key(key_node)
-                out[key] = self.build(value_node, pointer + "/" + _escape(str(key)))
-            return out
+            return self._mapping(node, pointer)
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(v, f"{pointer}/{i}") for i, v in enumerate(node.value)]
+            return [self._build(v, f"{pointer}/{i}", v.start_mark.line + 1) for i, v in enumerate(node.value)]
         return self._loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: Any, pointer: str) -> dict[Any, Any]:
+        # YAML merge keys, as PyYAML's flatten_mapping but over built (budget-counted) values:
+        # merged keys first, a later "<<" over an earlier one, in "<<: [a, b]" a over b, and
+        # explicit keys over all merged ones.
+        sources: list[Any] = []
+        explicit: list[tuple[Any, Any]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                sources.extend(self._merge_sources(value_node))
+            else:
+                explicit.append((key_node, value_node))
+        out: dict[Any, Any] = {}
+        if sources:
+            self._merging += 1
+            try:
+                for source in sources:
+                    for key, value in self._build(source, pointer, None).items():
+                        self._spend(source)
+                        out[key] = value
+            finally:
+                self._merging -= 1
+        for key_node, value_node in explicit:
+            key = self._scalar_key(key_node)
+            out[key] = self._build(value_node, pointer + "/" + _escape(str(key)), key_node.start_mark.line + 1)
+        return out
+
+    def _merge_sources(self, node: Any) -> list[Any]:
+        yaml = self._yaml
+        if isinstance(node, yaml.MappingNode):
+            return [node]
+        if isinstance(node, yaml.SequenceNode) and all(isinstance(n, yaml.MappingNode) for n in node.value):
+            return list(node.value[::-1])
+        raise InputError(
+            "expected a mapping or list of mappings for merging ('<<')", self._path, node.start_mark.line + 1
+        )
 
     def _scalar_key(self, node: Any) -> Any:
         if not isinstance(node, self._yaml.ScalarNode):
             raise InputError("mapping keys must be scalars", self._path, node.start_mark.line + 1)
+        if node.tag == _VALUE_TAG:  # a plain "=" key (PyYAML reads it as a string)
+            return str(node.value)
         key = self._loader.construct_object(node, deep=True)
         try:
             hash(key)
@@ -110,18 +167,53 @@ class _YamlBuilder:
         return key
 
 
-def _load_yaml(text: str, path: str, max_nodes: int) -> list[Document]:
+def _yaml_loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_depth(text: str, path: str) -> None:
+    """Refuse YAML nested deeper than `MAX_DEPTH` before libyaml composes it.
+
+    Nesting needs a "[" or "{" per flow level and, per two block levels, one more column of
+    indentation or "- "/"? "/": " indicators: when that bound is low, nothing is parsed twice."""
+    import yaml
+
+    flow = text.count("[") + text.count("{")
+    prefix = max((len(m) for m in _LINE_PREFIX.findall(text)), default=0)
+    if flow + 2 * (prefix + 1) <= MAX_DEPTH:
+        return
+    depth = 0
+    opened = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    closed = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    for event in yaml.parse(text, Loader=_yaml_loader()):  # libyaml's parser keeps its own stack
+        if isinstance(event, opened):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise InputError("YAML nested too deeply", path, mark.line + 1 if mark else None)
+        elif isinstance(event, closed):
+            depth -= 1
+
+
+def load_yaml_text(text: str, path: str, max_nodes: int = MAX_NODES) -> list[Document]:
+    """The non-empty documents of a (multi-document) YAML text; `path` names it in errors.
+
+    At most `max_nodes` nodes are built over all documents (aliases and merge keys counted each
+    time they are used); malformed, hostile or too deeply nested YAML is an `InputError`."""
     import yaml
 
     docs: list[Document] = []
-    builder_budget = max_nodes
+    budget = max_nodes
     try:
-        for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
+        _check_depth(text, path)
+        for index, node in enumerate(yaml.compose_all(text, Loader=_yaml_loader())):
             if node is None:
                 continue
-            builder = _YamlBuilder(path, builder_budget)
+            builder = _YamlBuilder(path, budget)
             data = builder.build(node)
-            builder_budget = builder._budget
+            budget = builder._budget
             if data is None:
                 continue
             docs.append(
@@ -146,9 +238,13 @@ def _load_json(text: str, path: str) -> list[Document]:
         raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from None
     except RecursionError:
         raise InputError("JSON nested too deeply", path) from None
+    lines = _json_lines(text)
     if isinstance(data, list) and data and all(isinstance(d, dict) for d in data) and _looks_like_doc_list(data):
-        return [Document(data=d, path=path, line=1, index=i) for i, d in enumerate(data)]
-    return [Document(data=data, path=path, line=1)]
+        return [
+            Document(data=d, path=path, line=lines.get(f"/{i}", 1), index=i, lines=_sub_lines(lines, f"/{i}"))
+            for i, d in enumerate(data)
+        ]
+    return [Document(data=data, path=path, line=lines.get("/", 1), lines=lines)]
 
 
 def _looks_like_doc_list(data: list[Any]) -> bool:
@@ -156,12 +252,85 @@ def _looks_like_doc_list(data: list[Any]) -> bool:
     return all("kind" in d and "apiVersion" in d for d in data)
 
 
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^ \t\r\n{}\[\],:"]+')
+
+
+def _json_lines(text: str) -> dict[str, int]:
+    """JSON pointer → line for every value of a JSON text that `json.loads` accepted (a mapping
+    value gets its key's line). One pass over the tokens, no recursion."""
+    lines: dict[str, int] = {}
+    # one frame per open container: [pointer, is_object, next key or index, key line, expecting key]
+    stack: list[list[Any]] = []
+    line, last = 1, 0
+    for m in _JSON_TOKEN.finditer(text):
+        pos = m.start()
+        line += text.count("\n", last, pos)
+        last = pos
+        token = m.group()
+        first = token[0]
+        if first in "]}":
+            stack.pop()
+            continue
+        if first == ",":
+            top = stack[-1]
+            if top[1]:
+                top[4] = True
+            else:
+                top[2] += 1
+            continue
+        if first == ":":
+            stack[-1][4] = False
+            continue
+        if stack and stack[-1][4]:  # an object's key
+            top = stack[-1]
+            top[2] = json.loads(token) if "\\" in token else token[1:-1]
+            top[3] = line
+            continue
+        if not stack:
+            pointer, at = "", line
+        else:
+            top = stack[-1]
+            if top[1]:
+                pointer, at = top[0] + "/" + _escape(top[2]), top[3]
+            else:
+                pointer, at = f"{top[0]}/{top[2]}", line
+        lines[pointer or "/"] = at
+        if first == "{":
+            stack.append([pointer, True, "", line, True])
+        elif first == "[":
+            stack.append([pointer, False, 0, line, False])
+    return lines
+
+
+def _sub_lines(lines: dict[str, int], prefix: str) -> dict[str, int]:
+    """The lines below `prefix`, re-rooted (``/0/kind`` → ``/kind``; ``/0`` → ``/``)."""
+    out = {"/": lines.get(prefix, 1)}
+    start = prefix + "/"
+    for pointer, line in lines.items():
+        if pointer.startswith(start):
+            out[pointer[len(prefix) :]] = line
+    return out
+
+
+_TOML_WHERE = re.compile(r"\(at line (\d+), (column \d+)\)")
+
+
+def toml_error(exc: Exception) -> tuple[str, int | None]:
+    """The message and 1-based line of a `tomllib.TOMLDecodeError`. The line is an attribute
+    only from Python 3.14 on; before, it is in the text: "Invalid value (at line 3, column 5)"."""
+    text = str(exc)
+    m = _TOML_WHERE.search(text)
+    lineno = getattr(exc, "lineno", None)
+    line = lineno if isinstance(lineno, int) else int(m.group(1)) if m else None
+    msg = getattr(exc, "msg", None) or _TOML_WHERE.sub(r"(\2)", text).strip() or "syntax error"
+    return str(msg), line
+
+
 def _load_toml(text: str, path: str) -> list[Document]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        msg = getattr(exc, "msg", None) or str(exc)
+        msg, line = toml_error(exc)
         raise InputError(f"malformed TOML: {msg}", path, line) from None
     return [Document(data=data, path=path, line=1)]
 
@@ -186,7 +355,7 @@ def load_documents(
     if kind == "toml":
         return _load_toml(text, shown)
     if kind == "yaml":
-        return _load_yaml(text, shown, max_nodes)
+        return load_yaml_text(text, shown, max_nodes)
     raise InputError(f"unsupported file type {p.suffix or '(none)'!r}; expected YAML, JSON or TOML", p)
 
 

@@ -23,8 +23,20 @@ def read_bounded(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
     if len(data) > max_bytes:
-        raise InputError(f"file is larger than the {max_bytes // (1024 * 1024)} MiB limit", p)
+        raise InputError(f"file is larger than the {human_size(max_bytes)} limit", p)
     return data
+
+
+def human_size(n: int) -> str:
+    """`n` bytes for a message: "1000 bytes", "1.5 KiB", "32 MiB", "2 GiB"."""
+    if n < 1024:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
 
 
 def read_text_bounded(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:

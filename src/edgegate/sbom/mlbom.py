@@ -456,7 +456,7 @@ def read_npz(path: Path, mf: ModelFile) -> None:
 
 def parse_model_card(path: Path) -> tuple[dict[str, Any], str | None]:
     """The YAML front matter of a model card (README.md), and a warning if it is malformed."""
-    from edgegate.io.documents import MAX_NODES, _load_yaml
+    from edgegate.io.documents import load_yaml_text
     from edgegate.io.files import read_text_bounded
 
     try:
@@ -470,7 +470,7 @@ def parse_model_card(path: Path) -> tuple[dict[str, Any], str | None]:
         return {}, "model card front matter has no closing ---"
     front = text[3 : 3 + end.start()]
     try:
-        docs = _load_yaml(front, str(path), MAX_NODES)
+        docs = load_yaml_text(front, str(path))
     except InputError as exc:
         return {}, f"model card front matter ignored: {exc}"
     data = docs[0].data if docs else {}

@@ -311,48 +311,17 @@ def _parse_bytes(data: bytes, name: str, shown: str) -> list[Any]:
     return _load_yaml_records(text, shown)
 
 
-def _refuse_merge_keys(root: Any) -> None:
-    """OSV records never use YAML merge keys (``<<``), and the shared builder expands nested
-    merges before it counts nodes: refuse them. The walk visits each composed node once."""
-    import yaml
-
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.tag == "tag:yaml.org,2002:merge":
-                    raise MalformedRecord(f"YAML merge key '<<' (line {key.start_mark.line + 1}) is not allowed")
-                stack += [key, value]
-        elif isinstance(node, yaml.SequenceNode):
-            stack += node.value
-
-
 def _load_yaml_records(text: str, shown: str) -> list[Any]:
-    """YAML documents through edgegate's bounded node builder (aliases counted), composed by
-    libyaml when it is available: the pure-Python composer is ~30x slower on OSV folders."""
-    import yaml
+    """YAML documents through edgegate's bounded loader (aliases and merge keys counted, composed
+    by libyaml when it is available)."""
+    from edgegate.io.documents import load_yaml_text
 
-    from edgegate.io.documents import MAX_NODES, _YamlBuilder
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    out: list[Any] = []
     try:
-        for node in yaml.compose_all(text, Loader=loader):
-            if node is not None:
-                _refuse_merge_keys(node)
-                out.append(_YamlBuilder(shown, MAX_NODES).build(node))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise MalformedRecord(f"malformed YAML: {exc.problem or exc.context or 'syntax error'}{where}") from None
-    except (yaml.YAMLError, InputError, RecursionError) as exc:
-        raise MalformedRecord(f"malformed YAML: {getattr(exc, 'message', exc)}") from None
-    return out
+        return [doc.data for doc in load_yaml_text(text, shown)]
+    except InputError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        message = exc.message if exc.message.startswith("malformed YAML") else f"malformed YAML: {exc.message}"
+        raise MalformedRecord(f"{message}{where}") from None
 
 
 def _records_of(data: bytes, name: str, shown: str, st: LoadStats) -> Iterator[Advisory]:
