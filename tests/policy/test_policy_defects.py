@@ -329,11 +329,6 @@ def test_c_engine_crash_is_exit_2(cli, tmp_path: Path) -> None:
     assert "crashed" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: policy/engine.py _run_worker reports a crash as 'the Rego engine crashed (was killed "
-    "by signal 8)' without the policy files; docs/policy.md says crashes are 'exit 2 naming the policy'",
-)
 def test_c_engine_crash_names_the_policy(cli, tmp_path: Path) -> None:
     _policy(tmp_path, 'deny contains msg if { x := rand.intn("seed", 0); msg := sprintf("%d", [x]) }\n')
     r, _ = _lint(cli, tmp_path, "in")
@@ -423,12 +418,6 @@ def test_unknown_function_never_passes(cli, tmp_path: Path) -> None:
     assert report is None or report["gates"][0]["status"] == "error"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: policy/_worker.py does not catch the JSONDecodeError regopy's Output() raises for a "
-    "call to an unknown function; the worker dies and the user sees 'the Rego engine crashed "
-    "(exited with code 1): Traceback (most recent call last):' with no policy file",
-)
 def test_unknown_function_is_one_clear_line_naming_the_policy(cli, tmp_path: Path) -> None:
     _policy(tmp_path, "deny contains msg if { msg := no_such_function(input.kind) }\n")
     r, _ = _lint(cli, tmp_path, "in")

@@ -613,11 +613,6 @@ def test_rego_without_package_exit_2(cli, tmp_path: Path) -> None:
     assert "policy/p.rego:1" in _one_error_line(r.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: YAML timestamps (unquoted 2024-01-01) load as datetime.date and policy/engine.py "
-    "json.dumps(job) raises TypeError: 'internal error' instead of evaluating (kubectl/conftest read them as strings)",
-)
 def test_unquoted_yaml_date_is_evaluated(cli, tmp_path: Path) -> None:
     _write(tmp_path, {
         "in/d.yaml": "kind: Deployment\nmetadata:\n  name: web\n  annotations:\n    created: 2024-01-01\n"
@@ -629,11 +624,6 @@ def test_unquoted_yaml_date_is_evaluated(cli, tmp_path: Path) -> None:
     assert [f["message"] for f in _findings(report)] == ["web: a uses :latest"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: TOML datetimes load as datetime objects and policy/engine.py json.dumps(job) raises "
-    "TypeError: 'internal error' instead of evaluating",
-)
 def test_toml_datetime_is_evaluated(cli, tmp_path: Path) -> None:
     _write(tmp_path, {
         "in/d.toml": 'kind = "Deployment"\ncreated = 2024-01-01T00:00:00Z\n[metadata]\nname = "t"\n'
@@ -645,11 +635,6 @@ def test_toml_datetime_is_evaluated(cli, tmp_path: Path) -> None:
     assert [f["message"] for f in _findings(report)] == ["t: c uses :latest"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a YAML !!binary value loads as bytes and policy/engine.py json.dumps(job) raises "
-    "TypeError: 'internal error' instead of an input error naming the file (or a base64 string)",
-)
 def test_yaml_binary_value_is_handled(cli, tmp_path: Path) -> None:
     _write(tmp_path, {
         "in/d.yaml": "kind: Deployment\nmetadata: {name: web}\nblob: !!binary aGVsbG8=\n"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as _dt
 import json
 import os
 import re
@@ -39,19 +41,45 @@ def _engine_message(output: str, fallback: str) -> tuple[str, str | None, int | 
     return message, None, None
 
 
-def _run_worker(job: dict[str, Any], timeout: float) -> tuple[dict[str, Any], str]:
+def _to_json(value: Any) -> Any:
+    """JSON for what YAML/TOML loaders give beyond JSON, as conftest and kubectl read it:
+    dates and times as ISO 8601 strings, binary (``!!binary``) as its base64 text."""
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise EngineError(f"cannot pass a value of type {type(value).__name__} to the Rego engine")
+
+
+def _policy_names(modules: Sequence[Module]) -> str:
+    """The policies of a run, for messages: the files, or their folders when there are many."""
+    files = [m.path for m in modules]
+    if len(files) <= 3:
+        return ", ".join(files)
+    folders = sorted({os.path.dirname(f) or "." for f in files})
+    return ", ".join(folders) + f" ({len(files)} files)"
+
+
+def _run_worker(
+    job: dict[str, Any], timeout: float, modules: Sequence[Module] = ()
+) -> tuple[dict[str, Any], str]:
+    names = _policy_names(modules)
+    evaluating = f" evaluating {names}" if names else ""
+    payload = json.dumps(job, default=_to_json).encode("utf-8")
     with tempfile.TemporaryDirectory(prefix="edgegate-rego-") as tmp:
         answer_path = os.path.join(tmp, "answer.json")
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "edgegate.policy._worker", answer_path],
-                input=json.dumps(job).encode("utf-8"),
+                input=payload,
                 capture_output=True,
                 timeout=timeout,
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise EngineError(f"Rego evaluation did not finish within {timeout:.0f} s") from None
+            raise EngineError(f"Rego evaluation{evaluating} did not finish within {timeout:.0f} s") from None
         output = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
         if proc.returncode != 0 or not os.path.exists(answer_path):
             how = (
@@ -60,8 +88,10 @@ def _run_worker(job: dict[str, Any], timeout: float) -> tuple[dict[str, Any], st
                 else f"exited with code {proc.returncode}"
             )
             detail, path, line = _engine_message(output, "")
+            if detail.startswith("Traceback"):
+                detail = ""
             raise EngineError(
-                f"the Rego engine crashed ({how}){': ' + detail if detail else ''}", path, line
+                f"the Rego engine crashed ({how}){evaluating}{': ' + detail if detail else ''}", path, line
             )
         with open(answer_path, encoding="utf-8") as fh:
             answer: dict[str, Any] = json.load(fh)
@@ -88,8 +118,8 @@ def evaluate(
         "entrypoints": list(entrypoints),
         "inputs": list(inputs),
     }
-    answer, output = _run_worker(job, timeout)
-    _raise_fatal(answer, output)
+    answer, output = _run_worker(job, timeout, modules)
+    _raise_fatal(answer, output, modules)
     errors = [(int(e["input"]), str(e["entrypoint"])) for e in answer.get("errors", [])]
     return Evaluation(results=answer.get("results", []), errors=errors, engine_output=output)
 
@@ -112,10 +142,10 @@ def evaluate_many(
         }
         for inputs, data in jobs
     ]
-    answer, output = _run_worker({"mode": "batch", "jobs": sub}, timeout)
+    answer, output = _run_worker({"mode": "batch", "jobs": sub}, timeout, modules)
     out: list[Evaluation] = []
     for one in answer.get("answers", []):
-        _raise_fatal(one, output)
+        _raise_fatal(one, output, modules)
         errors = [(int(e["input"]), str(e["entrypoint"])) for e in one.get("errors", [])]
         out.append(Evaluation(results=one.get("results", []), errors=errors, engine_output=output))
     return out
@@ -137,15 +167,23 @@ def query(
         "queries": list(queries),
         "inputs": list(inputs),
     }
-    answer, output = _run_worker(job, timeout)
-    _raise_fatal(answer, output)
+    answer, output = _run_worker(job, timeout, modules)
+    _raise_fatal(answer, output, modules)
     return answer.get("results", []), output
 
 
-def _raise_fatal(answer: dict[str, Any], output: str) -> None:
+def _raise_fatal(answer: dict[str, Any], output: str, modules: Sequence[Module] = ()) -> None:
     fatal = answer.get("fatal")
     if not fatal:
         return
+    if fatal.get("kind") == "engine":
+        ep = fatal.get("entrypoint")
+        in_package = [m for m in modules if ep is None or m.entrypoint == ep]
+        package = f" in package {ep.replace('/', '.')}" if ep else ""
+        files = _policy_names(in_package or modules)
+        raise EngineError(
+            f"Rego evaluation error{package} ({files}): {fatal.get('message') or 'unknown error'}"
+        )
     detail, path, line = _engine_message(output or fatal.get("message", ""), fatal.get("message") or "")
     where = path or fatal.get("module")
     raise EngineError(f"Rego compile error: {detail or fatal.get('message') or 'unknown error'}", where, line)

@@ -261,6 +261,7 @@ def check_supported(module: Module, known_names: Iterable[str] = ()) -> list[Pro
         if first is None or first.text in ("package", "import"):
             continue
         problems.extend(_check_statement(module, st, known))
+    problems.extend(_default_on_set_rules(module, toks))
     out: list[Problem] = []
     for problem in sorted(problems, key=lambda p: p.line):
         if problem.message.startswith("{SPRINTF}"):
@@ -271,6 +272,35 @@ def check_supported(module: Module, known_names: Iterable[str] = ()) -> list[Pro
         shown = original[problem.line - 1].strip() if problem.line <= len(original) else ""
         out.append(Problem(problem.path, problem.line, problem.message.replace("{SOURCE}", shown)))
     return out
+
+
+def _default_on_set_rules(module: Module, toks: list[_Tok]) -> list[Problem]:
+    """``default deny := …`` beside ``deny contains …``: OPA refuses it, regopy crashes."""
+    defaults: dict[str, int] = {}
+    sets: set[str] = set()
+    for st in _statements(toks):
+        words = [t for t in st if t.kind != "nl"]
+        if len(words) > 1 and words[0].text == "default":
+            defaults.setdefault(words[1].text, words[0].line)
+        elif len(words) > 1 and words[0].kind == "id" and words[1].text == "contains":
+            sets.add(words[0].text)
+        elif len(words) > 3 and words[0].kind == "id" and words[1].text == "[":
+            depth = 0
+            for k in range(1, len(words)):
+                if words[k].text in _OPEN:
+                    depth += 1
+                elif words[k].text in _CLOSE:
+                    depth -= 1
+                    if depth == 0:
+                        if k + 1 >= len(words) or words[k + 1].text not in (":=", "="):
+                            sets.add(words[0].text)
+                        break
+    return [
+        Problem(module.path, line, f"'default {name}' on a multi-value (set) rule '{name}': OPA "
+                "refuses to compile this and the Rego engine crashes on it")
+        for name, line in defaults.items()
+        if name in sets
+    ]
 
 
 def _dotted_name_before(st: list[_Tok], j: int) -> str:

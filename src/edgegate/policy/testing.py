@@ -135,8 +135,9 @@ def run_rego_tests(modules: Sequence[Module]) -> list[CaseOutcome]:
     for m, name, line in queries:
         res = row.get(f"data.{m.package}.{name}", {"ok": False})
         if not res.get("ok"):
+            why = f": {res['message']}" if res.get("message") else ""
             outcomes.append(CaseOutcome(m.path, line, f"{m.package}.{name}", False,
-                                        "evaluation error (regopy cannot run this test; see docs/policy.md)"))
+                                        f"evaluation error{why} (regopy cannot run this test; see docs/policy.md)"))
         elif res.get("value") is True:
             outcomes.append(CaseOutcome(m.path, line, f"{m.package}.{name}", True))
         else:
