@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from edgegate.errors import InputError
-from edgegate.io import iter_input_files, load_documents, read_bounded, read_text_bounded
+from edgegate.io import (
+    human_size,
+    iter_input_files,
+    load_documents,
+    load_yaml_text,
+    read_bounded,
+    read_text_bounded,
+)
 
 MULTI = """\
 # leading comment
@@ -304,6 +311,7 @@ def test_size_limit_message_shows_the_real_limit(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         read_bounded(f, 1000)
     assert "0 MiB" not in info.value.message
+    assert "1000 bytes limit" in info.value.message
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
@@ -332,3 +340,103 @@ def test_iter_input_files(tmp_path: Path) -> None:
 def test_directory_with_no_inputs_yields_nothing(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("# hi")
     assert list(iter_input_files([tmp_path])) == []
+
+
+def test_example_manifest_block_value_points_at_its_key(root_dir: Path) -> None:
+    docs = load_documents(root_dir / "examples/edge-app/manifests/batch-embedder.yaml")
+    lines = [d.line_of("/spec/template/spec/containers/0/securityContext") for d in docs]
+    assert lines == [24]  # 'securityContext:', not 'runAsNonRoot:' on line 25
+    assert docs[0].line_of("/spec/template/spec/containers/0") == 21  # the '- name:' item line
+
+
+MERGES = [
+    "base: &b {cpu: 1, x: 0}\nother:\n  <<: *b\n  mem: 2\n  cpu: 5\n",
+    "a: &a {k: a, ka: 1}\nb: &b {k: b, kb: 1}\nc: {<<: [*a, *b], z: 1}\nd: {z: 1, <<: [*b, *a]}\n",
+    "a: &a {k: a}\nb: &b {k: b}\nc:\n  <<: *a\n  <<: *b\n",
+    "a: &a {k: {deep: [1, 2]}}\nc: {<<: {inline: 1, <<: *a}}\n",
+    "=: 1\n",
+]
+
+
+@pytest.mark.parametrize("text", MERGES)
+def test_merge_keys_match_pyyaml(text: str) -> None:
+    import yaml
+
+    (doc,) = load_yaml_text(text, "m.yaml")
+    want = yaml.safe_load(text)
+    assert doc.data == want
+    assert json.dumps(doc.data) == json.dumps(want)  # same key order too
+
+
+def test_merged_keys_have_lines_and_bad_merges_are_refused() -> None:
+    (doc,) = load_yaml_text(MERGES[1], "m.yaml")
+    assert doc.line_of("/c/ka") == 1 and doc.line_of("/c/kb") == 2  # where the merged key is defined
+    assert doc.line_of("/c/k") == 1 and doc.line_of("/d/k") == 2  # the winning source's line
+    assert doc.line_of("/c") == 3 and doc.line_of("/c/z") == 3
+    with pytest.raises(InputError, match="mapping or list of mappings for merging") as info:
+        load_yaml_text("ok: 1\nlist: &l [1]\nm: {<<: *l}\n", "bad.yaml")
+    assert info.value.line == 2 and info.value.path == "bad.yaml"
+
+
+def test_merge_key_bomb_in_process_names_merge_keys() -> None:
+    with pytest.raises(InputError, match="merge keys") as info:
+        load_yaml_text(_merge_bomb(30), "merge.yaml", max_nodes=50_000)
+    assert info.value.path == "merge.yaml"
+
+
+def test_load_yaml_text_budget_spans_documents() -> None:
+    text = "---\n".join(["a: [1, 2, 3]\n"] * 10)  # 5 nodes a document
+    assert len(load_yaml_text(text, "x.yaml", max_nodes=50)) == 10
+    with pytest.raises(InputError, match="too many nodes"):
+        load_yaml_text(text, "x.yaml", max_nodes=49)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["- " * 5000 + "x\n", "".join(" " * i + f"k{i}:\n" for i in range(3000)) + " " * 3000 + "x: 1\n",
+     "a: " + "{b: " * 3000 + "1" + "}" * 3000 + "\n"],
+)
+def test_deep_block_and_flow_nesting_is_refused_not_crashed(text: str) -> None:
+    # libyaml composes recursively in C: this must be refused before it could overflow the stack
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_yaml_text(text, "deep.yaml")
+
+
+def test_json_pointer_lines(tmp_path: Path) -> None:
+    f = tmp_path / "one.json"
+    data = {"kind": "Pod", "a/b": {"t~x": [1, {"q\"k": "v"}]}, "spec": {"containers": [{"name": "x"}]}}
+    f.write_text(json.dumps(data, indent=2))
+    (doc,) = load_documents(f)
+    assert doc.data == data
+    text_lines = f.read_text().splitlines()
+    assert doc.line == 1
+    assert "a/b" in text_lines[doc.line_of("/a~1b") - 1]
+    assert "t~x" in text_lines[doc.line_of("/a~1b/t~0x") - 1]
+    assert text_lines[doc.line_of("/a~1b/t~0x/0") - 1].strip() == "1,"
+    assert '"q\\"k"' in text_lines[doc.line_of("/a~1b/t~0x/1/q\"k") - 1]
+    assert '"name"' in text_lines[doc.line_of("/spec/containers/0/name") - 1]
+    compact = tmp_path / "compact.json"
+    compact.write_text(json.dumps(data))
+    assert load_documents(compact)[0].line_of("/spec/containers/0/name") == 1
+
+
+def test_toml_error_line_is_an_attribute(tmp_path: Path) -> None:
+    from edgegate.config import load_config
+    from edgegate.errors import ConfigError
+
+    f = tmp_path / "edgegate.toml"
+    f.write_text("[policy]\nx = 1\ny = \n")
+    with pytest.raises(InputError) as info:
+        load_documents(f)
+    assert info.value.line == 3 and "column" in info.value.message and "at line" not in info.value.message
+    with pytest.raises(ConfigError) as cinfo:
+        load_config(f)
+    assert cinfo.value.line == 3
+    assert str(cinfo.value).startswith(f"{f}:3: malformed TOML")
+
+
+def test_size_limit_message_sizes() -> None:
+    assert human_size(1000) == "1000 bytes"
+    assert human_size(1536) == "1.5 KiB"
+    assert human_size(32 * 1024 * 1024) == "32 MiB"
+    assert human_size(3 * 1024**3) == "3 GiB"

@@ -67,6 +67,7 @@ def pointer_of(path: Iterable[Any]) -> str:
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 MAX_DEPTH = 1000
 """Deepest YAML nesting accepted (libyaml's composer recurses in C: far deeper input would crash
@@ -116,6 +117,8 @@ class _YamlBuilder:
             return self._mapping(node, pointer)
         if isinstance(node, yaml.SequenceNode):
             return [self._build(v, f"{pointer}/{i}", v.start_mark.line + 1) for i, v in enumerate(node.value)]
+        if node.tag == _STR_TAG:  # what SafeConstructor.construct_yaml_str returns, without its overhead
+            return node.value
         return self._loader.construct_object(node, deep=True)
 
     def _mapping(self, node: Any, pointer: str) -> dict[Any, Any]:
@@ -157,7 +160,7 @@ class _YamlBuilder:
     def _scalar_key(self, node: Any) -> Any:
         if not isinstance(node, self._yaml.ScalarNode):
             raise InputError("mapping keys must be scalars", self._path, node.start_mark.line + 1)
-        if node.tag == _VALUE_TAG:  # a plain "=" key (PyYAML reads it as a string)
+        if node.tag in (_STR_TAG, _VALUE_TAG):  # a plain "=" key is a string too (as in PyYAML)
             return str(node.value)
         key = self._loader.construct_object(node, deep=True)
         try:
@@ -181,7 +184,7 @@ def _check_depth(text: str, path: str) -> None:
     import yaml
 
     flow = text.count("[") + text.count("{")
-    prefix = max((len(m) for m in _LINE_PREFIX.findall(text)), default=0)
+    prefix = max(map(len, _LINE_PREFIX.findall(text)), default=0)
     if flow + 2 * (prefix + 1) <= MAX_DEPTH:
         return
     depth = 0
