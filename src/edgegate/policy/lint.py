@@ -7,7 +7,8 @@
 - Default namespace ``main``; ``--namespace``; ``--all-namespaces``; ``--combine`` gives all
   documents as one array input of ``{"path", "contents"}`` like conftest.
 - ``data.edgegate.inventory``: every document of the run, so a rule can look at other documents
-  (e.g. the FinOpsPolicy a deployment refers to).
+  (e.g. the FinOpsPolicy a deployment refers to); ``data.edgegate.inventory_by_kind``: the same
+  grouped by ``kind``.
 """
 
 from __future__ import annotations

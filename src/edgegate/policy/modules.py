@@ -407,7 +407,7 @@ def _check_statement(module: Module, st: list[_Tok], known: set[str]) -> list[Pr
         nxt = st[j + 1].text if j + 1 < len(st) else ""
         nxt_adjacent = j + 1 < len(st) and st[j + 1].pos == st[j].pos + len(st[j].text)
         if ((nxt == "." or nxt == "[") and nxt_adjacent) or _inside_call(st, body_start, j):
-            if j > 0 and st[j - 1].text == "[" and nxt == "]":
+            if j > 1 and st[j - 1].text == "[" and nxt == "]" and _is_index_bracket(st, j - 1):
                 continue  # an index variable: bound by the lookup
             problems.append(Problem(
                 path, st[j].line,
@@ -415,6 +415,17 @@ def _check_statement(module: Module, st: list[_Tok], known: set[str]) -> list[Pr
                 "compile this and the engine silently gives no result (a typo?)",
             ))
     return problems
+
+
+def _is_index_bracket(st: list[_Tok], j: int) -> bool:
+    """The ``[`` at `j` indexes the term right before it (``x[i]``, ``f(x)[0]``), not an array."""
+    if j == 0:
+        return False
+    prev = st[j - 1]
+    adjacent = prev.pos + len(prev.text) == st[j].pos
+    return adjacent and (
+        (prev.kind == "id" and prev.text not in _KEYWORDS) or prev.text in ("]", ")", "}") or prev.kind == "str"
+    )
 
 
 def _comprehension_tokens(st: list[_Tok]) -> set[int]:
@@ -505,11 +516,7 @@ def _check_calls_and_indexes(path: str, st: list[_Tok], body_start: int) -> list
             j += 1
             continue
         if text == "[":
-            prev = st[j - 1] if j > 0 else None
-            adjacent = prev is not None and prev.pos + len(prev.text) == tok.pos
-            is_index = adjacent and prev is not None and (
-                (prev.kind == "id" and prev.text not in _KEYWORDS) or prev.text in ("]", ")", "}") or prev.kind == "str"
-            )
+            is_index = _is_index_bracket(st, j)
             if is_index and j + 2 < n and st[j + 1].kind == "id" and st[j + 2].text == "]" \
                     and st[j + 1].text not in _KEYWORDS:
                 var = st[j + 1].text
