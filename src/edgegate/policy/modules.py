@@ -451,7 +451,9 @@ def _inside_call(st: list[_Tok], body_start: int, j: int) -> bool:
         tok = st[k]
         if tok.text in _OPEN:
             is_call = tok.text == "(" and k > 0 and st[k - 1].kind == "id" and st[k - 1].text not in _KEYWORDS
-            stack.append("call" if is_call else tok.text)
+            # walk(x, [path, value]) binds its second argument: not a use
+            is_walk = is_call and st[k - 1].text == "walk" and _dotted_name_before(st, k - 1) == "walk"
+            stack.append("compr" if is_walk else "call" if is_call else tok.text)
         elif tok.text in _CLOSE:
             if stack:
                 stack.pop()
