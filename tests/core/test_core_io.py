@@ -355,6 +355,7 @@ MERGES = [
     "a: &a {k: a}\nb: &b {k: b}\nc:\n  <<: *a\n  <<: *b\n",
     "a: &a {k: {deep: [1, 2]}}\nc: {<<: {inline: 1, <<: *a}}\n",
     "=: 1\n",
+    "d: &d {cpu: 1, mem: {x: [1]}}\na: {<<: *d}\nb: {<<: [*d, *d], cpu: 3}\nc: [{<<: *d}]\n",
 ]
 
 
@@ -373,15 +374,21 @@ def test_merged_keys_have_lines_and_bad_merges_are_refused() -> None:
     assert doc.line_of("/c/ka") == 1 and doc.line_of("/c/kb") == 2  # where the merged key is defined
     assert doc.line_of("/c/k") == 1 and doc.line_of("/d/k") == 2  # the winning source's line
     assert doc.line_of("/c") == 3 and doc.line_of("/c/z") == 3
+    (reused,) = load_yaml_text(MERGES[-1], "m.yaml")
+    assert [reused.line_of(p) for p in ("/a/cpu", "/b/mem", "/b/cpu", "/c/0/mem/x/0")] == [1, 1, 3, 1]
     with pytest.raises(InputError, match="mapping or list of mappings for merging") as info:
         load_yaml_text("ok: 1\nlist: &l [1]\nm: {<<: *l}\n", "bad.yaml")
     assert info.value.line == 2 and info.value.path == "bad.yaml"
 
 
-def test_merge_key_bomb_in_process_names_merge_keys() -> None:
+@pytest.mark.parametrize("max_nodes", [50_000, 1_000_000])
+def test_merge_key_bomb_in_process_names_merge_keys(max_nodes: int) -> None:
+    # a source merged again is charged its node count again (not rebuilt): refused after a few
+    # levels of work, whatever the budget
     with pytest.raises(InputError, match="merge keys") as info:
-        load_yaml_text(_merge_bomb(30), "merge.yaml", max_nodes=50_000)
+        load_yaml_text(_merge_bomb(60), "merge.yaml", max_nodes=max_nodes)
     assert info.value.path == "merge.yaml"
+    assert load_yaml_text(_merge_bomb(10), "ok.yaml", max_nodes=max_nodes)[0].data == {"top": {"a": 1, "b": 2}}
 
 
 def test_load_yaml_text_budget_spans_documents() -> None:

@@ -90,6 +90,7 @@ class _YamlBuilder:
         self._path = path
         self._budget = max_nodes
         self._merging = 0
+        self._merged: dict[int, tuple[dict[Any, Any], int, dict[Any, int]]] = {}
         self.lines: dict[str, int] = {}
 
     def build(self, node: Any, pointer: str = "") -> Any:
@@ -137,7 +138,7 @@ class _YamlBuilder:
             self._merging += 1
             try:
                 for source in sources:
-                    for key, value in self._build(source, pointer, None).items():
+                    for key, value in self._merge_source(source, pointer).items():
                         self._spend(source)
                         out[key] = value
             finally:
@@ -146,6 +147,24 @@ class _YamlBuilder:
             key = self._scalar_key(key_node)
             out[key] = self._build(value_node, pointer + "/" + _escape(str(key)), key_node.start_mark.line + 1)
         return out
+
+    def _merge_source(self, node: Any, pointer: str) -> dict[Any, Any]:
+        # A source merged again (an alias: "<<: *defaults" in many places) is not built again: its
+        # values are shared, as PyYAML shares them, and its first build's node count is charged
+        # again, so the budget stops a merge bomb after a few levels of work, not a million nodes.
+        seen = self._merged.get(id(node))
+        if seen is None:
+            before = self._budget
+            built: dict[Any, Any] = self._build(node, pointer, None)
+            key_lines = {k: self.lines.get(pointer + "/" + _escape(str(k)), 0) for k in built}
+            self._merged[id(node)] = (built, before - self._budget, key_lines)
+            return built
+        built, cost, key_lines = seen
+        self._budget -= cost
+        self._spend(node)
+        for key, line in key_lines.items():
+            self.lines[pointer + "/" + _escape(str(key))] = line
+        return built
 
     def _merge_sources(self, node: Any) -> list[Any]:
         yaml = self._yaml
