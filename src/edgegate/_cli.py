@@ -52,6 +52,7 @@ def run_command(
     debug: bool = False,
     command: str = "edgegate",
     root: Path | None = None,
+    fallback_path: str | None = None,
 ) -> int:
     """Run `produce`, write the reports, and return the exit code (0/1/2)."""
     from edgegate.report import ReportContext, parse_output_specs, write_reports
@@ -59,7 +60,7 @@ def run_command(
     try:
         specs = parse_output_specs(list(formats or ["text"]), output)
         results = list(produce())
-        ctx = ReportContext(command=command, root=root or Path.cwd())
+        ctx = ReportContext(command=command, root=root or Path.cwd(), fallback_path=fallback_path)
         write_reports(results, specs, ctx)
     except EdgegateError as exc:
         if debug:

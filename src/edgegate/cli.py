@@ -97,6 +97,7 @@ def check(
             debug=debug,
             command="edgegate check",
             root=cfg.root,
+            fallback_path=str(cfg.path) if cfg.path else None,
         )
 
     raise typer.Exit(guard(body, debug))

@@ -77,7 +77,7 @@ def test_caps_compare_the_total_at_max_scale(tmp_path: Path) -> None:
     assert rules(result) == ["EGC001", "EGC002", "EGC003"]
     cpu = next(f for f in result.findings if f.rule_id == "EGC001")
     assert "Deployment default/api: 6 CPU cores at max scale (2 per pod × 3 pods)" in cpu.message
-    assert cpu.location.line == 9 + 14  # the policy, "---", then the container's resources
+    assert cpu.location.line == 9 + 13  # the policy, "---", then the container's `resources:` key
     # per replica every cap holds
     per_pod = evaluate([write(tmp_path, POLICY, deploy(replicas=3, cpu="2", memory="3Gi", gpu=1))],
                        CostSettings(scope="replica"))
@@ -109,7 +109,7 @@ def test_example_lobby_face_matcher_breaches_its_policy() -> None:
     assert result.status is Status.FAILED
     lobby = [f for f in result.findings if "lobby-face-matcher" in f.message]
     assert {f.rule_id for f in lobby} == {"EGC001", "EGC002", "EGC003"}
-    assert all(f.location.path.endswith("edge-ai.yaml") and f.location.line == 34 for f in lobby)
+    assert all(f.location.path.endswith("edge-ai.yaml") and f.location.line == 35 for f in lobby)
     # per device (what the Rego pack checks) the face matcher still breaches CPU (12 > 8)
     per_device = evaluate([EXAMPLE], CostSettings(scope="replica"))
     assert any(f.rule_id == "EGC001" and "lobby-face-matcher" in f.message for f in per_device.findings)

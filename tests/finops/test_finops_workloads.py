@@ -205,7 +205,7 @@ def test_edge_ai_deployment(tmp_path: Path) -> None:
     docs = load_manifests([ROOT / "examples/edge-app/manifests/edge-ai.yaml"])
     vision, lobby = extract_workloads(docs)
     assert vision.scale.max == 40
-    assert (lobby.name, lobby.line, lobby.device_type) == ("lobby-face-matcher", 21, "smart-camera")
+    assert (lobby.name, lobby.line, lobby.device_type) == ("lobby-face-matcher", 22, "smart-camera")
     assert (lobby.cpu, lobby.memory, lobby.gpu, lobby.scale.max) == (12, 16 * 1024**3, 1, 12)
     assert lobby.basis == "resourceLimits"
     (cost,) = estimate([lobby], load_prices()).costs
