@@ -220,3 +220,35 @@ def test_inventory_by_kind_in_lint_and_test(cli, tmp_path: Path) -> None:
     ]
     r = cli("policy", "test", "policy", cwd=tmp_path)
     assert r.exit_code == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("data", ['{"main": 5}', '{"main": {"warn": ["x"]}}'])
+def test_data_colliding_with_a_package_is_an_input_error(cli, tmp_path: Path, data: str) -> None:
+    _write(tmp_path, {"in/pod.yaml": POD, "d.json": data,
+                      "policy/p.rego": HEADER + 'warn contains "w" if true\n\ndeny contains "x" if input.kind == "Pod"\n'})
+    r, _ = _lint(cli, tmp_path, "in", "--data", "d.json")
+    assert r.exit_code == 2
+    line = _one_error_line(r.stderr)
+    assert "collides" in line and "policy/p.rego" in line
+
+
+def test_only_result_rules_are_read(cli, tmp_path: Path) -> None:
+    """Helper rules (even a huge one holding the inventory) are not part of the results; a function
+    named like a result rule is not a rule."""
+    _write(tmp_path, {
+        "in/pod.yaml": POD,
+        "policy/p.rego": HEADER + textwrap.dedent("""\
+            everything := data.edgegate.inventory
+
+            warn_fn(x) := sprintf("fn %v", [x])
+
+            deny contains msg if {
+                count(everything) == 1
+                msg := warn_fn(input.metadata.name)
+            }
+        """),
+    })
+    r, report = _lint(cli, tmp_path, "in")
+    assert r.exit_code == 1, r.stderr
+    assert report is not None
+    assert [f["message"] for f in report["gates"][0]["findings"]] == ["fn web"]

@@ -100,6 +100,7 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {"results": [], "errors": []}
     if job["mode"] == "lint":
         entrypoints: list[str] = job["entrypoints"]
+        labels: list[str] = job.get("labels") or entrypoints
         if not entrypoints:
             return answer
         try:
@@ -109,18 +110,18 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         for index, item in enumerate(job["inputs"]):
             interp.set_input(item)
             per_ns: dict[str, Any] = {}
-            for ep in entrypoints:
+            for ep, label in zip(entrypoints, labels, strict=True):
                 try:
                     value = _entrypoint_value(interp, bundle, ep)
                 except _EngineFailure as exc:
-                    return {"fatal": {"kind": "engine", "entrypoint": ep, "input": index, "message": str(exc)}}
+                    return {"fatal": {"kind": "engine", "entrypoint": label, "input": index, "message": str(exc)}}
                 except Exception as exc:
                     message = f"{type(exc).__name__}: {exc}"
-                    return {"fatal": {"kind": "engine", "entrypoint": ep, "input": index, "message": message}}
+                    return {"fatal": {"kind": "engine", "entrypoint": label, "input": index, "message": message}}
                 if value is None:
-                    answer["errors"].append({"input": index, "entrypoint": ep})
+                    answer["errors"].append({"input": index, "entrypoint": label})
                     continue
-                per_ns[ep] = value
+                per_ns[label] = value
             answer["results"].append(per_ns)
     elif job["mode"] == "query":
         for item in job["inputs"]:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgegate.errors import EngineError
-from edgegate.policy.modules import Module, engine_source
+from edgegate.errors import EngineError, InputError
+from edgegate.policy.modules import Module, engine_source, result_rules, rule_names
 
 _LOCATION = re.compile(r"--\s*(\S+?):(\d+):(\d+)")
 
@@ -102,6 +102,67 @@ def _module_names(modules: Sequence[Module]) -> list[list[str]]:
     return [[m.path, engine_source(m)] for m in modules]
 
 
+_RESULTS_PACKAGE = "edgegate_internal_results"
+
+
+def _result_views(modules: Sequence[Module], entrypoints: Sequence[str]) -> tuple[list[list[str]], list[str]]:
+    """One generated module per package that exposes only its result rules
+    (``deny := data.main.deny`` …), and the entrypoints of those modules. Querying the whole
+    package would also evaluate and serialise every helper rule for every document (a rule
+    holding ``data.edgegate.inventory`` makes a run quadratic in the number of documents)."""
+    views: list[list[str]] = []
+    wrapped: list[str] = []
+    for ep in entrypoints:
+        package = ep.replace("/", ".")
+        lines = [f"package {_RESULTS_PACKAGE}.{package}", ""]
+        lines += [f"{name} := data.{package}.{name}" for name in result_rules(modules, package)]
+        lines.append("edgegate_evaluated := true")
+        views.append([f"<edgegate results view of {package}>", "\n".join(lines) + "\n"])
+        wrapped.append(f"{_RESULTS_PACKAGE}/{ep}")
+    return views, wrapped
+
+
+def _check_data_collisions(modules: Sequence[Module], data: dict[str, Any]) -> None:
+    """``--data`` under a policy package's path that names one of its rules: OPA refuses this
+    (conflicting rules); regopy would read one or the other silently."""
+    for module in modules:
+        node: Any = data
+        for part in module.package.split("."):
+            if not isinstance(node, dict):
+                break  # a value above the package's path: reported below
+            if part not in node:
+                node = None
+                break
+            node = node[part]
+        if isinstance(node, dict):
+            clash = sorted(set(node) & rule_names(module))
+            if clash:
+                raise InputError(
+                    f"data.{module.package}.{clash[0]} in the --data files collides with the rule "
+                    f"'{clash[0]}' of package {module.package} ({module.path}); rename the data key"
+                )
+        elif node is not None:
+            raise InputError(
+                f"data.{module.package} in the --data files collides with package {module.package} "
+                f"({module.path}); rename the data key"
+            )
+
+
+def _lint_job(
+    modules: Sequence[Module], inputs: Sequence[Any], data: dict[str, Any], entrypoints: Sequence[str]
+) -> dict[str, Any]:
+    _check_data_collisions(modules, data)
+    views, wrapped = _result_views(modules, entrypoints)
+    return {
+        "mode": "lint",
+        "modules": _module_names(modules) + views,
+        "data": data,
+        "entrypoints": wrapped,
+        "labels": list(entrypoints),
+        "inputs": list(inputs),
+    }
+
+
 def evaluate(
     modules: Sequence[Module],
     inputs: Sequence[Any],
@@ -111,13 +172,7 @@ def evaluate(
     timeout: float = 600.0,
 ) -> Evaluation:
     """Evaluate every input against the packages `entrypoints` (``main``, ``a/b``)."""
-    job = {
-        "mode": "lint",
-        "modules": _module_names(modules),
-        "data": data or {},
-        "entrypoints": list(entrypoints),
-        "inputs": list(inputs),
-    }
+    job = _lint_job(modules, inputs, data or {}, entrypoints)
     answer, output = _run_worker(job, timeout, modules)
     _raise_fatal(answer, output, modules)
     errors = [(int(e["input"]), str(e["entrypoint"])) for e in answer.get("errors", [])]
@@ -132,16 +187,7 @@ def evaluate_many(
     timeout: float = 600.0,
 ) -> list[Evaluation]:
     """Like `evaluate` for several (inputs, data) pairs in one engine process."""
-    sub = [
-        {
-            "mode": "lint",
-            "modules": _module_names(modules),
-            "data": data,
-            "entrypoints": list(entrypoints),
-            "inputs": list(inputs),
-        }
-        for inputs, data in jobs
-    ]
+    sub = [_lint_job(modules, inputs, data, entrypoints) for inputs, data in jobs]
     answer, output = _run_worker({"mode": "batch", "jobs": sub}, timeout, modules)
     out: list[Evaluation] = []
     for one in answer.get("answers", []):

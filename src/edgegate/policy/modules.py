@@ -226,6 +226,29 @@ def rule_names(module: Module) -> set[str]:
     return names
 
 
+_RESULT_RULE = re.compile(r"^(?:(?:deny|violation|warn)(?:_[A-Za-z0-9_]+)?|exception)$")
+
+
+def result_rules(modules: Iterable[Module], package: str) -> list[str]:
+    """The conftest result rules (``deny*``, ``violation*``, ``warn*``, ``exception``) that the
+    modules of `package` define (functions of those names are not rules)."""
+    names: set[str] = set()
+    for module in modules:
+        if module.package != package:
+            continue
+        for st in _statements(_tokens(_blank(module.source))):
+            words = [t for t in st if t.kind != "nl"]
+            if not words:
+                continue
+            if words[0].text == "default" and len(words) > 1:
+                words = words[1:]
+            if words[0].kind == "id" and _RESULT_RULE.match(words[0].text):
+                if len(words) > 1 and words[1].text == "(":
+                    continue
+                names.add(words[0].text)
+    return sorted(names)
+
+
 # --- static checks for known engine defects ----------------------------------------------------
 
 @dataclass(frozen=True)
