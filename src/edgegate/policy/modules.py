@@ -227,6 +227,12 @@ def rule_names(module: Module) -> set[str]:
 
 
 _RESULT_RULE = re.compile(r"^(?:(?:deny|violation|warn)(?:_[A-Za-z0-9_]+)?|exception)$")
+# belt and braces: any line that starts like a result rule's definition
+_RESULT_LINE = re.compile(
+    r"^[ \t]*(?:default[ \t]+)?((?:deny|violation|warn)(?:_[A-Za-z0-9_]+)?|exception)\b"
+    r"(?=[ \t]*(?:\[|contains\b|:=|=|if\b|\{))",
+    re.MULTILINE,
+)
 
 
 def result_rules(modules: Iterable[Module], package: str) -> list[str]:
@@ -246,6 +252,7 @@ def result_rules(modules: Iterable[Module], package: str) -> list[str]:
                 if len(words) > 1 and words[1].text == "(":
                     continue
                 names.add(words[0].text)
+        names.update(m.group(1) for m in _RESULT_LINE.finditer(_blank(module.source)))
     return sorted(names)
 
 
