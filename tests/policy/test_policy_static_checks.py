@@ -252,3 +252,10 @@ def test_only_result_rules_are_read(cli, tmp_path: Path) -> None:
     assert r.exit_code == 1, r.stderr
     assert report is not None
     assert [f["message"] for f in report["gates"][0]["findings"]] == ["fn web"]
+
+
+def test_defect_a_inside_the_contains_builtin_is_refused() -> None:
+    # `contains` is also a keyword (`deny contains msg`); `contains(` is the builtin
+    problems = _problems('deny contains msg if {\n  some i\n  contains(input.c[i].image, "latest")\n  msg := "x"\n}\n')
+    assert any("index variable 'i'" in p for p in problems), problems
+    assert _problems('deny contains msg if { c := input.c[_]; contains(c.image, "x"); msg := "y" }\n') == []

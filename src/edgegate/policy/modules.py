@@ -447,6 +447,17 @@ def _check_statement(module: Module, st: list[_Tok], known: set[str]) -> list[Pr
     return problems
 
 
+def _is_call_paren(st: list[_Tok], j: int) -> bool:
+    """The ``(`` at `j` opens a call's arguments (``f(``, ``contains(`` — the builtin, not the
+    keyword)."""
+    if j == 0 or st[j - 1].kind != "id":
+        return False
+    prev = st[j - 1]
+    if prev.text in _KEYWORDS:
+        return prev.text == "contains" and prev.pos + len(prev.text) == st[j].pos
+    return True
+
+
 def _is_index_bracket(st: list[_Tok], j: int) -> bool:
     """The ``[`` at `j` indexes the term right before it (``x[i]``, ``f(x)[0]``), not an array."""
     if j == 0:
@@ -480,7 +491,7 @@ def _inside_call(st: list[_Tok], body_start: int, j: int) -> bool:
     for k in range(body_start, j):
         tok = st[k]
         if tok.text in _OPEN:
-            is_call = tok.text == "(" and k > 0 and st[k - 1].kind == "id" and st[k - 1].text not in _KEYWORDS
+            is_call = tok.text == "(" and _is_call_paren(st, k)
             # walk(x, [path, value]) binds its second argument: not a use
             is_walk = is_call and st[k - 1].text == "walk" and _dotted_name_before(st, k - 1) == "walk"
             stack.append("compr" if is_walk else "call" if is_call else tok.text)
@@ -527,7 +538,7 @@ def _check_calls_and_indexes(path: str, st: list[_Tok], body_start: int) -> list
             continue
         if text == "(":
             prev = st[j - 1] if j > 0 else None
-            is_call = prev is not None and prev.kind == "id" and prev.text not in _KEYWORDS
+            is_call = _is_call_paren(st, j)
             if is_call and prev is not None:
                 name = _dotted_name_before(st, j - 1)
                 close = st[j + 1].text if j + 1 < n else ""
