@@ -46,7 +46,7 @@ def _manifest(i: int) -> dict:  # type: ignore[type-arg]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=10_000)
-    parser.add_argument("--naive-docs", type=int, default=1_000, help="the naive mode is slow: a sample")
+    parser.add_argument("--naive-docs", type=int, default=200, help="the naive mode is slow: a sample")
     args = parser.parse_args()
     import regopy
 
