@@ -49,6 +49,8 @@ class FinOpsPolicy:
     max_memory_gb: Decimal | None
     daily_gpu_hours: Decimal | None
     max_replicas: int | None
+    quantization_required: bool = False
+    """``spec.optimizationRules.modelQuantizationRequired: true``."""
 
     @property
     def line(self) -> int:
@@ -115,6 +117,7 @@ def load_policies(docs: Iterable[Document]) -> list[FinOpsPolicy]:
                     doc, lp + "/dailyGPUHours", _get(limits, "dailyGPUHours"), "costLimits.dailyGPUHours"
                 ),
                 max_replicas=int(max_replicas) if max_replicas is not None else None,
+                quantization_required=_get(spec.get("optimizationRules"), "modelQuantizationRequired") is True,
             )
         )
     return out
@@ -162,6 +165,19 @@ def _policy_ref(w: Workload) -> str | None:
     return str(ref) if ref else None
 
 
+def policies_for(
+    workload: Workload, policies: Sequence[FinOpsPolicy], by_name: Mapping[str, FinOpsPolicy] | None = None
+) -> tuple[list[FinOpsPolicy], str | None]:
+    """The policies governing `workload` (by label selector, and for an EdgeAIDeployment by
+    ``spec.finopsPolicyRef``), and the ref it names (None when it names none)."""
+    names = by_name if by_name is not None else {p.name: p for p in policies}
+    ref = _policy_ref(workload)
+    chosen = [p for p in policies if selects(p, workload)]
+    if ref is not None and ref in names and names[ref] not in chosen:
+        chosen.append(names[ref])
+    return chosen, ref
+
+
 def check_policies(
     costs: Sequence[WorkloadCost],
     policies: Sequence[FinOpsPolicy],
@@ -174,25 +190,20 @@ def check_policies(
     matches: list[dict[str, Any]] = []
     for cost in costs:
         w = cost.workload
-        ref = _policy_ref(w)
-        chosen = [p for p in policies if selects(p, w)]
-        if ref is not None:
-            if ref in by_name:
-                if by_name[ref] not in chosen:
-                    chosen.append(by_name[ref])
-            else:
-                findings.append(
-                    Finding(
-                        gate=GATE,
-                        rule_id="EGC006",
-                        severity=Severity.HIGH,
-                        title="FinOpsPolicy not found",
-                        message=f"{w.kind} {w.namespace}/{w.name}: spec.finopsPolicyRef names FinOpsPolicy "
-                        f"{ref!r}, which is not in the inputs, so its caps cannot be checked",
-                        location=Location(w.path, w.line_of("/spec/finopsPolicyRef"), pointer=w.pointer + "/spec/finopsPolicyRef"),
-                        details={"workload": w.ref, "policy": ref},
-                    )
+        chosen, ref = policies_for(w, policies, by_name)
+        if ref is not None and ref not in by_name:
+            findings.append(
+                Finding(
+                    gate=GATE,
+                    rule_id="EGC006",
+                    severity=Severity.HIGH,
+                    title="FinOpsPolicy not found",
+                    message=f"{w.kind} {w.namespace}/{w.name}: spec.finopsPolicyRef names FinOpsPolicy "
+                    f"{ref!r}, which is not in the inputs, so its caps cannot be checked",
+                    location=Location(w.path, w.line_of("/spec/finopsPolicyRef"), pointer=w.pointer + "/spec/finopsPolicyRef"),
+                    details={"workload": w.ref, "policy": ref},
                 )
+            )
         for policy in chosen:
             matches.append({"policy": policy.name, "workload": w.ref})
             findings.extend(_caps(cost, policy, hours_per_month, scope))

@@ -67,11 +67,26 @@ def _quant(cfg: Mapping[str, Any], config: Config) -> list[GateResult]:
     from edgegate.model.quant import DriftThresholds, run_quant
 
     models = cfg.get("models") or []
-    if not models:
-        raise ConfigError("[model.quant] needs at least one [[model.quant.models]] entry", config.path)
+    manifests = cfg.get("manifests") or []
+    if not models and not manifests:
+        raise ConfigError(
+            "[model.quant] needs [[model.quant.models]] entries or 'manifests' (the FinOps link)", config.path
+        )
     out = []
+    if manifests:
+        from edgegate.model.finops_link import check_required_quantization
+
+        out.append(
+            check_required_quantization(
+                [config.resolve(p) for p in manifests],
+                [config.resolve(p) for p in cfg.get("model-dirs") or []],
+            )
+        )
     for entry in models:
-        merged = {**{k: v for k, v in cfg.items() if k != "models"}, **entry}
+        merged = {
+            **{k: v for k, v in cfg.items() if k not in ("models", "manifests", "model-dirs")},
+            **entry,
+        }
         defaults = DriftThresholds()
         thresholds = DriftThresholds(
             **{attr: merged.get(key, getattr(defaults, attr)) for key, attr in _DRIFT_KEYS.items()}
