@@ -57,11 +57,21 @@ def run_command(
     """Run `produce`, write the reports, and return the exit code (0/1/2)."""
     from edgegate.report import ReportContext, parse_output_specs, write_reports
 
-    try:
+    def body() -> int:
         specs = parse_output_specs(list(formats or ["text"]), output)
         results = list(produce())
         ctx = ReportContext(command=command, root=root or Path.cwd(), fallback_path=fallback_path)
         write_reports(results, specs, ctx)
+        return exit_code(results)
+
+    return guard(body, debug)
+
+
+def guard(fn: Callable[[], int], debug: bool = False) -> int:
+    """Run a command body that returns an exit code: an `EdgegateError` is one line and exit 2;
+    any other exception is an internal error, exit 2 (never a pass); --debug adds the traceback."""
+    try:
+        return fn()
     except EdgegateError as exc:
         if debug:
             import traceback
@@ -79,30 +89,7 @@ def run_command(
             traceback.print_exc()
             error_line(f"internal error: {type(exc).__name__}: {exc}")
         else:
-            error_line(
-                f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)"
-            )
-        return 2
-    return exit_code(results)
-
-
-def guard(fn: Callable[[], int], debug: bool = False) -> int:
-    """Run a command body that returns an exit code, mapping errors like `run_command`."""
-    try:
-        return fn()
-    except EdgegateError as exc:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        error_line(str(exc))
-        return 2
-    except Exception as exc:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        error_line(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+            error_line(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
         return 2
 
 

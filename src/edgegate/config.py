@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import ConfigError
+from edgegate.errors import ConfigError, EdgegateError
 from edgegate.io.files import read_text_bounded
 from edgegate.resources import schema_path
 
@@ -69,7 +69,7 @@ def find_config(start: str | Path) -> Path | None:
 def _has_tool_section(pyproject: Path) -> bool:
     try:
         data = tomllib.loads(read_text_bounded(pyproject))
-    except (tomllib.TOMLDecodeError, Exception):
+    except (EdgegateError, tomllib.TOMLDecodeError):
         return False
     return isinstance(data.get("tool"), dict) and "edgegate" in data["tool"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from edgegate.config import Config
@@ -17,8 +18,6 @@ def _paths(config: Config, values: list[str]) -> list[str]:
 
 def _shown(config: Config, values: list[str]) -> list[str]:
     """Inputs relative to the current folder when possible, so reports show short paths."""
-    from pathlib import Path
-
     out = []
     for v in _paths(config, values):
         try:

@@ -146,7 +146,6 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
             "supported Rego subset"
         )
     exceptions = 0
-    warnings = 0
     for index, per_ns in enumerate(evaluation.results):
         doc = anchors[index]
         for ep, package_doc in per_ns.items():
