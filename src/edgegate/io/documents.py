@@ -69,9 +69,11 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
 _STR_TAG = "tag:yaml.org,2002:str"
 
-MAX_DEPTH = 1000
-"""Deepest YAML nesting accepted (libyaml's composer recurses in C: far deeper input would crash
-the process instead of raising)."""
+MAX_DEPTH = 256
+"""Deepest YAML nesting accepted. Far deeper than real manifests (a CRD schema nests a few dozen
+levels), well inside what the builder's recursion and libyaml's C composer can take, and below
+libyaml's own limit of 1000 levels (libyaml 0.2.6, bundled since PyYAML 6.0.4): the refusal is
+edgegate's, with the same words, on every PyYAML release."""
 
 _LINE_PREFIX = re.compile(r"^[ ?:-]*", re.MULTILINE)
 
@@ -206,10 +208,23 @@ def _check_depth(text: str, path: str) -> None:
     prefix = max(map(len, _LINE_PREFIX.findall(text)), default=0)
     if flow + 2 * (prefix + 1) <= MAX_DEPTH:
         return
+    try:
+        _count_depth(text, path, _yaml_loader())
+    except yaml.YAMLError:
+        # libyaml may stop at its own nesting limit before the events reach ours (its scanner reads
+        # a whole flow collection ahead); PyYAML's pure-Python parser has no such limit, so it
+        # tells a document that is too deep from one that is malformed.
+        _count_depth(text, path, yaml.SafeLoader)
+        raise
+
+
+def _count_depth(text: str, path: str, loader: Any) -> None:
+    import yaml
+
     depth = 0
     opened = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
     closed = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    for event in yaml.parse(text, Loader=_yaml_loader()):  # libyaml's parser keeps its own stack
+    for event in yaml.parse(text, Loader=loader):  # the parsers keep their own stacks
         if isinstance(event, opened):
             depth += 1
             if depth > MAX_DEPTH:
