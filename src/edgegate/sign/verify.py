@@ -187,19 +187,8 @@ def verify_gate(
             errors.append(str(exc))
             rows.append([req.display, shown_kind, "", "error"])
         else:
+            # a verification is a row of the Signatures table, not a finding
             rows.append([req.display, ok.kind, ok.signer, "verified"])
-            findings.append(
-                Finding(
-                    gate=GATE,
-                    rule_id="EGS000",
-                    severity=Severity.INFO,
-                    message=f"{req.display}: verified ({ok.subject}) — signed by {ok.signer}",
-                    location=Location(path=req.display),
-                    title="signature verified",
-                    details={"bundle": str(req.bundle), "subject": ok.subject, "signer": ok.signer},
-                    blocking=False,
-                )
-            )
     if count == 0:
         errors.append("no artifact to verify")
     stats = {
