@@ -60,7 +60,10 @@ def defuse_json(text: str) -> str:
 def defuse_xml(text: str) -> str:
     """Serialised XML with a line-leading ``::`` and ``##[`` written as character references (the
     same text to an XML parser). A line of serialised XML that starts with ``::`` is character
-    data: markup starts with ``<`` and ElementTree writes newlines in attributes as ``&#10;``."""
+    data: markup starts with ``<`` and ElementTree writes newlines in attributes as ``&#10;``.
+    A carriage return is written as ``&#13;`` (a raw one would end a line for the runner and be
+    read back as LF by an XML parser)."""
+    text = text.replace("\r", "&#13;")  # a raw CR is a line break to the runner (and LF to XML)
     text = _LINE_COMMAND.sub(lambda m: m.group(1) + "&#58;", text)
     return text.replace(_LEGACY_COMMAND, "##&#91;")
 
