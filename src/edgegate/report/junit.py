@@ -54,7 +54,7 @@ def _line(f: Finding, failing: bool) -> str:
     extra = ""
     if isinstance(also, list) and also:
         extra = " (also: " + ", ".join(str(a.get("rule_id")) for a in also if isinstance(a, dict)) + ")"
-    return f"{where}: {tag}: {f.rule_id}: {f.message}{pointer}{extra}"
+    return f"{where}: {tag}: {f.message}{pointer}{extra}"
 
 
 def _hostname() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -69,7 +70,8 @@ _KEY_DETAILS = ("purl", "component", "artifact", "member", "workload", "metric",
 
 def location_key(finding: Finding) -> str:
     """What identifies a finding's place besides its file: the document and JSON pointer when
-    known, else identifying details (package, workload, ...), else the line."""
+    known, else identifying details (package, workload, ...), else nothing (the occurrence number
+    then tells identical keys apart; the line never counts, so moved code keeps its alerts)."""
     details = finding.details if isinstance(finding.details, Mapping) else {}
     parts: list[str] = []
     doc = details.get("document")
@@ -79,8 +81,6 @@ def location_key(finding: Finding) -> str:
         parts.append(f"pointer={finding.location.pointer}")
     if not finding.location.pointer:
         parts += [f"{k}={details[k]}" for k in _KEY_DETAILS if isinstance(details.get(k), (str, int))]
-    if not parts and finding.location.line:
-        parts.append(f"line={finding.location.line}")
     return ";".join(parts)
 
 
@@ -92,7 +92,7 @@ def artifact_location(path: str, root: Path) -> dict[str, str]:
         return {"uri": path}
     if Path(path).is_absolute():
         return {"uri": Path(path).as_uri()}
-    return {"uri": quote(path, safe="/"), "uriBaseId": "%SRCROOT%"}
+    return {"uri": quote(posixpath.normpath(path), safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
 def _descriptor(gate: str, finding: Finding, worst: Finding, lvl: str) -> dict[str, Any]:

@@ -255,7 +255,10 @@ def lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> list
     parts += _errors(view)
     parts += _findings(view, width)
     parts += _tables(view, width)
-    parts.append(_verdict(view))
+    verdict_line = _verdict(view)
+    label = len(view.verdict.label)
+    for n, piece in enumerate(wrap(verdict_line.plain, width)):
+        parts.append(Text(piece[:label], style=_VERDICT_STYLE[view.verdict.name]) + Text(piece[label:]) if n == 0 else Text(piece))
     return [_defused(p) for p in parts]
 
 
