@@ -266,3 +266,34 @@ def test_sarif_result_cap_is_reported(
     assert note["level"] == "warning"
     assert note["message"]["text"].startswith("2 of 5 results left out")
     assert run["invocations"][0]["executionSuccessful"] is True
+
+
+def test_automation_id_from_command_and_folder_or_category(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    results = [policy_result()]
+
+    def ident(**kw: Any) -> str:
+        return str(_sarif_ctx(results, ReportContext(**kw))["runs"][0]["automationDetails"]["id"])
+
+    a = ident(command="edgegate check", root=repo / "apps" / "one")
+    b = ident(command="edgegate check", root=repo / "apps" / "two")
+    assert (a, b) == ("edgegate-check/apps/one/", "edgegate-check/apps/two/")  # two projects never collide
+    assert ident(command="edgegate policy lint", root=repo) == "edgegate-policy-lint/"
+    assert ident(command="edgegate check", root=repo, category="nightly/edge") == "nightly/edge/"
+
+
+def _sarif_ctx(results: list[GateResult], ctx: ReportContext) -> dict[str, Any]:
+    return json.loads(render("sarif", results, ctx))
+
+
+def test_category_from_the_config(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "m.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", encoding="utf-8")
+    (tmp_path / "edgegate.toml").write_text(
+        '[report]\ncategory = "edge/ci"\n[policy]\npaths = ["m.yaml"]\nrules = ["builtin:edge-ai"]\n', encoding="utf-8"
+    )
+    r = cli("check", tmp_path, "-f", f"sarif:{tmp_path / 'o.sarif'}")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    doc = json.loads((tmp_path / "o.sarif").read_text(encoding="utf-8"))
+    assert doc["runs"][0]["automationDetails"]["id"] == "edge/ci/"
