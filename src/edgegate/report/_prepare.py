@@ -208,6 +208,9 @@ class _Relativizer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._cwd = os.getcwd()
+        self._base = os.path.normpath(str(root)).rstrip(os.sep)
+        self._seen: dict[str, str] = {}
         bases = {str(root)}
         try:
             bases.add(os.path.realpath(root))
@@ -220,16 +223,20 @@ class _Relativizer:
 
     def path(self, path: str) -> str:
         """Relative to the root (forward slashes) when inside it, else absolute."""
+        known = self._seen.get(path)
+        if known is not None:
+            return known
         if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", path):
             return path
-        cwd = os.getcwd()
-        absolute = os.path.normpath(os.path.join(cwd, path))
-        base = os.path.normpath(str(self.root))
-        if absolute == base:
-            return "."
-        if absolute.startswith(base.rstrip(os.sep) + os.sep):
-            return absolute[len(base.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
-        return posix(absolute)
+        absolute = os.path.normpath(os.path.join(self._cwd, path))
+        if absolute == self._base or absolute + os.sep == self._base:
+            shown = "."
+        elif absolute.startswith(self._base + os.sep):
+            shown = absolute[len(self._base) + 1 :].replace(os.sep, "/")
+        else:
+            shown = posix(absolute)
+        self._seen[path] = shown
+        return shown
 
     def text(self, text: str) -> str:
         if not text or (os.sep not in text):
