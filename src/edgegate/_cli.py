@@ -53,6 +53,7 @@ def run_command(
     command: str = "edgegate",
     root: Path | None = None,
     fallback_path: str | None = None,
+    category: str | None = None,
 ) -> int:
     """Run `produce`, write the reports, and return the exit code (0/1/2)."""
     from edgegate.report import ReportContext, parse_output_specs, write_reports
@@ -60,7 +61,9 @@ def run_command(
     def body() -> int:
         specs = parse_output_specs(list(formats or ["text"]), output)
         results = list(produce())
-        ctx = ReportContext(command=command, root=root or Path.cwd(), fallback_path=fallback_path)
+        ctx = ReportContext(
+            command=command, root=root or Path.cwd(), fallback_path=fallback_path, category=category
+        )
         write_reports(results, specs, ctx)
         return exit_code(results)
 

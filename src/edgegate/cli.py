@@ -86,8 +86,8 @@ def check(
     def body() -> int:
         cfg = load_for_check(path, config_file)
         formats = list(fmt or [])
+        report = cfg.section("report") or {}
         if not formats:
-            report = cfg.section("report") or {}
             formats = list(report.get("formats", [])) or ["text"]
             formats = [_resolve_format(f, cfg.root) for f in formats]
         return run_command(
@@ -98,6 +98,7 @@ def check(
             command="edgegate check",
             root=cfg.root,
             fallback_path=str(cfg.path) if cfg.path else None,
+            category=report.get("category"),
         )
 
     raise typer.Exit(guard(body, debug))

@@ -32,7 +32,9 @@ def test_escaping_round_trips() -> None:
 
 def test_github_commands_for_every_kind_of_finding() -> None:
     lines = render("github", all_results(), ReportContext(root=Path.cwd())).splitlines()
-    assert lines[0] == (
+    # gate errors first (the run cannot pass), then the most severe finding
+    assert lines[0].startswith("::error title=edgegate vuln%3A gate error::")
+    assert lines[1] == (
         "::error file=k8s/edge-ai.yaml,line=7,col=3,"
         "title=edgegate policy%3A EGP001 (critical)%3A Model on the deny list"
         "::model facial-recognition-v3 is prohibited by ai-alignment-policy-vision-sensitive"
@@ -40,7 +42,8 @@ def test_github_commands_for_every_kind_of_finding() -> None:
     tricky = next(ln for ln in lines if "EGP003" in ln)
     assert tricky == (
         "::error file=k8s/deployment.yaml,line=12,title=edgegate policy%3A EGP003 (medium)%3A Resource limits set"
-        "::100%25 sure: a, b%0D%0Anext line <b>&</b> | `tick` [red]markup[/red] ::error::x"
+        # the CR LF is shown visibly: a value never spans lines, not even for the annotation
+        "::100%25 sure: a, b\\x0d\\x0anext line <b>&</b> | `tick` [red]markup[/red] ::error::x"
     )
     # every command is a single line: CR/LF never leak
     assert all("\r" not in ln for ln in lines)

@@ -62,7 +62,8 @@ def test_edgegate_verifies_what_model_signing_signs(run_json, tmp_path, model_di
     _ms_sign(model_dir, sig, priv)
     code, gate, _ = run_json("verify", model_dir, "--bundle", sig, "--key", pub)
     assert code == 0, gate
-    assert "4 files" in gate["findings"][0]["message"]
+    assert gate["findings"] == []  # a verification is a table row, not a finding
+    assert gate["stats"]["tables"][0]["rows"][0][3:] == ["verified", "4 files"]
 
 
 def test_statement_equals_model_signing_statement(tmp_path, model_dir, keypair, cli) -> None:

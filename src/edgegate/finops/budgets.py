@@ -41,7 +41,7 @@ def check_budgets(
                     message=f"{w.kind} {w.namespace}/{w.name}: no {cost_center_key} annotation, so no budget "
                     f"covers its {money(cost.monthly(basis))} {cur}/month",
                     location=Location(w.path, w.line_of("/metadata"), pointer=w.pointer + "/metadata"),
-                    details={"workload": w.ref},
+                    details={"workload": w.ref, "document": w.document.index},
                     blocking=False,
                 )
             )
@@ -117,7 +117,7 @@ def check_required(
                         message=f"{w.kind} {w.namespace}/{w.name}: missing required cost-allocation {kind}"
                         f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
                         location=Location(w.path, w.line_of(ptr), pointer=w.pointer + ptr),
-                        details={"workload": w.ref, "missing": missing},
+                        details={"workload": w.ref, "document": w.document.index, "missing": missing},
                     )
                 )
     return out

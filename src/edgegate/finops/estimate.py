@@ -110,6 +110,8 @@ class Estimate:
                 "Max/mo",
             ],
             "rows": rows,
+            # a narrow terminal drops these first (the text report)
+            "optional": ["From", "Min/mo", "Expected/mo"],
         }
 
 

@@ -180,7 +180,7 @@ def _assumptions(est: Estimate) -> list[Finding]:
             title="Cost assumption",
             message=f"{c.workload.kind} {c.workload.namespace}/{c.workload.name}: {note}",
             location=Location(c.workload.path, c.workload.line, pointer=c.workload.pointer or None),
-            details={"workload": c.workload.ref},
+            details={"workload": c.workload.ref, "document": c.workload.document.index},
             blocking=False,
         )
         for c in est.costs

@@ -201,7 +201,7 @@ def check_policies(
                     message=f"{w.kind} {w.namespace}/{w.name}: spec.finopsPolicyRef names FinOpsPolicy "
                     f"{ref!r}, which is not in the inputs, so its caps cannot be checked",
                     location=Location(w.path, w.line_of("/spec/finopsPolicyRef"), pointer=w.pointer + "/spec/finopsPolicyRef"),
-                    details={"workload": w.ref, "policy": ref},
+                    details={"workload": w.ref, "document": w.document.index, "policy": ref},
                 )
             )
         for policy in chosen:
@@ -233,7 +233,7 @@ def _caps(cost: WorkloadCost, policy: FinOpsPolicy, hours_per_month: Decimal, sc
                 title=title,
                 message=message,
                 location=loc,
-                details={"workload": w.ref, "policy": policy.name, "scope": scope, **details},
+                details={"workload": w.ref, "document": w.document.index, "policy": policy.name, "scope": scope, **details},
             )
         )
 

@@ -66,7 +66,7 @@ def check_required_quantization(
                 gate=GATE, rule_id="EGM021", severity=Severity.HIGH, title="Quantization cannot be verified",
                 message=f"{who}: model {name!r} is not in the model folders "
                 f"({', '.join(map(str, folders)) or 'none configured'}); {why}, so it must be checked",
-                location=where, details={"model": name, "policies": requiring},
+                location=where, details={"document": workload.document.index, "model": name, "policies": requiring},
             ))
             continue
         try:
@@ -75,13 +75,13 @@ def check_required_quantization(
             findings.append(Finding(
                 gate=GATE, rule_id="EGM021", severity=Severity.HIGH, title="Quantization cannot be verified",
                 message=f"{who}: cannot read the quantization of {path} ({exc.message}); {why}",
-                location=where, details={"model": name, "file": str(path), "policies": requiring},
+                location=where, details={"document": workload.document.index, "model": name, "file": str(path), "policies": requiring},
             ))
             continue
         if not quantized:
             findings.append(Finding(
                 gate=GATE, rule_id="EGM020", severity=Severity.HIGH, title="Model not quantized",
                 message=f"{who}: model file {path} is not quantized; {why}",
-                location=where, details={"model": name, "file": str(path), "policies": requiring},
+                location=where, details={"document": workload.document.index, "model": name, "file": str(path), "policies": requiring},
             ))
     return GateResult.decide(GATE, findings, stats={"deployments_checked": checked})

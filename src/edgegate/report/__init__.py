@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from edgegate.errors import EdgegateError
@@ -44,6 +45,13 @@ class ReportContext:
     fallback_path: str | None = None
     """SARIF: where to place a finding that names no file when its gate names none either
     (e.g. the config file); default: the first file any gate names, else ``edgegate.toml``."""
+    category: str | None = None
+    """SARIF ``automationDetails.id`` category (``[report] category``); default: the command and
+    the checked folder, e.g. ``edgegate-check/examples/edge-app``."""
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    """When the run started (JUnit ``timestamp``)."""
+    outputs: tuple[OutputSpec, ...] = ()
+    """Every report of this run (set by `write_reports`), so one can point to the others."""
 
 
 def parse_output_specs(formats: Sequence[str], output: str | None = None) -> list[OutputSpec]:
@@ -86,6 +94,7 @@ def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ct
     With the ``github`` format, the Markdown summary is also appended to ``$GITHUB_STEP_SUMMARY``
     when that variable is set (once per run).
     """
+    ctx = dataclasses.replace(ctx, outputs=tuple(specs))
     for spec in specs:
         if spec.path is None:
             try:

@@ -136,20 +136,6 @@ def source_root(root: Path) -> Path:
     return base
 
 
-def repo_path(path: str, root: Path) -> str:
-    """`path` relative to `root` where it is inside it, else as given (forward slashes)."""
-    rel = relative_path(path, root)
-    return rel if rel is not None else posix(path)
-
-
-def first_path(result: GateResult) -> str | None:
-    """The first file a gate's findings name, if any."""
-    for f in result.findings:
-        if f.location.path:
-            return f.location.path
-    return None
-
-
 @dataclass(frozen=True)
 class Table:
     """A table a gate reported in ``stats["tables"]``."""
@@ -216,30 +202,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
-
-
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
-
-
-def printable(text: str) -> str:
-    """`text` safe for a terminal: control characters other than newline and tab (escape
-    sequences, carriage returns, C1 controls) and bidirectional overrides are shown as ``\\xNN`` /
-    ``\\uNNNN`` instead of being obeyed. Findings quote scanned, untrusted content."""
-    text = text.replace("\r\n", "\n")
-    if text.isprintable():
-        return text
-    out: list[str] = []
-    for ch in text:
-        code = ord(ch)
-        if ch in "\n\t":
-            out.append(ch)
-        elif code < 0x20 or 0x7F <= code <= 0x9F:
-            out.append(f"\\x{code:02x}")
-        elif ch in _BIDI:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def write_stream(stream: TextIO, text: str, *, utf8: bool = False) -> None:

@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from edgegate.findings import Finding, GateResult, Severity
-from edgegate.report._common import (
-    first_path,
-    is_failing,
-    jsonable,
-    relative_path,
-    source_root,
-    tool_version,
-    verdict,
-)
+from edgegate.report._common import jsonable, relative_path, tool_version
+from edgegate.report._prepare import GateView, prepare
+from edgegate.report._rules import SECURITY, rule_info
+from edgegate.report._sanitize import defuse_json
 
 if TYPE_CHECKING:
     from edgegate.report import ReportContext
@@ -62,85 +58,102 @@ def level(finding: Finding, failing: bool) -> str:
     return "warning" if sev >= Severity.MEDIUM else "note"
 
 
-def fingerprint(rule_id: str, uri: str, message: str) -> str:
-    """A stable hash of rule id, path and message (no line: alerts survive code moving)."""
-    digest = hashlib.sha256("\0".join((rule_id, uri, message)).encode("utf-8"))
+def fingerprint(rule_id: str, uri: str, key: str) -> str:
+    """A stable hash of rule id, repository-relative path and location key (never the message or
+    the line: an alert survives rewording and code moving above it)."""
+    digest = hashlib.sha256("\0".join((rule_id, uri, key)).encode("utf-8"))
     return digest.hexdigest()[:32]
 
 
+_KEY_DETAILS = ("purl", "component", "artifact", "member", "workload", "metric", "cost_center", "file", "model")
+
+
+def location_key(finding: Finding) -> str:
+    """What identifies a finding's place besides its file: the document and JSON pointer when
+    known, else identifying details (package, workload, ...), else nothing (the occurrence number
+    then tells identical keys apart; the line never counts, so moved code keeps its alerts)."""
+    details = finding.details if isinstance(finding.details, Mapping) else {}
+    parts: list[str] = []
+    doc = details.get("document")
+    if isinstance(doc, int) and not isinstance(doc, bool):
+        parts.append(f"document={doc}")
+    if finding.location.pointer:
+        parts.append(f"pointer={finding.location.pointer}")
+    if not finding.location.pointer:
+        parts += [f"{k}={details[k]}" for k in _KEY_DETAILS if isinstance(details.get(k), (str, int))]
+    return ";".join(parts)
+
+
 def artifact_location(path: str, root: Path) -> dict[str, str]:
-    """``artifactLocation`` for `path`: relative to ``%SRCROOT%`` when inside `root`, else an
-    absolute ``file:`` URI (which may not carry a ``uriBaseId``)."""
+    """``artifactLocation`` for a shown path (`prepare`: relative to the repository root when
+    inside it, else absolute): relative to ``%SRCROOT%``, or an absolute ``file:`` URI (which may
+    not carry a ``uriBaseId``)."""
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", path):
         return {"uri": path}
-    rel = relative_path(path, root)
-    if rel is not None:
-        return {"uri": quote(rel, safe="/"), "uriBaseId": "%SRCROOT%"}
-    absolute = Path(path) if Path(path).is_absolute() else Path.cwd() / path
-    return {"uri": absolute.as_uri()}
+    if Path(path).is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(posixpath.normpath(path), safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
-def _rule_name(finding: Finding) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", finding.title or "")
-    name = "".join(w[:1].upper() + w[1:] for w in words)
-    return name or finding.rule_id
-
-
-def _descriptor(finding: Finding, gates: list[str], worst: Finding, lvl: str) -> dict[str, Any]:
+def _descriptor(gate: str, finding: Finding, worst: Finding, lvl: str) -> dict[str, Any]:
+    info = rule_info(gate, finding.rule_id, finding.title, finding.details)
     title = finding.title or finding.rule_id
-    full = f"{title} (edgegate {', '.join(gates)} gate)"
+    if gate == "vuln" and info.name.startswith("VulnerableDependency"):
+        title = f"Known vulnerability {finding.rule_id}"
+    properties: dict[str, Any] = {"tags": list(dict.fromkeys(info.tags))}
+    if info.kind == SECURITY:
+        properties["security-severity"] = SECURITY_SEVERITY[worst.severity]
     return {
         "id": finding.rule_id,
-        "name": _rule_name(finding),
-        "shortDescription": {"text": title},
-        "fullDescription": {"text": full},
+        "name": info.name,
+        "shortDescription": {"text": _cut(title, 120)},
+        "fullDescription": {"text": _cut(finding.title or title, 1000)},
+        "help": {"text": info.help_text, "markdown": info.help_markdown},
+        "helpUri": info.help_uri,
         "defaultConfiguration": {"level": lvl},
-        "properties": {
-            "security-severity": SECURITY_SEVERITY[worst.severity],
-            "tags": [*gates, "security"],
-        },
+        "properties": properties,
     }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any]:
     """The SARIF log as a JSON-able dict."""
-    root = source_root(Path(ctx.root))
-    any_path = next((p for p in (first_path(r) for r in results) if p), None)
-    fallback_path = ctx.fallback_path or any_path or FALLBACK_PATH
+    view = prepare(results, ctx)
+    root = view.root
+    any_path = next((p for p in (_first_path(g) for g in view.gates) if p), None)
+    fallback_path = (view.path(ctx.fallback_path) if ctx.fallback_path else None) or any_path or FALLBACK_PATH
 
     # Rules: one per rule id in order of first appearance; level/severity of its worst finding.
     order: list[str] = []
     first: dict[str, Finding] = {}
+    first_gate: dict[str, str] = {}
     worst: dict[str, Finding] = {}
     worst_level: dict[str, str] = {}
-    rule_gates: dict[str, list[str]] = {}
-    for r in results:
-        for f in r.findings:
-            rid = f.rule_id
-            if rid not in first:
-                order.append(rid)
-                first[rid] = f
-                worst[rid] = f
-                worst_level[rid] = "none"
-                rule_gates[rid] = []
-            if f.title and not first[rid].title:
-                first[rid] = f
-            if f.severity > worst[rid].severity:
-                worst[rid] = f
-            lvl = level(f, is_failing(r, f))
-            if _LEVEL_RANK[lvl] > _LEVEL_RANK[worst_level[rid]]:
-                worst_level[rid] = lvl
-            if r.gate not in rule_gates[rid]:
-                rule_gates[rid].append(r.gate)
+    for s in view.shown():
+        f, rid = s.finding, s.finding.rule_id
+        if rid not in first:
+            order.append(rid)
+            first[rid], first_gate[rid], worst[rid], worst_level[rid] = f, s.gate, f, "none"
+        if f.title and not first[rid].title:
+            first[rid] = f
+        if f.severity > worst[rid].severity:
+            worst[rid] = f
+        lvl = level(f, s.failing)
+        if _LEVEL_RANK[lvl] > _LEVEL_RANK[worst_level[rid]]:
+            worst_level[rid] = lvl
     index = {rid: i for i, rid in enumerate(order)}
-    rules = [_descriptor(first[rid], rule_gates[rid], worst[rid], worst_level[rid]) for rid in order]
+    rules = [_descriptor(first_gate[rid], first[rid], worst[rid], worst_level[rid]) for rid in order]
 
     sarif_results: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     total = 0
-    for r in results:
-        gate_path = first_path(r) or fallback_path
-        for f in r.findings:
+    for g in view.gates:
+        gate_path = _first_path(g) or fallback_path
+        for s in g.items:
+            f = s.finding
             total += 1
             if len(sarif_results) >= MAX_RESULTS:
                 continue
@@ -156,13 +169,9 @@ def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any
             else:
                 physical["region"] = {"startLine": 1}
             location: dict[str, Any] = {"physicalLocation": physical}
-            base = fingerprint(f.rule_id, artifact["uri"], f.message)
+            base = fingerprint(f.rule_id, artifact["uri"], location_key(f))
             seen[base] = seen.get(base, 0) + 1
-            props: dict[str, Any] = {
-                "gate": r.gate,
-                "severity": f.severity.value,
-                "blocking": f.blocking,
-            }
+            props: dict[str, Any] = {"gate": g.gate, "severity": f.severity.value, "blocking": f.blocking}
             if loc.pointer:
                 props["pointer"] = loc.pointer
             if not loc.path:
@@ -173,7 +182,7 @@ def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any
                 {
                     "ruleId": f.rule_id,
                     "ruleIndex": index[f.rule_id],
-                    "level": level(f, is_failing(r, f)),
+                    "level": level(f, s.failing),
                     "message": {"text": f.message or f.title or f.rule_id},
                     "locations": [location],
                     "partialFingerprints": {FINGERPRINT_KEY: f"{base}:{seen[base]}"},
@@ -182,14 +191,10 @@ def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any
             )
 
     notifications: list[dict[str, Any]] = []
-    for r in results:
-        for err in r.errors:
+    for g in view.gates:
+        for err in g.errors:
             notifications.append(
-                {
-                    "level": "error",
-                    "message": {"text": f"{r.gate}: {err}"},
-                    "properties": {"gate": r.gate},
-                }
+                {"level": "error", "message": {"text": f"{g.gate}: {err}"}, "properties": {"gate": g.gate}}
             )
     if total > len(sarif_results):
         notifications.append(
@@ -202,43 +207,62 @@ def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any
             }
         )
     invocation: dict[str, Any] = {
-        "executionSuccessful": not any(r.errors for r in results),
-        "exitCode": verdict(results).exit_code,
+        "executionSuccessful": not any(g.errors for g in view.gates),
+        "exitCode": view.verdict.exit_code,
     }
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
 
     version = tool_version()
+    driver: dict[str, Any] = {
+        "name": "edgegate",
+        "version": version,
+        "semanticVersion": version,
+        "informationUri": INFORMATION_URI,
+        "rules": rules,
+    }
+    engines = _engines(view.gates)
+    if engines:
+        driver["properties"] = {"engines": engines}
     run: dict[str, Any] = {
-        "tool": {
-            "driver": {
-                "name": "edgegate",
-                "version": version,
-                "semanticVersion": version,
-                "informationUri": INFORMATION_URI,
-                "rules": rules,
-            }
-        },
-        "automationDetails": {"id": _category(ctx.command)},
+        "tool": {"driver": driver},
+        "automationDetails": {"id": automation_id(ctx, root)},
         "invocations": [invocation],
-        "originalUriBaseIds": {"%SRCROOT%": {"uri": _dir_uri(root)}},
         "columnKind": "unicodeCodePoints",
         "results": sarif_results,
-        "properties": {"gates": [{"gate": r.gate, "status": r.status.value} for r in results]},
+        "properties": {"gates": [{"gate": g.gate, "status": g.status.value} for g in view.gates]},
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def _category(command: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", command.strip()).strip("-") or "edgegate"
-    return f"{slug}/"
+def _first_path(view: GateView) -> str | None:
+    return next((s.finding.location.path for s in view.items if s.finding.location.path), None)
 
 
-def _dir_uri(root: Path) -> str:
-    uri = (root if root.is_absolute() else Path.cwd() / root).as_uri()
-    return uri if uri.endswith("/") else uri + "/"
+def _engines(gates: Sequence[GateView]) -> dict[str, Any]:
+    """``tool.driver.properties.engines``: what each gate evaluated with, from the gate's
+    ``stats["engine"]`` (e.g. ``{"name": "opa", "version": "1.22.3"}``)."""
+    out: dict[str, Any] = {}
+    for g in gates:
+        engine = g.stats.get("engine")
+        if isinstance(engine, (dict, str)) and engine:
+            out[g.gate] = engine
+    return out
+
+
+def automation_id(ctx: ReportContext, root: Path) -> str:
+    """``automationDetails.id``: ``CATEGORY/`` where the category is `ctx.category` when set,
+    else the command and the checked folder relative to the repository
+    (``edgegate-check/examples/edge-app/``), so uploads of different projects do not collide."""
+    if ctx.category:
+        category = ctx.category.strip().strip("/")
+    else:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", ctx.command.strip()).strip("-") or "edgegate"
+        where = relative_path(str(ctx.root), root)
+        category = slug if where in (None, ".") else f"{slug}/{where}"
+    return f"{category or 'edgegate'}/"
 
 
 def render(results: Sequence[GateResult], ctx: ReportContext) -> str:
     """The SARIF log as JSON text."""
-    return json.dumps(document(results, ctx), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return defuse_json(json.dumps(document(results, ctx), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"

@@ -14,24 +14,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from rich import box
-from rich.console import Console, Group, RenderableType
-from rich.table import Table
+from rich.console import Console, Group
 from rich.text import Text
 
 from edgegate.findings import Finding, GateResult, Severity, Status
-from edgegate.report._common import (
-    SEVERITIES,
-    cell,
-    is_failing,
-    plural,
-    printable,
-    severity_counts,
-    sort_key,
-    tables,
-    verdict,
-    write_stream,
-)
+from edgegate.report._common import SEVERITIES, cell, plural, severity_counts, sort_key, tables, write_stream
+from edgegate.report._layout import layout, render_rows, shorten, wrap
+from edgegate.report._prepare import ALSO_KEY, Prepared, Shown, prepare
+from edgegate.report._sanitize import visible
 
 if TYPE_CHECKING:
     from edgegate.report import ReportContext
@@ -58,102 +48,148 @@ _VERDICT_STYLE = {"passed": "bold green", "failed": "bold red", "error": "bold m
 NO_FILE = "(no file)"
 
 
-def _summary(results: Sequence[GateResult]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
-    table.add_column("Gate", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    for sev in SEVERITIES:
-        table.add_column(sev.value.capitalize(), justify="right", no_wrap=True)
-    table.add_column("Errors", justify="right", no_wrap=True)
-    for r in results:
-        counts = severity_counts(r.findings)
-        row: list[RenderableType] = [
-            Text(printable(r.gate)),
-            Text(r.status.value.upper(), style=_STATUS_STYLE[r.status]),
-        ]
-        for sev in SEVERITIES:
-            n = counts[sev]
-            row.append(Text(str(n), style=_COUNT_STYLE[sev] if n else "dim"))
-        row.append(Text(str(len(r.errors)), style="bold magenta" if r.errors else "dim"))
-        table.add_row(*row)
-    return table
+def _defused(line: Text) -> Text:
+    """`line` with no way for the Actions runner to read it as a workflow command."""
+    plain = line.plain
+    if plain.lstrip().startswith("::"):
+        at = len(plain) - len(plain.lstrip())
+        line = line[: at + 1] + Text("\\") + line[at + 1 :]
+        plain = line.plain
+    while "##[" in plain:
+        at = plain.index("##[")
+        line = line[: at + 2] + Text(" ") + line[at + 2 :]
+        plain = line.plain
+    return line
 
 
-def _severity_text(f: Finding, failing: bool) -> Text:
-    label = f.severity.value
-    if not failing:
+_SHORT = {"Critical": "Crit", "Medium": "Med", "Errors": "Err"}
+
+
+def _summary(view: Prepared, width: int) -> list[Text]:
+    headers = ["Gate", "Status", *(sev.value.capitalize() for sev in SEVERITIES), "Errors"]
+    rows: list[list[str]] = []
+    for g in view.gates:
+        counts = severity_counts(g.findings)
+        rows.append([visible(g.gate), g.status.value.upper(), *(str(counts[s]) for s in SEVERITIES), str(len(g.errors))])
+    laid = layout(headers, rows, width)
+    if laid.dropped:
+        headers = [_SHORT.get(h, h) for h in headers]
+        laid = layout(headers, rows, width)
+    out: list[Text] = []
+    head = Text()
+    for k, (i, w) in enumerate(zip(laid.columns, laid.widths, strict=True)):
+        h = headers[i]
+        cell = h.rjust(w) if i >= 2 else h.ljust(w)
+        head.append(("" if k == 0 else " " * 2) + cell, style="bold")
+    out.append(Text(head.plain.rstrip(), style="bold"))
+    total = sum(laid.widths) + 2 * (len(laid.widths) - 1)
+    out.append(Text("─" * total, style="dim"))
+    for g, row in zip(view.gates, rows, strict=True):
+        line = Text()
+        for k, (i, w) in enumerate(zip(laid.columns, laid.widths, strict=True)):
+            if k:
+                line.append("  ")
+            value = row[i]
+            if i == 0:
+                line.append(shorten(value, w).ljust(w))
+            elif i == 1:
+                line.append(value.ljust(w), style=_STATUS_STYLE[g.status])
+            else:
+                style = "dim"
+                if value != "0":
+                    style = _COUNT_STYLE[SEVERITIES[i - 2]] if i - 2 < len(SEVERITIES) else "bold magenta"
+                line.append(value.rjust(w), style=style)
+        line.rstrip()
+        out.append(line)
+    merged = sum(g.merged_away for g in view.gates)
+    if merged:
+        out.append(Text(f"{plural(merged, 'finding')} also seen by another gate shown once (see 'also:').", style="dim"))
+    if laid.dropped:
+        out.append(Text(f"(not shown at this width: {', '.join(laid.dropped)})", style="dim"))
+    return out
+
+
+def _severity_text(s: Shown) -> Text:
+    label = s.finding.severity.value
+    if not s.failing:
         return Text(f"{label} (warn)", style="dim")
-    return Text(label, style=_SEVERITY_STYLE[f.severity])
+    return Text(label, style=_SEVERITY_STYLE[s.finding.severity])
 
 
 MIN_MESSAGE_WIDTH = 40
 """Below this many columns for the message, each finding's message goes on its own line."""
 
 
-def _findings(results: Sequence[GateResult], console: Console) -> list[RenderableType]:
-    """Findings grouped by file, laid out by hand (a rich Table per group is ~10x slower on
-    thousands of findings): fixed columns, then the message wrapped under itself."""
-    width = console.width
-    pairs = sorted(((r, f) for r in results for f in r.findings), key=lambda rf: sort_key(rf[1]))
-    groups: dict[str, list[tuple[GateResult, Finding]]] = {}
-    for r, f in pairs:
-        groups.setdefault(f.location.path or NO_FILE, []).append((r, f))
-    out: list[RenderableType] = []
+def _message(f: Finding) -> tuple[str, str]:
+    also = f.details.get(ALSO_KEY) if f.details else None
+    extra = ""
+    if isinstance(also, list) and also:
+        rules = dict.fromkeys(visible(a.get("rule_id")) for a in also if isinstance(a, dict))
+        extra = "also: " + ", ".join(rules)
+    pointer = visible(f.location.pointer) if f.location.pointer else ""
+    return visible(f.message), "  ".join(x for x in (pointer, extra) if x)
+
+
+def _findings(view: Prepared, width: int) -> list[Text]:
+    """Findings grouped by file: fixed columns, then the message wrapped under itself (at spaces
+    and after '/', never inside a word)."""
+    items = sorted(view.shown(), key=lambda s: sort_key(s.finding))
+    groups: dict[str, list[Shown]] = {}
+    for s in items:
+        groups.setdefault(s.finding.location.path or NO_FILE, []).append(s)
+    out: list[Text] = []
     for path in sorted(groups, key=lambda p: (p == NO_FILE, p)):
-        items = groups[path]
-        # lines are wrapped here already: the console must not wrap them again
-        block = Text(no_wrap=True, overflow="ignore")
-        block.append(printable(path), style="bold underline")
-        block.append(f"  ({plural(len(items), 'finding')})", style="dim")
-        rows: list[tuple[Text, Text, Text, Text]] = []
-        for r, f in items:
-            loc = f.location
+        found = groups[path]
+        head = Text(shorten(visible(path), max(width - 16, 10)), style="bold underline")
+        head.append(f"  ({plural(len(found), 'finding')})", style="dim")
+        out.append(head)
+        rows: list[tuple[str, Text, str, Shown]] = []
+        for s in found:
+            loc = s.finding.location
             if not loc.path:
-                where = r.gate
+                where = s.gate
             elif loc.line:
                 where = f"{loc.line}:{loc.column}" if loc.column else str(loc.line)
             else:
                 where = "-"
-            message = Text(printable(f.message))
-            if loc.pointer:
-                message.append(f"  {printable(loc.pointer)}", style="dim")
-            rule = Text(printable(f.rule_id), style="bold")
-            rows.append((Text(printable(where)), _severity_text(f, is_failing(r, f)), rule, message))
-        widths = [max(row[i].cell_len for row in rows) for i in range(3)]
+            rows.append((visible(where), _severity_text(s), visible(s.finding.rule_id), s))
+        widths = [max(len(r[0]) for r in rows), max(r[1].cell_len for r in rows), max(len(r[2]) for r in rows)]
         fixed = 2 + sum(w + 2 for w in widths)
         wide = width - fixed >= MIN_MESSAGE_WIDTH
-        for row in rows:
+        for where, sev, rule, s in rows:
             head = Text("  ")
-            for i in range(3):
-                head.append_text(row[i])
-                if wide:
-                    head.append(" " * (widths[i] - row[i].cell_len + 2))
-                elif i < 2:
-                    head.append("  ")
+            head.append(where.ljust(widths[0]) if wide else where)
+            head.append("  ")
+            head.append_text(sev)
+            head.append(" " * (widths[1] - sev.cell_len + 2) if wide else "  ")
+            head.append(rule, style="bold")
+            message, note = _message(s.finding)
             if wide:
-                indent, lines = fixed, row[3].wrap(console, width - fixed, overflow="fold")
+                indent = fixed
+                head.append(" " * (widths[2] - len(rule) + 2))
             else:  # narrow terminal: the message goes under its location
-                indent, lines = 4, row[3].wrap(console, max(width - 4, 8), overflow="fold")
-                block.append("\n")
-                block.append_text(head)
+                out.append(head)
+                indent = 4
                 head = Text(" " * indent)
+            room = max(width - indent, 8)
+            lines = [Text(t) for t in wrap(message, room)]
+            if note:
+                lines += [Text(t, style="dim") for t in wrap(note, room)]
             for n, line in enumerate(lines):
-                line.rstrip()
-                block.append("\n")
-                block.append_text(head if n == 0 else Text(" " * indent))
-                block.append_text(line)
-        out.append(block)
+                row = head.copy() if n == 0 else Text(" " * indent)
+                row.append_text(line)
+                out.append(row)
         out.append(Text(""))
     return out
 
 
-def _errors(results: Sequence[GateResult]) -> list[RenderableType]:
-    out: list[RenderableType] = []
-    for r in results:
-        for err in r.errors:
+def _errors(view: Prepared) -> list[Text]:
+    out: list[Text] = []
+    for g in view.gates:
+        for err in g.errors:
             line = Text("ERROR ", style="bold magenta")
-            line.append(f"{printable(r.gate)}: ", style="bold")
-            line.append(printable(err))
+            line.append(f"{visible(g.gate)}: ", style="bold")
+            line.append(visible(err))
             out.append(line)
     if out:
         out.insert(0, Text("Gate errors (these gates could not decide):", style="bold magenta"))
@@ -161,62 +197,79 @@ def _errors(results: Sequence[GateResult]) -> list[RenderableType]:
     return out
 
 
-def _tables(results: Sequence[GateResult]) -> list[RenderableType]:
-    out: list[RenderableType] = []
-    for r in results:
-        for t in tables(r):
-            title = f"{r.gate}: {t.title}" if t.title else r.gate
-            table = Table(
-                title=Text(printable(title), style="bold"),
-                title_justify="left",
-                box=box.SIMPLE_HEAD,
-                show_edge=False,
-                pad_edge=False,
-            )
-            for c in t.columns:
-                table.add_column(Text(printable(c)), overflow="fold")
+def _tables(view: Prepared, width: int) -> list[Text]:
+    out: list[Text] = []
+    for g in view.gates:
+        for t in tables(GateResult(g.gate, g.status, stats=g.stats)):
             if not t.columns:
                 continue
-            for row in t.rows:
-                cells = [Text(printable(cell(x))) for x in row[: len(t.columns)]]
-                cells += [Text("")] * (len(t.columns) - len(cells))
-                table.add_row(*cells)
-            out.append(table)
+            title = f"{g.gate}: {t.title}" if t.title else g.gate
+            headers = [visible(c) for c in t.columns]
+            rows = [[visible(cell(x)) for x in r[: len(headers)]] + [""] * (len(headers) - len(r)) for r in t.rows]
+            raw = g.stats.get("tables")
+            optional: list[str] = []
+            for item in raw if isinstance(raw, list) else []:
+                if isinstance(item, dict) and item.get("title") == t.title and isinstance(item.get("optional"), list):
+                    optional = [visible(c) for c in item["optional"]]
+            laid = layout(headers, rows, width, optional)
+            out += [Text(line, style="bold") for line in wrap(visible(title), width)]
+            if laid.dropped:
+                out.append(Text(f"(not shown at this width: {', '.join(laid.dropped)})", style="dim"))
+            out += [Text(line, style="bold") for line in render_rows(headers, laid)]
+            out.append(Text("─" * (sum(laid.widths) + 2 * (len(laid.widths) - 1)), style="dim"))
+            for r in rows:
+                out += [Text(line) for line in render_rows(r, laid)]
             out.append(Text(""))
     return out
 
 
-def _verdict(results: Sequence[GateResult]) -> Text:
-    v = verdict(results)
-    failed = sum(1 for r in results if r.status is Status.FAILED)
-    errored = sum(1 for r in results if r.status is Status.ERROR)
+def _verdict(view: Prepared) -> Text:
+    v = view.verdict
+    gates = view.gates
+    failed = sum(1 for g in gates if g.status is Status.FAILED)
+    errored = sum(1 for g in gates if g.status is Status.ERROR)
     line = Text(v.label, style=_VERDICT_STYLE[v.name])
-    if not results:
+    if not gates:
         detail = "no gate ran"
     elif v.name == "passed":
-        detail = f"{plural(len(results), 'gate')} passed"
+        detail = f"{plural(len(gates), 'gate')} passed"
     else:
         parts = []
         if errored:
             parts.append(f"{errored} errored")
         if failed:
             parts.append(f"{failed} failed")
-        detail = f"{', '.join(parts)} of {plural(len(results), 'gate')}"
+        detail = f"{', '.join(parts)} of {plural(len(gates), 'gate')}"
     line.append(f": {detail} (exit code {v.exit_code}: {v.meaning})")
     return line
 
 
+def lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> list[Text]:
+    """The whole report as lines of at most `width` cells."""
+    view = prepare(results, ctx)
+    width = max(width, 20)
+    parts: list[Text] = [Text(visible(ctx.command), style="bold")]
+    if view.gates:
+        parts += _summary(view, width)
+    parts.append(Text(""))
+    parts += _errors(view)
+    parts += _findings(view, width)
+    parts += _tables(view, width)
+    verdict_line = _verdict(view)
+    label = len(view.verdict.label)
+    for n, piece in enumerate(wrap(verdict_line.plain, width)):
+        parts.append(Text(piece[:label], style=_VERDICT_STYLE[view.verdict.name]) + Text(piece[label:]) if n == 0 else Text(piece))
+    return [_defused(p) for p in parts]
+
+
 def renderables(results: Sequence[GateResult], ctx: ReportContext, console: Console) -> Group:
     """The whole report as one rich renderable, laid out for `console`'s width."""
-    parts: list[RenderableType] = [Text(printable(ctx.command), style="bold")]
-    if results:
-        parts.append(_summary(results))
-    parts.append(Text(""))
-    parts += _errors(results)
-    parts += _findings(results, console)
-    parts += _tables(results)
-    parts.append(_verdict(results))
-    return Group(*parts)
+    out = []
+    for line in lines(results, ctx, console.width):
+        line.no_wrap = True
+        line.overflow = "ignore"
+        out.append(line)
+    return Group(*out)
 
 
 def _console(file: TextIO, *, color: bool, width: int | None = None) -> Console:

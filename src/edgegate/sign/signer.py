@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgegate.errors import InputError
-from edgegate.findings import Finding, GateResult, Location, Severity
+from edgegate.findings import GateResult
 from edgegate.sign.keys import PASSWORD_ENV
 from edgegate.sign.model import SignOutcome, _write_atomic, sign_model
 from edgegate.sign.verify import default_bundle, resolve_kind
@@ -126,19 +126,13 @@ def sign_result(req: SignRequest) -> GateResult:
     if outcome.state_file is not None:
         stats["state_file"] = str(outcome.state_file)
     note = "; ".join(outcome.notes)
-    message = (
-        f"{req.path}: signed into {outcome.signature} ({outcome.files} files, "
-        f"{outcome.hashed_files} hashed, {outcome.reused_files} reused)"
-        + (f"; {note}" if note else "")
-    )
-    finding = Finding(
-        gate=GATE,
-        rule_id="EGS100",
-        severity=Severity.INFO,
-        message=message,
-        location=Location(path=str(req.path)),
-        title="signed",
-        details={k: v for k, v in stats.items()},
-        blocking=False,
-    )
-    return GateResult.decide(GATE, [finding], stats=stats)
+    # a signature made is a row of the gate's table, not a finding
+    stats["tables"] = [
+        {
+            "title": "Signed",
+            "columns": ["artifact", "signature", "files", "hashed", "reused", "notes"],
+            "rows": [[str(req.path), str(outcome.signature), outcome.files, outcome.hashed_files,
+                      outcome.reused_files, note]],
+        }
+    ]
+    return GateResult.decide(GATE, [], stats=stats)

@@ -180,32 +180,21 @@ def verify_gate(
                     details={"bundle": str(req.bundle), "reason": exc.reason},
                 )
             )
-            rows.append([req.display, shown_kind, "", "failed"])
+            rows.append([req.display, shown_kind, "", "failed", ""])
         except EdgegateError as exc:
             if raise_errors:
                 raise
             errors.append(str(exc))
-            rows.append([req.display, shown_kind, "", "error"])
+            rows.append([req.display, shown_kind, "", "error", ""])
         else:
-            rows.append([req.display, ok.kind, ok.signer, "verified"])
-            findings.append(
-                Finding(
-                    gate=GATE,
-                    rule_id="EGS000",
-                    severity=Severity.INFO,
-                    message=f"{req.display}: verified ({ok.subject}) — signed by {ok.signer}",
-                    location=Location(path=req.display),
-                    title="signature verified",
-                    details={"bundle": str(req.bundle), "subject": ok.subject, "signer": ok.signer},
-                    blocking=False,
-                )
-            )
+            # a verification is a row of the Signatures table, not a finding
+            rows.append([req.display, ok.kind, ok.signer, "verified", ok.subject])
     if count == 0:
         errors.append("no artifact to verify")
     stats = {
         "artifacts": count,
         "verified": sum(1 for r in rows if r[3] == "verified"),
         "seconds": round(time.perf_counter() - started, 3),
-        "tables": [{"title": "Signatures", "columns": ["artifact", "kind", "signer", "verdict"], "rows": rows}],
+        "tables": [{"title": "Signatures", "columns": ["artifact", "kind", "signer", "verdict", "subject"], "rows": rows}],
     }
     return GateResult.decide(GATE, findings, errors=errors, stats=stats)

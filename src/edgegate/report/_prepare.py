@@ -1,0 +1,269 @@
+"""What every reporter renders: the gates' results made relative, merged and deduplicated once.
+
+- Paths: every location, message, title, pointer, detail, error and table cell that names a path
+  inside the repository root (`source_root`) names it relative to that root, so no report
+  depends on where the checkout is.
+- One view per gate name: results of the same gate (e.g. ``model-quant`` for its models and its
+  FinOps link) become one view; its status is the worst of theirs.
+- One finding per fact (`fact_key`): findings of several rules or gates about the same thing in
+  the same document are shown once, as the most important of them, with the others under
+  ``details["also_reported_by"]``. Whether each finding fails its gate is decided before
+  anything is merged, and the verdict (exit code) is always taken from the original results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgegate.findings import Finding, GateResult, Location, Status
+from edgegate.report._common import Verdict, is_failing, jsonable, posix, source_root, verdict
+
+if TYPE_CHECKING:
+    from edgegate.report import ReportContext
+
+ALSO_KEY = "also_reported_by"
+
+# Rules of the shipped gates that report the same fact in other words. A gate's finding can name
+# its fact itself with ``details["fact"]`` (a string); findings with the same fact, file and
+# document (``details["document"]``, else the line) are one finding.
+_TOPICS: dict[str, str] = {
+    "EGP006": "cost-allocation",
+    "EGC013": "cost-allocation",
+    "EGC011": "cost-allocation",
+    "EGC001": "cap/cpu",
+    "EGC002": "cap/memory",
+    "EGC003": "cap/gpu",
+    "EGP010": "quantization",
+    "EGM020": "quantization",
+    "EGM021": "quantization",
+}
+_POINTER_TOPICS: dict[str, dict[str, str]] = {
+    # EGP009 reports every FinOpsPolicy cap; which one is in its pointer.
+    "EGP009": {"cpu": "cap/cpu", "memory": "cap/memory", "gpu": "cap/gpu"},
+}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One finding as the reports show it."""
+
+    gate: str
+    finding: Finding
+    failing: bool
+    """Whether it fails its gate (decided on the original result)."""
+    also: tuple[Finding, ...] = ()
+    """Other findings of the same fact, shown only as references."""
+
+
+@dataclass
+class GateView:
+    """One gate as the reports show it."""
+
+    gate: str
+    status: Status
+    items: list[Shown] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    merged_away: int = 0
+    """Findings of this gate shown under another gate's finding of the same fact."""
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [s.finding for s in self.items]
+
+
+@dataclass
+class Prepared:
+    """The whole run as the reports show it."""
+
+    gates: list[GateView]
+    verdict: Verdict
+    root: Path
+    """The folder every shown path is relative to."""
+
+    def shown(self) -> list[Shown]:
+        return [s for g in self.gates for s in g.items]
+
+    def path(self, path: str) -> str:
+        """`path` as the reports show it (relative to `root` when inside it, else absolute)."""
+        return _Relativizer(self.root).path(path)
+
+    def text(self, text: str) -> str:
+        """Free text with paths inside `root` made relative."""
+        return _Relativizer(self.root).text(text)
+
+
+def prepare(results: Sequence[GateResult], ctx: ReportContext) -> Prepared:
+    """Relative paths, one view per gate, one finding per fact."""
+    root = source_root(Path(ctx.root))
+    rel = _Relativizer(root)
+    views: dict[str, GateView] = {}
+    for r in results:
+        view = views.get(r.gate)
+        if view is None:
+            view = views[r.gate] = GateView(r.gate, r.status, stats={})
+        else:
+            view.status = _worse(view.status, r.status)
+        for f in r.findings:
+            view.items.append(Shown(r.gate, rel.finding(f), is_failing(r, f)))
+        view.errors += [rel.text(e) for e in r.errors]
+        _merge_stats(view.stats, rel.value(jsonable(dict(r.stats))))
+    gates = list(views.values())
+    _deduplicate(gates)
+    return Prepared(gates=gates, verdict=verdict(results), root=root)
+
+
+def _worse(a: Status, b: Status) -> Status:
+    order = (Status.PASSED, Status.FAILED, Status.ERROR)
+    return max(a, b, key=order.index)
+
+
+def _merge_stats(into: dict[str, Any], stats: Any) -> None:
+    if not isinstance(stats, dict):
+        return
+    for key, value in stats.items():
+        if key == "tables" and isinstance(value, list):
+            into.setdefault("tables", [])
+            if isinstance(into["tables"], list):
+                into["tables"] += value
+        elif key == "seconds" and isinstance(value, (int, float)) and isinstance(into.get(key), (int, float)):
+            into[key] = round(into[key] + value, 3)
+        elif key not in into:
+            into[key] = value
+
+
+def fact_key(gate: str, f: Finding) -> tuple[Any, ...]:
+    """What makes two findings one fact: the same named fact in the same document of the same
+    file; else only an identical finding is the same fact."""
+    loc = f.location
+    fact = f.details.get("fact") if isinstance(f.details, Mapping) else None
+    if not isinstance(fact, str):
+        fact = _TOPICS.get(f.rule_id)
+    if fact is None and f.rule_id in _POINTER_TOPICS and loc.pointer:
+        fact = _POINTER_TOPICS[f.rule_id].get(loc.pointer.rsplit("/", 1)[-1])
+    if fact is None:
+        return ("same", gate, f.rule_id, loc.path, loc.line, loc.column, loc.pointer, f.message)
+    doc = f.details.get("document") if isinstance(f.details, Mapping) else None
+    where = ("document", doc) if isinstance(doc, int) and not isinstance(doc, bool) else ("line", loc.line)
+    return ("fact", fact, loc.path, where)
+
+
+def _rank(s: Shown, same_rule: int) -> tuple[int, int, int]:
+    # failing first, most severe, then a rule that states the whole fact once
+    return (0 if s.failing else 1, -s.finding.severity.rank, same_rule)
+
+
+def _deduplicate(gates: list[GateView]) -> None:
+    groups: dict[tuple[Any, ...], list[tuple[int, Shown]]] = {}
+    for gi, view in enumerate(gates):
+        for s in view.items:
+            groups.setdefault(fact_key(s.gate, s.finding), []).append((gi, s))
+    keep: dict[int, Shown] = {}
+    drop: set[int] = set()
+    for members in groups.values():
+        if len(members) == 1:
+            continue
+        counts: dict[str, int] = {}
+        for _, s in members:
+            counts[s.finding.rule_id] = counts.get(s.finding.rule_id, 0) + 1
+        order = sorted(range(len(members)), key=lambda i: (*_rank(members[i][1], counts[members[i][1].finding.rule_id]), i))
+        primary_gate, primary = members[order[0]]
+        others = [members[i][1] for i in order[1:]]
+        also = tuple(o.finding for o in others)
+        refs = [_reference(o) for o in others]
+        details = dict(primary.finding.details)
+        details[ALSO_KEY] = refs
+        keep[id(primary)] = dataclasses.replace(
+            primary, finding=dataclasses.replace(primary.finding, details=details), also=also
+        )
+        for gi, o in (members[i] for i in order[1:]):
+            drop.add(id(o))
+            if gi != primary_gate:
+                gates[gi].merged_away += 1
+    if not keep:
+        return
+    for view in gates:
+        view.items = [keep.get(id(s), s) for s in view.items if id(s) not in drop]
+
+
+def _reference(s: Shown) -> dict[str, Any]:
+    f = s.finding
+    ref: dict[str, Any] = {"gate": s.gate, "rule_id": f.rule_id, "severity": f.severity.value, "message": f.message}
+    if f.location.line:
+        ref["line"] = f.location.line
+    if f.location.pointer:
+        ref["pointer"] = f.location.pointer
+    return ref
+
+
+class _Relativizer:
+    """Rewrites paths inside `root` (absolute, or relative to the working directory) as paths
+    relative to `root`, in locations and in free text."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cwd = os.getcwd()
+        self._base = os.path.normpath(str(root)).rstrip(os.sep)
+        self._seen: dict[str, str] = {}
+        bases = {str(root)}
+        try:
+            bases.add(os.path.realpath(root))
+        except OSError:
+            pass
+        alternatives = "|".join(re.escape(b.rstrip(os.sep)) for b in sorted(bases, key=len, reverse=True))
+        sep = re.escape(os.sep)
+        # the root itself, followed by a separator or the end of the path
+        self._pattern = re.compile(rf"(?:file://)?(?:{alternatives})(?:{sep}|(?![\w.-]))")
+
+    def path(self, path: str) -> str:
+        """Relative to the root (forward slashes) when inside it, else absolute."""
+        known = self._seen.get(path)
+        if known is not None:
+            return known
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", path):
+            return path
+        absolute = os.path.normpath(os.path.join(self._cwd, path))
+        if absolute == self._base or absolute + os.sep == self._base:
+            shown = "."
+        elif absolute.startswith(self._base + os.sep):
+            shown = absolute[len(self._base) + 1 :].replace(os.sep, "/")
+        else:
+            shown = posix(absolute)
+        self._seen[path] = shown
+        return shown
+
+    def text(self, text: str) -> str:
+        if not text or (os.sep not in text):
+            return text
+        return self._pattern.sub(lambda m: "" if m.group(0).endswith(os.sep) else ".", text)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        return value
+
+    def finding(self, f: Finding) -> Finding:
+        loc = f.location
+        location = Location(
+            path=self.path(loc.path) if loc.path else None,
+            line=loc.line,
+            column=loc.column,
+            pointer=loc.pointer,
+        )
+        return dataclasses.replace(
+            f,
+            message=self.text(f.message),
+            title=self.text(f.title) if f.title else f.title,
+            location=location,
+            details=self.value(jsonable(dict(f.details))) if f.details else f.details,
+        )
