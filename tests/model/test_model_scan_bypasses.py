@@ -95,3 +95,72 @@ def test_benign_names_stay_safe_or_unknown() -> None:
     assert classify("collections", "OrderedDict") is Verdict.SAFE
     assert classify("joblib.numpy_pickle", "NumpyArrayWrapper") is Verdict.SAFE
     assert not analyse_pickle(pickle.dumps({"a": 1})).imports
+
+
+# -- NumPy: the dtype as numpy parses it, every .npz member -----------------------------------
+
+
+def _npy(descr: object, payload: bytes, shape: tuple[int, ...] = (1,)) -> bytes:
+    header = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode("latin-1")
+    pad = 64 - (10 + len(header) + 1) % 64
+    header += b" " * pad + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+
+
+@pytest.mark.parametrize("descr", ["object", "|O", [("a", "object")], [("a", [("b", "<i4"), ("c", "O")])]])
+def test_npy_object_dtype_spelled_any_way_runs_and_is_dangerous(tmp_path: Path, descr: object) -> None:
+    import numpy as np
+
+    target = tmp_path / "ran"
+    f = tmp_path / "a.npy"
+    f.write_bytes(_npy(descr, _call_pickle("os", "mkdir", str(target))))
+    try:
+        np.load(f, allow_pickle=True)  # defanged payload: creates a folder in tmp_path
+    except Exception:
+        pass  # numpy may reject the unpickled value afterwards; the payload has already run
+    assert target.is_dir()
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM001" in {x.rule_id for x in result.findings}
+
+
+@pytest.mark.parametrize("member", ["meta/version", "archive/data/x.npy", "archive/version", "weights"])
+def test_every_npz_member_is_read_whatever_its_name(tmp_path: Path, member: str) -> None:
+    import zipfile
+
+    import numpy as np
+
+    target = tmp_path / "ran"
+    f = tmp_path / "m.npz"
+    with zipfile.ZipFile(f, "w") as zf:
+        zf.writestr("archive/data.pkl", pickle.dumps({"w": 1}, protocol=2))
+        zf.writestr(member, _npy("object", _call_pickle("os", "mkdir", str(target))))
+    key = member.removesuffix(".npy")
+    with np.load(f, allow_pickle=True) as npz:
+        try:
+            npz[key]
+        except Exception:
+            pass
+    assert target.is_dir()
+    for path in (f, tmp_path):  # the file itself and a folder walk
+        result = scan_paths([path])
+        assert result.status is Status.FAILED, path
+        assert "EGM001" in {x.rule_id for x in result.findings}
+
+
+def test_keras_config_is_read_without_metadata_or_weights(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    config = {"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "Lambda", "config": {"function": {"class_name": "__lambda__", "config": {"code": "x"}}}}
+    ]}}
+    for extra in ({}, {"metadata.json": "{}"}, {"model.weights.h5": ""}, {"assets/x": "y"}):
+        f = tmp_path / "m.keras"
+        with zipfile.ZipFile(f, "w") as zf:
+            zf.writestr("config.json", json.dumps(config))
+            for name, text in extra.items():
+                zf.writestr(name, text)
+        result = scan_paths([f])
+        assert result.status is Status.FAILED, extra
+        assert "EGM005" in {x.rule_id for x in result.findings}

@@ -375,7 +375,7 @@ def _scan_zip(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
     zf, members = _archive.open_zip(fh, opts.max_members)
     names = [m.name for m in members]
     torch_roots = {n[: -len("data.pkl")] for n in names if n == "data.pkl" or n.endswith("/data.pkl")}
-    is_keras = "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names)
+    is_keras = "config.json" in names
     record.format = "pytorch zip" if torch_roots else ("keras" if is_keras else "zip")
     if torch_roots and any("/code/" in n and n.endswith(".py") for n in names):
         _finding(state, "EGM010", Severity.MEDIUM,
@@ -384,14 +384,18 @@ def _scan_zip(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
     del zf
     for member in members:
         inner = f"{shown}!{member.name}"
-        if any(member.name.startswith(root + "data/") for root in torch_roots) or member.name.endswith(_TORCH_SKIP):
-            continue  # raw tensor storage and bookkeeping: never unpickled
-        if is_keras and member.name == "model.weights.h5":
-            continue  # Keras 3 weights: arrays only; the code risk is in config.json
+        # raw tensor storage, bookkeeping and Keras 3 weights are never unpickled by their own
+        # loader, but numpy.load of the same zip reads any member with the .npy magic (allow_pickle)
+        storage = any(member.name.startswith(root + "data/") for root in torch_roots) or member.name.endswith(
+            _TORCH_SKIP
+        ) or (is_keras and member.name == "model.weights.h5")
         try:
             head = _read_member(state, fh, member, 16)
-            fmt = _formats.sniff(head, member.name)
-            if is_keras and member.name == "config.json":
+            if storage and not head.startswith(b"\x93NUMPY"):
+                continue
+            fmt = "npy" if storage else _formats.sniff(head, member.name)
+            if member.name == "config.json":
+                # keras.saving.load_model reads config.json whatever else the archive holds
                 data = _read_member(state, fh, member, 64 * 1024 * 1024)
                 _scan_keras_config(state, inner, data)
                 continue

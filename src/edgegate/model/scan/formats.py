@@ -169,15 +169,20 @@ def read_npy_header(fh: BinaryIO, size: int) -> NpyHeader:
     if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise FormatError(f".npy header has an invalid shape {shape!r}")
     descr = header["descr"]
-    has_object = "O" in repr(descr)
-    itemsize = None
-    if not has_object:
-        try:
-            import numpy as np
+    # the dtype as numpy.load builds it (`descr_to_dtype` turns a literal into a dtype; it never
+    # imports or calls anything named in the file): 'object', [('a', 'object')], nested fields
+    import numpy as np
 
-            itemsize = int(np.dtype(descr).itemsize) if isinstance(descr, str) else None
-        except (TypeError, ValueError):
-            raise FormatError(f".npy header has an invalid dtype {descr!r}") from None
+    try:
+        from numpy.lib.format import descr_to_dtype
+
+        dtype = descr_to_dtype(descr)
+    except Exception:  # numpy raises TypeError/ValueError/KeyError on a malformed descr
+        raise FormatError(f".npy header has an invalid dtype {str(descr)[:100]!r}") from None
+    if not isinstance(dtype, np.dtype):
+        raise FormatError(f".npy header has an invalid dtype {str(descr)[:100]!r}")
+    has_object = bool(dtype.hasobject)
+    itemsize = None if has_object else int(dtype.itemsize)
     return NpyHeader(descr, shape, start + hlen, has_object, itemsize)
 
 
