@@ -164,3 +164,66 @@ def test_keras_config_is_read_without_metadata_or_weights(tmp_path: Path) -> Non
         result = scan_paths([f])
         assert result.status is Status.FAILED, extra
         assert "EGM005" in {x.rule_id for x in result.findings}
+
+
+# -- ONNX: external data in model-local functions and sparse_value attributes ----------------
+
+
+def _ext_tensor(name: str, loc: str):  # type: ignore[no-untyped-def]
+    from onnx import TensorProto, helper
+
+    t = helper.make_tensor(name, TensorProto.FLOAT, [4], [0.0] * 4)
+    t.ClearField("float_data")
+    t.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", loc), ("length", "16")):
+        e = t.external_data.add()
+        e.key, e.value = key, value
+    return t
+
+
+def _onnx_function_external(path: Path, loc: str) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    const = helper.make_node("Constant", [], ["c"], value=_ext_tensor("fc", loc))
+    ident = helper.make_node("Identity", ["c"], ["y"])
+    fn = helper.make_function("local", "F", [], ["y"], [const, ident], [helper.make_opsetid("", 17)])
+    call = helper.make_node("F", [], ["out"], domain="local")
+    g = helper.make_graph([call], "g", [], [helper.make_tensor_value_info("out", TensorProto.FLOAT, [4])])
+    onnx.save(helper.make_model(g, functions=[fn], opset_imports=[helper.make_opsetid("", 17),
+                                                                    helper.make_opsetid("local", 1)]), path)
+
+
+def _onnx_sparse_value_external(path: Path, loc: str) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    sp = helper.make_sparse_tensor(_ext_tensor("sv", loc), helper.make_tensor("si", TensorProto.INT64, [4],
+                                                                                [0, 1, 2, 3]), [4])
+    node = helper.make_node("Constant", [], ["out"], sparse_value=sp)
+    g = helper.make_graph([node], "g", [], [helper.make_tensor_value_info("out", TensorProto.FLOAT, [4])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+@pytest.mark.parametrize("build", [_onnx_function_external, _onnx_sparse_value_external])
+def test_onnx_external_data_in_functions_and_sparse_values(tmp_path: Path, build) -> None:  # type: ignore[no-untyped-def]
+    from onnx.external_data_helper import _get_all_tensors
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 16)
+    f = folder / "model.onnx"
+    build(f, "../secret.bin")
+    import onnx
+
+    if build is _onnx_function_external:
+        # the peer: onnx's own external-data walk reaches function-local tensors (it loads them)
+        proto = onnx.load(str(f), load_external_data=False)
+        assert any(t.data_location == onnx.TensorProto.EXTERNAL for t in _get_all_tensors(proto))
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert {x.rule_id for x in result.findings} == {"EGM004"}
+    # inside the folder it is fine
+    (folder / "w.bin").write_bytes(b"\0" * 16)
+    build(f, "w.bin")
+    assert scan_paths([f]).status is Status.PASSED

@@ -44,27 +44,42 @@ def load_onnx_proto(data: bytes | None = None, path: Path | None = None) -> Any:
 
 
 def iter_tensors(model: Any) -> Iterator[Any]:
-    """Every TensorProto in the model: initializers, sparse initializers and constant
-    attributes, in the main graph, subgraphs and functions."""
+    """Every TensorProto in the model: initializers, sparse initializers and tensor, sparse-tensor
+    and graph attributes, in the main graph, subgraphs and model-local functions."""
     graphs = [model.graph]
+    nodes: list[Any] = []
     for fn in getattr(model, "functions", []):
-        for node in fn.node:
-            graphs.extend(_attr_graphs(node))
+        nodes.extend(fn.node)
     count = 0
-    while graphs:
-        g = graphs.pop()
-        for t in g.initializer:
-            count += 1
-            yield t
-        for sp in g.sparse_initializer:
-            yield sp.values
-            yield sp.indices
-        for node in g.node:
+    while graphs or nodes:
+        if graphs:
+            g = graphs.pop()
+            for t in g.initializer:
+                count += 1
+                yield t
+            for sp in g.sparse_initializer:
+                count += 1
+                yield sp.values
+                yield sp.indices
+            nodes.extend(g.node)
+        while nodes:
+            node = nodes.pop()
             for attr in node.attribute:
                 if attr.HasField("t"):
+                    count += 1
                     yield attr.t
                 yield from attr.tensors
+                if attr.HasField("sparse_tensor"):
+                    count += 1
+                    yield attr.sparse_tensor.values
+                    yield attr.sparse_tensor.indices
+                for sp in attr.sparse_tensors:
+                    yield sp.values
+                    yield sp.indices
+                count += len(attr.tensors) + len(attr.sparse_tensors)
             graphs.extend(_attr_graphs(node))
+            if count > MAX_TENSORS:
+                raise FormatError(f"more than {MAX_TENSORS} tensors")
         if count > MAX_TENSORS:
             raise FormatError(f"more than {MAX_TENSORS} tensors")
 
