@@ -227,3 +227,90 @@ def test_onnx_external_data_in_functions_and_sparse_values(tmp_path: Path, build
     (folder / "w.bin").write_bytes(b"\0" * 16)
     build(f, "w.bin")
     assert scan_paths([f]).status is Status.PASSED
+
+
+# -- GGUF chat templates: what jinja2's sandbox would refuse, however it is spelled -------------
+
+_EVIL_TEMPLATES = [
+    "{{ ''.__class__ }}",
+    "{{ ''['\\x5f\\x5fclass\\x5f\\x5f'] }}",
+    "{% set u = '_' ~ '_' %}{{ '' | attr(u ~ 'class' ~ u) }}",
+    "{% set u = '_' %}{{ '' | attr(u ~ u ~ 'class' ~ u ~ u) }}",
+    "{{ '' | attr(['_', '_class_', '_'] | join) }}",
+    "{% set n = '_' ~ '_cla' ~ 'ss_' ~ '_' %}{{ ''[n] }}",
+    "{{ '' | attr('%c%cclass%c%c' | format(95, 95, 95, 95)) }}",
+    "{% for m in messages %}{{ m.content }}{% endfor %}{{ ''|attr('_'*2 ~ 'class' ~ '_'*2) }}",
+]
+_BENIGN_TEMPLATES = [
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+    "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('roles must alternate') }}{% endif %}{% if message['role'] == 'user' %}"
+    "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif %}"
+    "{% endfor %}",
+    "{% set ns = namespace(found=false) %}{% for m in messages %}{% if messages[loop.index0 - 1] %}"
+    "{% set ns.found = true %}{% endif %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + "
+    "m['content'] | trim + '<|eot_id|>' }}{% endfor %}",
+]
+
+
+def _render(template: str, sandboxed: bool) -> str:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment() if sandboxed else jinja2.Environment()
+
+    def raise_exception(msg: str) -> None:
+        raise ValueError(msg)
+
+    return env.from_string(template).render(
+        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+        bos_token="<s>", eos_token="</s>", add_generation_prompt=True, raise_exception=raise_exception,
+    )
+
+
+def _gguf_with_template(path: Path, template: str) -> None:
+    import gguf
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_chat_template(template)
+    w.add_tensor("t", np.zeros(4, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+@pytest.mark.parametrize("template", _EVIL_TEMPLATES)
+def test_gguf_template_reaching_python_internals_is_critical(tmp_path: Path, template: str) -> None:
+    from jinja2.exceptions import SecurityError
+
+    # the peer: a plain Environment hands out the str class (the first step to os); the sandbox
+    # refuses the attribute (an undefined value or a SecurityError)
+    assert "<class 'str'>" in _render(template, sandboxed=False)
+    try:
+        assert "<class" not in _render(template, sandboxed=True)
+    except SecurityError:
+        pass
+    f = tmp_path / "m.gguf"
+    _gguf_with_template(f, template)
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM008" in {x.rule_id for x in result.findings}
+
+
+@pytest.mark.parametrize("template", _BENIGN_TEMPLATES)
+def test_gguf_benign_templates_pass(tmp_path: Path, template: str) -> None:
+    assert _render(template, sandboxed=True) == _render(template, sandboxed=False)
+    f = tmp_path / "m.gguf"
+    _gguf_with_template(f, template)
+    result = scan_paths([f])
+    assert result.status is Status.PASSED
+    assert {x.rule_id for x in result.findings} == {"EGM007"}
+
+
+def test_gguf_unparsable_template_is_an_error(tmp_path: Path) -> None:
+    f = tmp_path / "m.gguf"
+    _gguf_with_template(f, "{% for m in messages %}{{ m.content }")
+    assert scan_paths([f]).status is Status.ERROR

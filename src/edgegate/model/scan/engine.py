@@ -517,9 +517,18 @@ def _scan_hdf5(state: _State, record: FileRecord, shown: str, fs_path: Path | No
 def _scan_gguf(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int) -> None:
     info = _formats.check_gguf(fh, size)
     record.format = f"gguf v{info.version}"
+    from edgegate.model.scan import templates as _templates
+
     for key, template in info.chat_templates.items():
         flags = [f for f in _formats.TEMPLATE_RED_FLAGS if f in template]
         details = {"key": key, "length": len(template), "preview": template[:200]}
+        try:
+            issues = _templates.template_issues(template)
+        except _templates.TemplateError as exc:
+            record.status = "error"
+            state.errors.append(f"{shown}: chat template {key}: {exc}; what it does cannot be decided")
+            continue
+        flags = [f"{i.what} (line {i.line})" for i in issues] + flags
         if flags:
             record.dangerous += 1
             _finding(state, "EGM008", Severity.CRITICAL,
