@@ -314,3 +314,103 @@ def test_gguf_unparsable_template_is_an_error(tmp_path: Path) -> None:
     f = tmp_path / "m.gguf"
     _gguf_with_template(f, "{% for m in messages %}{{ m.content }")
     assert scan_paths([f]).status is Status.ERROR
+
+
+# -- joblib: array bytes skipped exactly as joblib reads them -----------------------------------
+
+
+def _p0(s: str) -> bytes:
+    return f"S'{s}'\n".encode()
+
+
+def _dtype_p0(code: str, state: bytes | None = None) -> bytes:
+    out = b"cnumpy\ndtype\n(" + _p0(code) + b"I00\nI01\ntR"
+    return out + (state + b"b" if state else b"")
+
+
+def _wrapper_state(shape: int, dtype: bytes, alignment: bytes) -> bytes:
+    return (b"}(" + _p0("shape") + b"(I%d\nt" % shape + _p0("dtype") + dtype + _p0("order") + _p0("C")
+            + _p0("subclass") + b"cnumpy\nndarray\n" + _p0("numpy_array_alignment_bytes") + alignment + b"u")
+
+
+def _payload(target: Path) -> bytes:
+    return b"cos\nmkdir\n(" + _p0(str(target)) + b"tR0"
+
+
+def _joblib_obj_wrapper(target: Path) -> bytes:
+    # OBJ (not NEWOBJ) builds the wrapper; 5 raw bytes 'B'+len swallow the payload for a scanner
+    # that does not skip them, joblib steps over them and runs the payload
+    payload = _payload(target)
+    raw = b"B" + len(payload).to_bytes(4, "little")
+    return (b"\x80\x02(cjoblib.numpy_pickle\nNumpyArrayWrapper\no" + _wrapper_state(5, _dtype_p0("u1"), b"N")
+            + b"b" + raw + payload + b".")
+
+
+def _joblib_alignment_zero(target: Path) -> bytes:
+    # alignment 0 is not None: joblib reads a padding byte (5) and 5 pad bytes before the data
+    payload = _payload(target)
+    raw = bytes([5]) + b"B" + (1 + len(payload)).to_bytes(4, "little") + b"\x00"
+    return (b"\x80\x02cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81" + _wrapper_state(1, _dtype_p0("u1"), b"I0\n")
+            + b"b" + raw + payload + b".")
+
+
+def _joblib_itemsize_from_state(target: Path) -> bytes:
+    # dtype V1 whose BUILD state says elsize 6: joblib reads 6 bytes, np.dtype('V1') says 1
+    payload = _payload(target)
+    state = b"(I3\n" + _p0("|") + b"NNNI6\nI1\nI0\nt"
+    raw = b"\x00" + b"B" + len(payload).to_bytes(4, "little")
+    return (b"\x80\x02cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81"
+            + _wrapper_state(1, _dtype_p0("V1", state), b"N") + b"b" + raw + payload + b".")
+
+
+def _joblib_ndarray_wrapper(target: Path) -> bytes:
+    return (b"\x80\x02cjoblib.numpy_pickle_compat\nNDArrayWrapper\n)\x81}(" + _p0("filename") + _p0("x.npy")
+            + _p0("subclass") + b"cnumpy\nndarray\n" + _p0("allow_mmap") + b"I00\nub.")
+
+
+@pytest.mark.parametrize("build", [_joblib_obj_wrapper, _joblib_alignment_zero, _joblib_itemsize_from_state,
+                                   _joblib_ndarray_wrapper])
+def test_joblib_constructions_run_under_joblib_and_fail_the_scan(tmp_path: Path, build) -> None:  # type: ignore[no-untyped-def]
+    import joblib
+
+    target = tmp_path / "ran"
+    f = tmp_path / "m.joblib"
+    f.write_bytes(build(target))
+    (tmp_path / "x.npy").write_bytes(_npy("object", _call_pickle("os", "mkdir", str(target))))
+    try:
+        joblib.load(f)  # defanged: the payload creates a folder in tmp_path
+    except Exception:
+        pass
+    assert target.is_dir()
+    result = scan_paths([f])
+    assert result.status is Status.FAILED, result.errors
+    assert "EGM001" in {x.rule_id for x in result.findings}
+
+
+def test_joblib_structured_arrays_with_object_fields_are_clean(tmp_path: Path) -> None:
+    import joblib
+    import numpy as np
+
+    nested = np.dtype([("a", "i4"), ("b", [("c", "O"), ("d", "f8")])])
+    values = {
+        "s": np.array([(1, "x"), (2, None)], dtype=[("a", "i4"), ("b", "O")]),
+        "n": np.array([(1, ("y", 2.0))], dtype=nested),
+        "plain": np.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f8")]),
+        "f": np.arange(7.0),
+        "o": np.array([None, "z"], dtype=object),
+    }
+    for compress in (0, 3):
+        f = tmp_path / f"s{compress}.joblib"
+        joblib.dump(values, f, compress=compress)
+        result = scan_paths([f])
+        assert result.status is Status.PASSED, (compress, result.errors, [x.message for x in result.findings])
+        assert joblib.load(f)["n"][0]["b"]["c"] == "y"
+
+
+def test_joblib_build_on_an_unidentified_object_is_an_error(tmp_path: Path) -> None:
+    # a wrapper reached through an object edgegate cannot identify: joblib might read raw bytes
+    data = (b"\x80\x04\x8c\x13joblib.numpy_pickle\x8c\x11NumpyArrayWrapper\x93\x94)\x81\x94"
+            b"0N}b.")  # BUILD on None after importing the wrapper
+    f = tmp_path / "u.joblib"
+    f.write_bytes(data)
+    assert scan_paths([f]).status is Status.ERROR
