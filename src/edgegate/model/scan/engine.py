@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import time
 import zipfile
@@ -139,7 +140,7 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
         state.errors.append(f"{shown}: cannot read: {exc.strerror or exc}")
         return
     with fh:
-        head = fh.read(16)
+        head = fh.read(_formats.HEAD_BYTES)
         fh.seek(0)
         fmt = _formats.sniff(head, path.name)
         if external and fmt is None:
@@ -155,8 +156,8 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
             state.records.append(FileRecord(shown, fmt, status="error"))
             state.errors.append(f"{shown}: {size} bytes exceeds the {state.options.max_file_bytes}-byte limit")
             return
-        ambiguous = fmt == "pickle" and (
-            external or (not explicit and path.suffix.lower() in _formats.AMBIGUOUS_SUFFIXES)
+        ambiguous = (fmt == "pickle" and (external or (not explicit and _formats.weak_pickle(head, path.name)))) or (
+            fmt == "compressed" and not explicit
         )
         _dispatch(state, shown, fh, size, path.name, fmt, depth=0, fs_path=path, ambiguous=ambiguous)
 
@@ -194,8 +195,13 @@ def _dispatch(
             _scan_zip(state, record, shown, fh, size, depth)
         elif fmt == "7z":
             _scan_7z(state, record, shown, fh, depth)
+        elif fmt == "tar":
+            _scan_tar(state, record, shown, fh, depth)
         elif fmt == "compressed":
-            _scan_compressed(state, record, shown, fh, name, depth)
+            _scan_compressed(state, record, shown, fh, name, depth, ambiguous)
+            if record.status == "skipped":
+                state.skipped.append(shown)
+                return
         elif fmt == "npy":
             _scan_npy(state, record, shown, fh, size)
         elif fmt == "safetensors":
@@ -221,7 +227,7 @@ def _dispatch(
         # malformed input that reached a parser's own checks: unreadable, so not a pass
         record.status = "error"
         state.errors.append(f"{shown}: cannot parse {fmt}: {type(exc).__name__}: {str(exc)[:200]}")
-    if fmt in ("zip", "7z", "compressed"):
+    if fmt in ("zip", "7z", "tar", "compressed"):
         _summarise_container(state, record, first_child, errors_before)
     state.records.append(record)
 
@@ -293,15 +299,29 @@ def _scan_pickle_stream(
     state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int, *, ambiguous: bool = False
 ) -> PickleAnalysis:
     analysis = analyse_pickle(fh, size=size)
-    if ambiguous and analysis.pickles == 0 and not any(
-        _classify(state, i.module, i.name, i.resolved) is _imports.Verdict.DANGEROUS for i in analysis.imports
-    ):
-        # raw weights (.bin/.dat in a folder walk, ONNX external data) that no unpickler would
-        # get through: not a pickle, nothing it would run
+    if ambiguous and not _is_a_pickle(state, analysis):
+        # raw weights (.bin/.dat in a folder walk, ONNX external data) or text that no unpickler
+        # would get through: not a pickle, nothing it would run
         record.status = "skipped"
         return analysis
     _report_pickle(state, record, shown, analysis)
     return analysis
+
+
+def _is_a_pickle(state: _State, analysis: PickleAnalysis) -> bool:
+    """Bytes known only by content are a pickle when a whole pickle parses cleanly, or when they
+    import real-looking names that are dangerous or called (what an unpickler does before it
+    fails on the bytes after them)."""
+    if analysis.pickles >= 1 and not analysis.anomalies and (analysis.error is None or analysis.pickles > 1):
+        return True
+    return any(
+        imp.resolved and _IDENTIFIER.fullmatch(imp.module) and _IDENTIFIER.fullmatch(imp.name)
+        and (imp.called or _classify(state, imp.module, imp.name, True) is _imports.Verdict.DANGEROUS)
+        for imp in analysis.imports
+    )
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def _report_pickle(state: _State, record: FileRecord, shown: str, analysis: PickleAnalysis) -> None:
@@ -425,12 +445,13 @@ def _read_member(state: _State, fh: BinaryIO, member: _archive.Member, cap: int)
     return data
 
 
-def _dispatch_member(state: _State, inner: str, data: bytes, name: str, fmt: str, depth: int) -> None:
-    if fmt in ("zip", "7z") and depth + 1 > state.options.max_depth:
+def _dispatch_member(state: _State, inner: str, data: bytes, name: str, fmt: str, depth: int,
+                     ambiguous: bool = False) -> None:
+    if fmt in ("zip", "7z", "tar") and depth + 1 > state.options.max_depth:
         state.errors.append(f"{inner}: archive nested deeper than {state.options.max_depth} levels; not scanned")
         state.records.append(FileRecord(inner, fmt, status="error"))
         return
-    _dispatch(state, inner, io.BytesIO(data), len(data), name, fmt, depth=depth + 1)
+    _dispatch(state, inner, io.BytesIO(data), len(data), name, fmt, depth=depth + 1, ambiguous=ambiguous)
 
 
 def _scan_7z(state: _State, record: FileRecord, shown: str, fh: BinaryIO, depth: int) -> None:
@@ -448,8 +469,61 @@ def _scan_7z(state: _State, record: FileRecord, shown: str, fh: BinaryIO, depth:
         _dispatch_member(state, inner, data, name, fmt, depth)
 
 
-def _scan_compressed(state: _State, record: FileRecord, shown: str, fh: BinaryIO, name: str, depth: int) -> None:
-    """A compressed pickle (joblib's compress=..., .pkl.gz): decompress in memory, bounded."""
+def _scan_tar(state: _State, record: FileRecord, shown: str, fh: BinaryIO, depth: int) -> None:
+    """A tar (torch's legacy format: `sys_info`, `pickle`, `storages`, `tensors`; or a model folder
+    packed as a tar): every regular member is sniffed by content and scanned."""
+    from edgegate.io.archive import ArchiveError as TarError
+    from edgegate.io.archive import ArchiveLimits, iter_tar
+
+    opts = state.options
+    limits = ArchiveLimits(max_members=opts.max_members, max_total_bytes=opts.max_archive_bytes,
+                           max_member_read=opts.max_member_bytes)
+    record.format = "tar"
+    try:
+        for entry in iter_tar(fh, where=shown, limits=limits):
+            if entry.kind != "file":
+                continue
+            inner = f"{shown}!{entry.name}"
+            data = entry.read(opts.max_member_bytes)
+            state.archive_bytes += len(data)
+            if state.archive_bytes > opts.max_archive_bytes:
+                raise _archive.MemberTooLarge(f"archives decompress to more than {opts.max_archive_bytes} bytes")
+            base = entry.name.rsplit("/", 1)[-1]
+            if base in ("storages", "tensors") and data[:2] == b"\x80\x02":
+                record.format = "pytorch legacy tar"
+                _scan_torch_tar_member(state, inner, data, base)
+                continue
+            fmt = _formats.sniff(data[: _formats.HEAD_BYTES], entry.name)
+            if fmt is None:
+                continue
+            _dispatch_member(state, inner, data, entry.name, fmt, depth,
+                             ambiguous=fmt == "pickle" and _formats.weak_pickle(data[:16], entry.name))
+    except TarError as exc:
+        record.status = "error"
+        state.errors.append(f"{shown}: {exc.message}")
+
+
+def _scan_torch_tar_member(state: _State, shown: str, data: bytes, kind: str) -> None:
+    """`storages` and `tensors` of torch's legacy tar: a count pickle, then per item a pickle
+    followed by raw bytes whose length the loader computes; every pickle is scanned, and bytes
+    that do not follow that layout are an error (the loader's view cannot be followed)."""
+    from edgegate.model.scan import torchlegacy
+
+    record = FileRecord(shown, f"pytorch legacy {kind}")
+    try:
+        analysis = torchlegacy.analyse_member(data, kind)
+    except torchlegacy.LayoutError as exc:
+        record.status = "error"
+        state.errors.append(f"{shown}: {exc}")
+        analysis = exc.analysis
+    _report_pickle(state, record, shown, analysis)
+    state.records.append(record)
+
+
+def _scan_compressed(state: _State, record: FileRecord, shown: str, fh: BinaryIO, name: str, depth: int,
+                     ambiguous: bool = False) -> None:
+    """A compressed stream (joblib's compress=..., .pkl.gz, a gzip'd tar): decompressed in memory,
+    bounded. Found by content alone, it is scanned when it holds something a loader reads."""
     head = fh.read(16)
     fh.seek(0)
     kind = _formats.compression_of(head) or "unknown"
@@ -458,8 +532,14 @@ def _scan_compressed(state: _State, record: FileRecord, shown: str, fh: BinaryIO
         raise FormatError(f"compression nested deeper than {state.options.max_depth} levels")
     data = _formats.decompress_bounded(fh, kind, state.options.max_member_bytes)
     inner_name = name.rsplit(".", 1)[0] if name.lower().endswith(tuple(_formats.COMPRESSED_SUFFIXES)) else name
-    fmt = _formats.sniff(data[:16], inner_name) or "pickle"
-    _dispatch(state, f"{shown}!{kind}", io.BytesIO(data), len(data), inner_name, fmt, depth=depth + 1)
+    by_name = _formats.suffix_of(name) in _formats.PICKLE_SUFFIXES | _formats.COMPRESSED_SUFFIXES
+    fmt = _formats.sniff(data[: _formats.HEAD_BYTES], inner_name)
+    if fmt is None and not by_name and ambiguous:
+        record.status = "skipped"  # a compressed file in a folder walk that holds no model format
+        return
+    weak = fmt == "pickle" and ambiguous and _formats.weak_pickle(data[:16], inner_name)
+    _dispatch(state, f"{shown}!{kind}", io.BytesIO(data), len(data), inner_name, fmt or "pickle", depth=depth + 1,
+              ambiguous=weak)
 
 
 # -- keras / hdf5 ------------------------------------------------------------------------------

@@ -21,6 +21,12 @@ MODEL_SUFFIXES = PICKLE_SUFFIXES | frozenset(
 )
 
 COMPRESSED_SUFFIXES = frozenset({".gz", ".z", ".zlib", ".bz2", ".xz", ".lzma", ".lz4"})
+#: Suffixes that say "pickle" on their own (a protocol 0/1 pickle has no magic bytes).
+STRONG_PICKLE_SUFFIXES = PICKLE_SUFFIXES - AMBIGUOUS_SUFFIXES
+#: Bytes read to sniff a format (a tar header's "ustar" magic is at offset 257).
+HEAD_BYTES = 512
+#: Opcodes a protocol 0/1 pickle starts with (MARK, GLOBAL, INST, containers, scalars).
+_PICKLE0_FIRST = frozenset(b"(ci]})ILFSVNKJMGUXT")
 
 MAX_NPY_HEADER = 1 << 20
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
@@ -46,7 +52,10 @@ def sniff(head: bytes, name: str) -> str | None:
         return "hdf5"
     if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         return "pickle"
-    if compression_of(head) is not None and (suffix in PICKLE_SUFFIXES or suffix in COMPRESSED_SUFFIXES):
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"  # torch's legacy tar format, or a model folder packed as a tar
+    kind = compression_of(head)
+    if kind in ("gzip", "bz2", "xz") or (kind is not None and (suffix in PICKLE_SUFFIXES or suffix in COMPRESSED_SUFFIXES)):
         return "compressed"
     if suffix == ".safetensors" or (len(head) >= 9 and head[8:9] == b"{" and head[9:10] in (b'"', b"}")):
         return "safetensors"
@@ -58,7 +67,40 @@ def sniff(head: bytes, name: str) -> str | None:
         return "npy"
     if suffix in PICKLE_SUFFIXES:
         return "pickle"
+    if maybe_pickle(head):
+        return "pickle"
     return None
+
+
+def maybe_pickle(head: bytes) -> bool:
+    """Whether bytes without a PROTO opcode may start a protocol 0/1 pickle (`cos\nsystem\n…`,
+    `(dp0\n…`): the first opcodes parse. Only a hint: the whole stream decides (see
+    `weak_pickle`)."""
+    if not head or head[0] not in _PICKLE0_FIRST:
+        return False
+    import io
+    import pickletools
+
+    count = 0
+    try:
+        for op, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+            count += 1
+            if op.name == "STOP" or count >= 2:
+                return True
+    except Exception:  # pickletools raises ValueError and friends on bytes that are no pickle
+        return False
+    return False
+
+
+def weak_pickle(head: bytes, name: str) -> bool:
+    """A pickle known only from its content (no PROTO magic, no pickle suffix), or raw weights
+    with an ambiguous suffix: in a folder walk it counts as a pickle only when the stream shows it
+    is one (see the engine)."""
+    suffix = _suffix(name)
+    if suffix in AMBIGUOUS_SUFFIXES:
+        return True
+    has_magic = len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
+    return not has_magic and suffix not in STRONG_PICKLE_SUFFIXES
 
 
 def compression_of(head: bytes) -> str | None:
@@ -119,6 +161,11 @@ def decompress_bounded(fh: BinaryIO, kind: str, cap: int) -> bytes:
     if not d.eof:
         raise FormatError(f"truncated {kind} stream")
     return bytes(out)
+
+
+def suffix_of(name: str) -> str:
+    """The lower-case last suffix of a file or member name ('' when it has none)."""
+    return _suffix(name)
 
 
 def _suffix(name: str) -> str:

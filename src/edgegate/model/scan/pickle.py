@@ -65,6 +65,8 @@ class PickleAnalysis:
     """Things a valid pickle never does (stack underflow, a memo key never stored)."""
     joblib_arrays: int = 0
     """Arrays whose data joblib stores inside the pickle stream (stepped over, not parsed)."""
+    first_value: object = None
+    """The first pickle's value when it is a literal (an int, a string), else None."""
 
     @property
     def complete(self) -> bool:
@@ -329,6 +331,8 @@ def analyse_pickle(
                 result.error_offset = stream.tell()
                 break
             result.pickles += 1
+            if result.pickles == 1:
+                result.first_value = walker.first_value
             if result.pickles == 1 and walker.first_value == TORCH_LEGACY_MAGIC:
                 result.torch_legacy = True
                 max_pickles = TORCH_LEGACY_PICKLES if max_pickles is None else max_pickles
