@@ -518,3 +518,187 @@ def test_random_bytes_are_not_pickles(tmp_path: Path) -> None:
     result = scan_paths([folder])
     assert result.findings == [] and result.errors == [], (result.errors[:3], result.findings[:3])
     assert result.status is Status.PASSED
+
+
+# -- archive views: read zips the way the loaders do --------------------------------------------
+
+def _evil() -> bytes:
+    return _call_pickle("os", "system", "true")
+
+
+def _torch_like_zip(pkl: bytes, compress: int = 0) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compress) as zf:
+        zf.writestr("archive/data.pkl", pkl)
+        zf.writestr("archive/version", "3\n")
+    return buf.getvalue()
+
+
+def _python_view(data: bytes) -> list[bytes] | str:
+    """What Python's zipfile reads from every member (or why it cannot)."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return [zf.read(i) for i in zf.infolist()]
+    except Exception as exc:
+        return type(exc).__name__
+
+
+def _scan_bytes(tmp_path: Path, data: bytes, name: str = "model.pt"):  # type: ignore[no-untyped-def]
+    f = tmp_path / name
+    f.write_bytes(data)
+    return scan_paths([f])
+
+
+def test_two_central_directories_back_to_back(tmp_path: Path) -> None:
+    import struct
+    import zipfile
+
+    benign = pickle.dumps({"w": 1}, protocol=2)
+    evil = _evil()
+
+    def local(name: bytes, data: bytes) -> bytes:
+        import zlib
+
+        return struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, zlib.crc32(data), len(data),
+                           len(data), len(name), 0) + name + data
+
+    def central(name: bytes, data: bytes, offset: int) -> bytes:
+        import zlib
+
+        return struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 0, 20, 0, 0, 0, 0, 0, zlib.crc32(data), len(data),
+                           len(data), len(name), 0, 0, 0, 0, 0, offset) + name
+
+    name = b"archive/data.pkl"
+    l_evil = local(name, evil)
+    l_benign = local(name, benign)
+    body = l_evil + l_benign
+    cd_loader = central(name, evil, 0)  # at the end record's offset: the malicious member
+    # Python reads the directory that ends at the end record and shifts offsets by its distance
+    concat = len(cd_loader)
+    cd_python = central(name, benign, len(l_evil) - concat)
+    eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(cd_python), len(body), 0)
+    data = body + cd_loader + cd_python + eocd
+    assert _python_view(data) == [benign]  # the peer: Python's zipfile sees only the benign pickle
+    result = _scan_bytes(tmp_path, data)
+    assert result.status is Status.FAILED
+    rules = {x.rule_id for x in result.findings if x.blocking}
+    assert {"EGM001", "EGM011"} <= rules
+    assert zipfile.is_zipfile(tmp_path / "model.pt")
+
+
+def _patch_version(data: bytes, version: int) -> bytes:
+    out = bytearray(data)
+    for sig, off in ((b"PK\x03\x04", 4), (b"PK\x01\x02", 6)):
+        i = out.find(sig)
+        while i >= 0:
+            out[i + off] = version
+            i = out.find(sig, i + 4)
+    return bytes(out)
+
+
+def _patch_crc(data: bytes) -> bytes:
+    out = bytearray(data)
+    for sig, off in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):
+        i = out.find(sig)
+        out[i + off] ^= 0xFF
+    return bytes(out)
+
+
+def _patch_flags(data: bytes, bits: int) -> bytes:
+    out = bytearray(data)
+    for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = out.find(sig)
+        out[i + off] |= bits
+    return bytes(out)
+
+
+def _patch_extra(data: bytes) -> bytes:
+    # a central extra field declaring 10 bytes with 2 present (Python's zipfile: "Corrupt extra field")
+    import struct
+
+    i = data.find(b"PK\x01\x02")
+    name_len = struct.unpack_from("<H", data, i + 28)[0]
+    extra = struct.pack("<2H", 0xCAFE, 10) + b"\0\0"
+    head = bytearray(data[i : i + 46])
+    struct.pack_into("<H", head, 30, len(extra))
+    end = i + 46 + name_len
+    fixed = bytearray(data[:i] + bytes(head) + data[i + 46 : end] + extra + data[end:])
+    j = fixed.rfind(b"PK\x05\x06")
+    struct.pack_into("<L", fixed, j + 12, struct.unpack_from("<L", fixed, j + 12)[0] + len(extra))
+    return bytes(fixed)
+
+
+@pytest.mark.parametrize(
+    ("patch", "python_error"),
+    [
+        (lambda d: _patch_version(d, 70), "NotImplementedError"),
+        (_patch_crc, "BadZipFile"),
+        (lambda d: _patch_flags(d, 0x1), "RuntimeError"),
+        (_patch_extra, "BadZipFile"),
+    ],
+    ids=["version-7.0", "crc", "encrypted-flag", "corrupt-extra"],
+)
+def test_zips_python_refuses_are_read_like_the_loader(tmp_path: Path, patch, python_error: str) -> None:  # type: ignore[no-untyped-def]
+    data = patch(_torch_like_zip(_evil()))
+    assert _python_view(data) == python_error  # the peer refuses; torch's reader does not look
+    result = _scan_bytes(tmp_path, data)
+    assert result.status is Status.FAILED, result.errors
+    assert "EGM001" in {x.rule_id for x in result.findings}
+    # and in a folder walk the other files are still scanned and reported
+    folder = tmp_path / "walk"
+    folder.mkdir()
+    (folder / "a.pt").write_bytes(data)
+    (folder / "b.pkl").write_bytes(_evil())
+    walk = scan_paths([folder])
+    assert {f.location.path for f in walk.findings if f.rule_id == "EGM001"} == {str(folder / "a.pt"),
+                                                                                 str(folder / "b.pkl")}
+
+
+def test_version_70_benign_zip_is_scanned_not_an_internal_error(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    data = _patch_version(_torch_like_zip(pickle.dumps({"w": 1}, protocol=2)), 70)
+    f = tmp_path / "m.pt"
+    f.write_bytes(data)
+    res = cli("model", "scan", f)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "internal error" not in res.stdout + res.stderr
+
+
+def test_local_and_central_names_disagree(tmp_path: Path) -> None:
+    data = _torch_like_zip(pickle.dumps({"w": 1}, protocol=2))
+    i = data.find(b"PK\x03\x04")
+    patched = data[: i + 30] + b"archive/data.pkX" + data[i + 30 + 16 :]
+    result = _scan_bytes(tmp_path, patched)
+    assert result.status is Status.FAILED
+    assert any(x.rule_id == "EGM011" and x.severity.value == "critical" for x in result.findings)
+
+
+def test_overlapping_members_are_critical(tmp_path: Path) -> None:
+    import struct
+
+    data = _torch_like_zip(pickle.dumps({"w": 1}, protocol=2))
+    # point the second central entry at the first member's local header
+    i = data.find(b"PK\x01\x02")
+    j = data.find(b"PK\x01\x02", i + 4)
+    patched = bytearray(data)
+    struct.pack_into("<L", patched, j + 42, 0)
+    result = _scan_bytes(tmp_path, bytes(patched))
+    assert result.status is Status.FAILED
+    assert any("overlap" in x.message or "local header" in x.message for x in result.findings if x.blocking)
+
+
+def test_zip_bomb_is_a_finding_and_streamed(tmp_path: Path) -> None:
+    import zipfile
+
+    pkl = pickle.dumps({"w": 1}, protocol=2)
+    # a valid pickle followed by 40 MiB of zeros: torch reads only to STOP, a bomb all the same
+    data = _torch_like_zip(pkl + b"\0" * (40 * 1024 * 1024), compress=zipfile.ZIP_DEFLATED)
+    assert len(data) < 100_000
+    result = _scan_bytes(tmp_path, data)
+    assert result.status is Status.FAILED
+    assert any("zip bomb" in x.message for x in result.findings if x.blocking)

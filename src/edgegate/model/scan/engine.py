@@ -3,7 +3,6 @@ what they find into a `GateResult` for the `model-scan` gate."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import struct
@@ -16,6 +15,7 @@ from typing import Any, BinaryIO
 
 from edgegate.errors import InputError
 from edgegate.findings import Finding, GateResult, Location, Severity
+from edgegate.io.zipread import ZipReadError
 from edgegate.model.scan import archive as _archive
 from edgegate.model.scan import formats as _formats
 from edgegate.model.scan import imports as _imports
@@ -182,6 +182,8 @@ def _dispatch(
     fs_path: Path | None = None,
     ambiguous: bool = False,
 ) -> None:
+    from edgegate.model.scan import containers as _containers
+
     record = FileRecord(shown, fmt)
     first_child = len(state.records)
     errors_before = len(state.errors)
@@ -192,13 +194,13 @@ def _dispatch(
                 state.skipped.append(shown)
                 return
         elif fmt == "zip":
-            _scan_zip(state, record, shown, fh, size, depth)
+            _containers.scan_zip(state, record, shown, fh, size, depth)
         elif fmt == "7z":
-            _scan_7z(state, record, shown, fh, depth)
+            _containers.scan_7z(state, record, shown, fh, depth)
         elif fmt == "tar":
-            _scan_tar(state, record, shown, fh, depth)
+            _containers.scan_tar(state, record, shown, fh, depth)
         elif fmt == "compressed":
-            _scan_compressed(state, record, shown, fh, name, depth, ambiguous)
+            _containers.scan_compressed(state, record, shown, fh, name, depth, ambiguous)
             if record.status == "skipped":
                 state.skipped.append(shown)
                 return
@@ -217,7 +219,7 @@ def _dispatch(
     except FormatError as exc:
         record.status = "error"
         state.errors.append(f"{shown}: {exc}")
-    except _archive.ArchiveError as exc:
+    except (_archive.ArchiveError, ZipReadError) as exc:
         record.status = "error"
         state.errors.append(f"{shown}: {exc}")
     except OSError as exc:
@@ -383,163 +385,6 @@ def _scan_npy(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
         problem = _formats.npy_data_problem(header, size)
         if problem:
             raise FormatError(problem)
-
-
-# -- archives ----------------------------------------------------------------------------------
-
-_TORCH_SKIP = ("/version", "/byteorder", "/.data/serialization_id", ".data/version")
-
-
-def _scan_zip(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int, depth: int) -> None:
-    opts = state.options
-    zf, members = _archive.open_zip(fh, opts.max_members)
-    names = [m.name for m in members]
-    torch_roots = {n[: -len("data.pkl")] for n in names if n == "data.pkl" or n.endswith("/data.pkl")}
-    is_keras = "config.json" in names
-    record.format = "pytorch zip" if torch_roots else ("keras" if is_keras else "zip")
-    if torch_roots and any("/code/" in n and n.endswith(".py") for n in names):
-        _finding(state, "EGM010", Severity.MEDIUM,
-                 "TorchScript archive: torch.jit.load compiles and runs the code/ it contains", shown,
-                 blocking=opts.strict)
-    del zf
-    for member in members:
-        inner = f"{shown}!{member.name}"
-        # raw tensor storage, bookkeeping and Keras 3 weights are never unpickled by their own
-        # loader, but numpy.load of the same zip reads any member with the .npy magic (allow_pickle)
-        storage = any(member.name.startswith(root + "data/") for root in torch_roots) or member.name.endswith(
-            _TORCH_SKIP
-        ) or (is_keras and member.name == "model.weights.h5")
-        try:
-            head = _read_member(state, fh, member, 16)
-            if storage and not head.startswith(b"\x93NUMPY"):
-                continue
-            fmt = "npy" if storage else _formats.sniff(head, member.name)
-            if member.name == "config.json":
-                # keras.saving.load_model reads config.json whatever else the archive holds
-                data = _read_member(state, fh, member, 64 * 1024 * 1024)
-                _scan_keras_config(state, inner, data)
-                continue
-            if fmt is None:
-                continue
-            data = _read_member(state, fh, member, opts.max_member_bytes)
-        except _archive.ArchiveError as exc:
-            record.status = "error"
-            state.errors.append(f"{shown}: {exc}")
-            continue
-        finally:
-            for note in member.anomalies:
-                _finding(state, "EGM011", Severity.MEDIUM, f"{member.name}: {note}", shown, blocking=False)
-            member.anomalies.clear()
-        _dispatch_member(state, inner, data, member.name, fmt, depth)
-
-
-def _read_member(state: _State, fh: BinaryIO, member: _archive.Member, cap: int) -> bytes:
-    if cap <= 16:  # only the head: cheap for stored members, bounded for deflated ones
-        return _archive.read_zip_member(fh, member, state.options.max_member_bytes, head=cap)
-    data = _archive.read_zip_member(fh, member, cap)
-    state.archive_bytes += len(data)
-    if state.archive_bytes > state.options.max_archive_bytes:
-        raise _archive.MemberTooLarge(
-            f"archives decompress to more than {state.options.max_archive_bytes} bytes in total"
-        )
-    return data
-
-
-def _dispatch_member(state: _State, inner: str, data: bytes, name: str, fmt: str, depth: int,
-                     ambiguous: bool = False) -> None:
-    if fmt in ("zip", "7z", "tar") and depth + 1 > state.options.max_depth:
-        state.errors.append(f"{inner}: archive nested deeper than {state.options.max_depth} levels; not scanned")
-        state.records.append(FileRecord(inner, fmt, status="error"))
-        return
-    _dispatch(state, inner, io.BytesIO(data), len(data), name, fmt, depth=depth + 1, ambiguous=ambiguous)
-
-
-def _scan_7z(state: _State, record: FileRecord, shown: str, fh: BinaryIO, depth: int) -> None:
-    opts = state.options
-    record.format = "7z"
-    for name, data in _archive.iter_7z(fh, opts.max_members, opts.max_member_bytes, opts.max_archive_bytes):
-        inner = f"{shown}!{name}"
-        if isinstance(data, str):
-            record.status = "error"
-            state.errors.append(f"{inner}: {data}")
-            continue
-        fmt = _formats.sniff(data[:16], name)
-        if fmt is None:
-            continue
-        _dispatch_member(state, inner, data, name, fmt, depth)
-
-
-def _scan_tar(state: _State, record: FileRecord, shown: str, fh: BinaryIO, depth: int) -> None:
-    """A tar (torch's legacy format: `sys_info`, `pickle`, `storages`, `tensors`; or a model folder
-    packed as a tar): every regular member is sniffed by content and scanned."""
-    from edgegate.io.archive import ArchiveError as TarError
-    from edgegate.io.archive import ArchiveLimits, iter_tar
-
-    opts = state.options
-    limits = ArchiveLimits(max_members=opts.max_members, max_total_bytes=opts.max_archive_bytes,
-                           max_member_read=opts.max_member_bytes)
-    record.format = "tar"
-    try:
-        for entry in iter_tar(fh, where=shown, limits=limits):
-            if entry.kind != "file":
-                continue
-            inner = f"{shown}!{entry.name}"
-            data = entry.read(opts.max_member_bytes)
-            state.archive_bytes += len(data)
-            if state.archive_bytes > opts.max_archive_bytes:
-                raise _archive.MemberTooLarge(f"archives decompress to more than {opts.max_archive_bytes} bytes")
-            base = entry.name.rsplit("/", 1)[-1]
-            if base in ("storages", "tensors") and data[:2] == b"\x80\x02":
-                record.format = "pytorch legacy tar"
-                _scan_torch_tar_member(state, inner, data, base)
-                continue
-            fmt = _formats.sniff(data[: _formats.HEAD_BYTES], entry.name)
-            if fmt is None:
-                continue
-            _dispatch_member(state, inner, data, entry.name, fmt, depth,
-                             ambiguous=fmt == "pickle" and _formats.weak_pickle(data[:16], entry.name))
-    except TarError as exc:
-        record.status = "error"
-        state.errors.append(f"{shown}: {exc.message}")
-
-
-def _scan_torch_tar_member(state: _State, shown: str, data: bytes, kind: str) -> None:
-    """`storages` and `tensors` of torch's legacy tar: a count pickle, then per item a pickle
-    followed by raw bytes whose length the loader computes; every pickle is scanned, and bytes
-    that do not follow that layout are an error (the loader's view cannot be followed)."""
-    from edgegate.model.scan import torchlegacy
-
-    record = FileRecord(shown, f"pytorch legacy {kind}")
-    try:
-        analysis = torchlegacy.analyse_member(data, kind)
-    except torchlegacy.LayoutError as exc:
-        record.status = "error"
-        state.errors.append(f"{shown}: {exc}")
-        analysis = exc.analysis
-    _report_pickle(state, record, shown, analysis)
-    state.records.append(record)
-
-
-def _scan_compressed(state: _State, record: FileRecord, shown: str, fh: BinaryIO, name: str, depth: int,
-                     ambiguous: bool = False) -> None:
-    """A compressed stream (joblib's compress=..., .pkl.gz, a gzip'd tar): decompressed in memory,
-    bounded. Found by content alone, it is scanned when it holds something a loader reads."""
-    head = fh.read(16)
-    fh.seek(0)
-    kind = _formats.compression_of(head) or "unknown"
-    record.format = f"{kind}-compressed"
-    if depth + 1 > state.options.max_depth:
-        raise FormatError(f"compression nested deeper than {state.options.max_depth} levels")
-    data = _formats.decompress_bounded(fh, kind, state.options.max_member_bytes)
-    inner_name = name.rsplit(".", 1)[0] if name.lower().endswith(tuple(_formats.COMPRESSED_SUFFIXES)) else name
-    by_name = _formats.suffix_of(name) in _formats.PICKLE_SUFFIXES | _formats.COMPRESSED_SUFFIXES
-    fmt = _formats.sniff(data[: _formats.HEAD_BYTES], inner_name)
-    if fmt is None and not by_name and ambiguous:
-        record.status = "skipped"  # a compressed file in a folder walk that holds no model format
-        return
-    weak = fmt == "pickle" and ambiguous and _formats.weak_pickle(data[:16], inner_name)
-    _dispatch(state, f"{shown}!{kind}", io.BytesIO(data), len(data), inner_name, fmt or "pickle", depth=depth + 1,
-              ambiguous=weak)
 
 
 # -- keras / hdf5 ------------------------------------------------------------------------------
