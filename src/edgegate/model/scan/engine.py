@@ -107,6 +107,11 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
             raise InputError("not a regular file or folder", p)
         else:
             raise InputError("no such file or directory", p)
+    if not state.records:
+        # an empty folder, or one with no file in a model format: nothing was judged
+        where = ", ".join(str(p) for p in paths[:3])
+        skipped = f" ({len(state.skipped)} other files skipped)" if state.skipped else ""
+        raise InputError(f"no model files found: nothing to judge{skipped}", where)
     stats: dict[str, Any] = {
         "files": len(state.records),
         "pickles": state.pickles,
@@ -473,6 +478,7 @@ def _scan_onnx(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size
 
     if size > _onnx.MAX_ONNX_BYTES:
         raise FormatError(f"{size} bytes: larger than the 2 GiB ONNX protobuf limit")
+    _onnx.check_wire(fh, size)
     if fs_path is not None:
         model = _onnx.load_onnx_proto(path=fs_path)
     else:

@@ -290,7 +290,7 @@ def check_safetensors(fh: BinaryIO, size: int) -> SafetensorsInfo:
         if not isinstance(value, dict):
             raise FormatError(f"tensor {key!r}: entry is not an object")
         dtype, shape, offsets = value.get("dtype"), value.get("shape"), value.get("data_offsets")
-        if dtype not in _ST_DTYPE_BITS:
+        if not isinstance(dtype, str) or dtype not in _ST_DTYPE_BITS:
             raise FormatError(f"tensor {key!r}: unknown dtype {dtype!r}")
         if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
             raise FormatError(f"tensor {key!r}: invalid shape {shape!r}")
@@ -326,6 +326,11 @@ def check_safetensors(fh: BinaryIO, size: int) -> SafetensorsInfo:
 _GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _GGUF_STRING, _GGUF_ARRAY = 8, 9
 MAX_GGUF_STRING = 64 * 1024 * 1024
+#: Far above any real model (tens of keys; tensors in the thousands; vocabularies below 1M), and
+#: low enough that a sparse file declaring millions of entries is refused in well under a second.
+MAX_GGUF_KEYS = 1 << 16
+MAX_GGUF_TENSORS = 1 << 20
+MAX_GGUF_ARRAY_ITEMS = 1 << 22
 
 
 @dataclass
@@ -377,8 +382,9 @@ class _GgufReader:
                 width = struct.calcsize(_GGUF_SCALARS[itype])
                 self.take_skip(count * width)
                 return None
-            if count > self.size:
-                raise FormatError(f"GGUF array declares {count} items; the file has {self.size} bytes")
+            if count > self.size or count > MAX_GGUF_ARRAY_ITEMS:
+                raise FormatError(f"GGUF array declares {count} items (limit {MAX_GGUF_ARRAY_ITEMS}); "
+                                  f"the file has {self.size} bytes")
             if depth >= 4:
                 raise FormatError("GGUF arrays nested more than 4 deep")
             for _ in range(count):
@@ -406,10 +412,18 @@ def check_gguf(fh: BinaryIO, size: int) -> GgufInfo:
     kvs = r.u64()
     if tensors > size // 24 + 1 or kvs > size // 12 + 1:
         raise FormatError(f"GGUF header declares {tensors} tensors and {kvs} keys; impossible in {size} bytes")
+    if tensors > MAX_GGUF_TENSORS or kvs > MAX_GGUF_KEYS:
+        raise FormatError(f"GGUF header declares {tensors} tensors and {kvs} keys (limits {MAX_GGUF_TENSORS} "
+                          f"and {MAX_GGUF_KEYS})")
     info = GgufInfo(version, tensors, kvs)
     alignment = 32
+    keys: set[str] = set()
     for _ in range(kvs):
         key = r.string()
+        if not key or key in keys:
+            # llama.cpp refuses a file with a duplicate key; an empty one names nothing
+            raise FormatError(f"GGUF metadata key {key!r} is empty or duplicated")
+        keys.add(key)
         vtype = r.u32()
         wanted = key.startswith("tokenizer.chat_template") or key == "general.architecture"
         value = r.value(vtype, wanted or key == "general.alignment")
@@ -422,8 +436,12 @@ def check_gguf(fh: BinaryIO, size: int) -> GgufInfo:
                 raise FormatError(f"GGUF general.alignment {value!r} is not a power of two")
             alignment = value
     spans: list[tuple[str, int, int | None]] = []
+    names: set[str] = set()
     for _ in range(tensors):
         name = r.string()
+        if name in names:
+            raise FormatError(f"GGUF tensor {name!r} is declared twice")
+        names.add(name)
         ndim = r.u32()
         if ndim > 8:
             raise FormatError(f"GGUF tensor {name!r} has {ndim} dimensions")

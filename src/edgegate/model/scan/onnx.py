@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from edgegate.model.scan.formats import FormatError
 
@@ -27,6 +27,57 @@ class ExternalRef:
     problem: str | None
     """None: fine. Otherwise why it is dangerous or broken."""
     critical: bool
+
+
+MAX_TOP_FIELDS = 1 << 20
+_GRAPH_FIELD = 7
+
+
+def check_wire(fh: BinaryIO, size: int) -> None:
+    """Walk the top-level fields of a ModelProto, reading only tags and lengths (a 1 GiB file is
+    a few seeks): bytes that are no ModelProto, or one without a graph, are refused before onnx
+    parses the whole file into memory."""
+    fh.seek(0)
+    pos = 0
+    fields = 0
+    graph = False
+    while pos < size:
+        tag, pos = _varint(fh, pos, size)
+        number, wire = tag >> 3, tag & 7
+        if number == 0 or wire in (3, 4, 6, 7):
+            raise FormatError(f"not a valid ONNX model: no protobuf field at byte {pos}")
+        if wire == 0:
+            _, pos = _varint(fh, pos, size)
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            length, pos = _varint(fh, pos, size)
+            pos += length
+            graph = graph or number == _GRAPH_FIELD
+        if pos > size:
+            raise FormatError(f"not a valid ONNX model: field {number} runs past the end of the file")
+        fh.seek(pos)
+        fields += 1
+        if fields > MAX_TOP_FIELDS:
+            raise FormatError(f"ONNX model has more than {MAX_TOP_FIELDS} top-level fields")
+    if not graph:
+        raise FormatError("ONNX model has no graph: nothing to check" if size else "empty ONNX file")
+    fh.seek(0)
+
+
+def _varint(fh: BinaryIO, pos: int, size: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = fh.read(1)
+        if not b:
+            raise FormatError("not a valid ONNX model: truncated")
+        pos += 1
+        value |= (b[0] & 0x7F) << shift
+        if not b[0] & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise FormatError(f"not a valid ONNX model: bad varint at byte {pos}")
 
 
 def load_onnx_proto(data: bytes | None = None, path: Path | None = None) -> Any:
