@@ -702,3 +702,22 @@ def test_zip_bomb_is_a_finding_and_streamed(tmp_path: Path) -> None:
     result = _scan_bytes(tmp_path, data)
     assert result.status is Status.FAILED
     assert any("zip bomb" in x.message for x in result.findings if x.blocking)
+
+
+def test_torchscript_layout_with_debug_pickles_is_clean(tmp_path: Path) -> None:
+    # the members torch.jit.save writes: data.pkl, constants.pkl, code/*.py and code/*.debug_pkl
+    # (whose pickles call torch.jit._pickle.build_intlist); only the medium TorchScript note remains
+    import zipfile
+
+    debug = (b"\x80\x02ctorch.jit._pickle\nbuild_intlist\n](K\x01K\x02e\x85R\x85.")
+    f = tmp_path / "scripted.pt"
+    with zipfile.ZipFile(f, "w") as zf:
+        zf.writestr("scripted/data.pkl", b"\x80\x02ctorch.jit._pickle\nrestore_type_tag\n}X\x04\x00\x00\x00Dict\x86R.")
+        zf.writestr("scripted/constants.pkl", pickle.dumps((), protocol=2))
+        zf.writestr("scripted/code/__torch__/m.py", "def forward(self, x):\n    return x\n")
+        zf.writestr("scripted/code/__torch__/m.py.debug_pkl", debug)
+        zf.writestr("scripted/version", "3\n")
+    assert [i.qualname for i in analyse_pickle(debug).imports] == ["torch.jit._pickle.build_intlist"]
+    result = scan_paths([f])
+    assert result.status is Status.PASSED, [x.message for x in result.findings]
+    assert {x.rule_id for x in result.findings} == {"EGM010"}

@@ -48,6 +48,10 @@ class MemberTooLarge(ZipReadError):
     """A member decompresses to more than the caller's limit."""
 
 
+class TooManyMembers(ZipReadError):
+    """More central-directory entries than the caller allows."""
+
+
 class EncryptedMember(ZipReadError):
     """A password-protected member: no loader reads it without the password."""
 
@@ -90,7 +94,7 @@ def read_zip(fh: BinaryIO, size: int, *, max_members: int = 100_000) -> ZipView:
     eocd_pos, cd_offset, cd_size, count, z64_extra = _end_record(fh, size)
     problems: list[str] = []
     if count > max_members:
-        raise ZipReadError(f"zip archive has {count} members (limit {max_members})")
+        raise TooManyMembers(f"zip archive has {count} members (limit {max_members})")
     concat = eocd_pos - z64_extra - cd_size - cd_offset
     loader: list[ZipMember] | None = None
     python: list[ZipMember] | None = None
@@ -189,7 +193,7 @@ def _central(fh: BinaryIO, size: int, start: int, cd_size: int, count: int, shif
         if f[0] != _CENTRAL_SIG:
             break
         if len(out) >= max_members:
-            raise ZipReadError(f"zip archive has more than {max_members} members")
+            raise TooManyMembers(f"zip archive has more than {max_members} members")
         name_len, extra_len, comment_len = f[12], f[13], f[14]
         end = pos + _CENTRAL.size + name_len + extra_len + comment_len
         if end > len(raw):

@@ -16,7 +16,6 @@ import math
 import os
 import re
 import struct
-import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,14 +135,14 @@ def _looks_onnx(path: Path) -> bool:
 
 
 def _zip_kind(path: Path) -> str:
+    from edgegate.io import zipread
+
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if len(infos) > 1_000_000:
-                return "zip"
-            names = [i.filename for i in infos]
-    except (zipfile.BadZipFile, OSError):
+        with path.open("rb") as fh:
+            view = zipread.read_zip(fh, path.stat().st_size, max_members=1_000_000)
+    except (zipread.ZipReadError, OSError):
         return "zip"
+    names = [m.name for m in view.members]
     if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
         return "pytorch"
     if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
@@ -433,21 +432,26 @@ def read_numpy(path: Path, mf: ModelFile) -> None:
 
 
 def read_npz(path: Path, mf: ModelFile) -> None:
-    from edgegate.io.archive import iter_zip
+    from edgegate.io import zipread
 
     params = 0
     dtypes: Counter[str] = Counter()
     tensors = 0
-    with zipfile.ZipFile(path) as zf:
-        for entry in iter_zip(path):
-            if entry.kind != "file" or not entry.name.endswith(".npy"):
-                continue
-            with zf.open(entry.name) as fh:
-                descr, shape = _npy_header(fh, f"{path}:{entry.name}")  # type: ignore[arg-type]
-            count = math.prod(shape)
-            tensors += 1
-            params += count
-            dtypes[descr] += count
+    try:
+        with path.open("rb") as fh:
+            view = zipread.read_zip(fh, path.stat().st_size)
+            for member in view.members:
+                if member.is_dir or not member.name.endswith(".npy"):
+                    continue
+                # only the header is read (bounded), never the array data
+                stream = zipread.MemberStream(fh, member, 1 << 62)
+                descr, shape = _npy_header(stream, f"{path}:{member.name}")  # type: ignore[arg-type]
+                count = math.prod(shape)
+                tensors += 1
+                params += count
+                dtypes[descr] += count
+    except zipread.ZipReadError as exc:
+        raise BrokenHeaderError(f"unreadable .npz archive: {exc.message}", str(path)) from None
     mf.tensors, mf.parameters, mf.dtypes = tensors, params, dict(dtypes)
 
 
