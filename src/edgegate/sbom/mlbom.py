@@ -97,23 +97,21 @@ class BrokenHeaderError(InputError):
 
 
 def detect_format(path: Path, head: bytes) -> str:
-    """The format of a model file from its first bytes (and zip member names)."""
+    """The format of a model file from its first bytes (and zip member names), by the table in
+    `edgegate.io.formats`; unlike the model scan, a name alone never makes a binary format."""
+    from edgegate.io import formats as _table
+
     name = path.name.lower()
-    if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] <= MAX_SAFETENSORS_HEADER:
+    magic = _table.by_magic(head)
+    if magic == "safetensors" or name.endswith(".safetensors"):
         return "safetensors"
-    if name.endswith(".safetensors"):
-        return "safetensors"
-    if head.startswith(b"GGUF"):
-        return "gguf"
-    if head.startswith(b"\x93NUMPY"):
+    if magic in ("gguf", "hdf5", "tflite"):
+        return magic
+    if magic == "npy":
         return "numpy"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "hdf5"
-    if head[4:8] == b"TFL3":
-        return "tflite"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+    if magic == "zip":
         return _zip_kind(path)
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+    if magic == "pickle":
         return "pytorch-legacy" if head[2:3] == b"\x8a" else "pickle"
     if name.endswith(".onnx") or (
         head[:1] == b"\x08" and len(head) > 1 and head[1] < 32 and _looks_onnx(path)

@@ -38,35 +38,23 @@ class FormatError(Exception):
 
 
 def sniff(head: bytes, name: str) -> str | None:
-    """The format of a file from its first bytes (at least 16 when the file has them) and name."""
+    """The format of a file from its first bytes (`HEAD_BYTES` when the file has them) and name:
+    the magic bytes of `edgegate.io.formats`, then, failing closed, the format the suffix claims
+    (a `.pt` that is no known format is parsed as a pickle, and its errors are reported)."""
+    from edgegate.io import formats as _table
+
     suffix = _suffix(name)
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "zip"
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return "7z"
-    if head.startswith(b"\x93NUMPY"):
-        return "npy"
-    if head.startswith(b"GGUF"):
-        return "gguf"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "hdf5"
-    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
-        return "pickle"
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return "tar"  # torch's legacy tar format, or a model folder packed as a tar
+    magic = _table.by_magic(head)
+    if magic is not None and magic not in ("safetensors", "tflite"):
+        return magic
     kind = compression_of(head)
     if kind in ("gzip", "bz2", "xz") or (kind is not None and (suffix in PICKLE_SUFFIXES or suffix in COMPRESSED_SUFFIXES)):
         return "compressed"
-    if suffix == ".safetensors" or (len(head) >= 9 and head[8:9] == b"{" and head[9:10] in (b'"', b"}")):
+    if magic == "safetensors" or suffix == ".safetensors":
         return "safetensors"
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix in (".h5", ".hdf5"):
-        return "hdf5"
-    if suffix == ".npy":
-        return "npy"
-    if suffix in PICKLE_SUFFIXES:
-        return "pickle"
+    claimed = _table.by_suffix(name)
+    if claimed in ("onnx", "hdf5", "npy", "pickle"):
+        return claimed
     if maybe_pickle(head):
         return "pickle"
     return None
