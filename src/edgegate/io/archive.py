@@ -13,7 +13,6 @@ import gzip
 import io
 import lzma
 import tarfile
-import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -400,61 +399,67 @@ class TarIndex:
 
 
 class _ZipReader(MemberReader):
-    def __init__(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, limits: ArchiveLimits) -> None:
-        self._zf = zf
-        self._info = info
+    def __init__(self, fh: BinaryIO, member: Any, where: str, limits: ArchiveLimits) -> None:
+        self._fh = fh
+        self._member = member
         self._where = where
         self._limits = limits
 
     def read(self, entry: ArchiveEntry, max_bytes: int | None) -> bytes:
+        from edgegate.io import zipread
+
         cap = min(
             max_bytes if max_bytes is not None else self._limits.max_member_read, self._limits.max_member_read
         )
         try:
-            with self._zf.open(self._info) as fh:
-                data = fh.read(cap + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise ArchiveError(f"{self._where}: corrupt zip member {entry.name} ({_why(exc)})") from None
-        if len(data) > cap:
-            raise ArchiveBombError(f"{self._where}: member {entry.name} is over the {cap} byte limit")
-        return data
+            return zipread.read_member(self._fh, self._member, cap)
+        except zipread.MemberTooLarge:
+            raise ArchiveBombError(f"{self._where}: member {entry.name} is over the {cap} byte limit") from None
+        except zipread.ZipReadError as exc:
+            raise ArchiveError(f"{self._where}: corrupt zip member {entry.name} ({exc.message})") from None
 
 
 def iter_zip(
     path: Path, *, where: str | None = None, limits: ArchiveLimits | None = None
 ) -> Iterator[ArchiveEntry]:
-    """The members of a zip file, with declared sizes, member count and ratio bounded."""
+    """The members of a zip file, read the way the loaders read them (`edgegate.io.zipread`):
+    declared sizes, member count and ratio bounded; an archive whose views disagree (two central
+    directories, overlapping members, local headers that contradict the directory) is an error."""
+    from edgegate.io import zipread
+
     lim = limits or ArchiveLimits()
     label = where or str(path)
     try:
-        zf = zipfile.ZipFile(path)
+        fh = path.open("rb")
     except FileNotFoundError:
         raise InputError("no such file", path) from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ArchiveError(f"{label}: not a readable zip archive ({_why(exc)})") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > lim.max_members:
-            raise ArchiveBombError(f"{label}: more than {lim.max_members} members")
-        total = sum(i.file_size for i in infos)
+    except OSError as exc:
+        raise ArchiveError(f"{label}: not a readable zip archive ({exc.strerror or exc})") from None
+    with fh:
+        try:
+            view = zipread.read_zip(fh, path.stat().st_size, max_members=lim.max_members)
+        except zipread.TooManyMembers:
+            raise ArchiveBombError(f"{label}: more than {lim.max_members} members") from None
+        except zipread.ZipReadError as exc:
+            raise ArchiveError(f"{label}: not a readable zip archive ({exc.message})") from None
+        if view.problems:
+            raise ArchiveError(f"{label}: {view.problems[0]}")
+        infos = view.members
+        total = sum(i.size for i in infos)
         if total > lim.max_total_bytes:
             raise ArchiveBombError(f"{label}: declares more than {lim.max_total_bytes} bytes (zip bomb?)")
         for info in infos:
-            if (
-                info.compress_size
-                and info.file_size / info.compress_size > lim.max_ratio
-                and info.file_size > MiB
-            ):
+            if info.compressed_size and info.size / info.compressed_size > lim.max_ratio and info.size > MiB:
                 raise ArchiveBombError(
-                    f"{label}: member {info.filename} has compression ratio over {lim.max_ratio} (zip bomb?)"
+                    f"{label}: member {info.name} has compression ratio over {lim.max_ratio} (zip bomb?)"
                 )
-            path_, problem = normalize_member_path(info.filename)
-            kind: EntryKind = "dir" if info.is_dir() else "file"
+            path_, problem = normalize_member_path(info.name)
+            kind: EntryKind = "dir" if info.is_dir else "file"
             yield ArchiveEntry(
-                name=info.filename,
+                name=info.name,
                 path=path_,
                 kind=kind,
-                size=info.file_size,
+                size=info.size,
                 problem=problem,
-                _reader=_ZipReader(zf, info, label, lim) if kind == "file" else None,
+                _reader=_ZipReader(fh, info, label, lim) if kind == "file" else None,
             )

@@ -16,7 +16,6 @@ import math
 import os
 import re
 import struct
-import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,23 +97,21 @@ class BrokenHeaderError(InputError):
 
 
 def detect_format(path: Path, head: bytes) -> str:
-    """The format of a model file from its first bytes (and zip member names)."""
+    """The format of a model file from its first bytes (and zip member names), by the table in
+    `edgegate.io.formats`; unlike the model scan, a name alone never makes a binary format."""
+    from edgegate.io import formats as _table
+
     name = path.name.lower()
-    if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] <= MAX_SAFETENSORS_HEADER:
+    magic = _table.by_magic(head)
+    if magic == "safetensors" or name.endswith(".safetensors"):
         return "safetensors"
-    if name.endswith(".safetensors"):
-        return "safetensors"
-    if head.startswith(b"GGUF"):
-        return "gguf"
-    if head.startswith(b"\x93NUMPY"):
+    if magic in ("gguf", "hdf5", "tflite"):
+        return magic
+    if magic == "npy":
         return "numpy"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "hdf5"
-    if head[4:8] == b"TFL3":
-        return "tflite"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+    if magic == "zip":
         return _zip_kind(path)
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+    if magic == "pickle":
         return "pytorch-legacy" if head[2:3] == b"\x8a" else "pickle"
     if name.endswith(".onnx") or (
         head[:1] == b"\x08" and len(head) > 1 and head[1] < 32 and _looks_onnx(path)
@@ -136,14 +133,14 @@ def _looks_onnx(path: Path) -> bool:
 
 
 def _zip_kind(path: Path) -> str:
+    from edgegate.io import zipread
+
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if len(infos) > 1_000_000:
-                return "zip"
-            names = [i.filename for i in infos]
-    except (zipfile.BadZipFile, OSError):
+        with path.open("rb") as fh:
+            view = zipread.read_zip(fh, path.stat().st_size, max_members=1_000_000)
+    except (zipread.ZipReadError, OSError):
         return "zip"
+    names = [m.name for m in view.members]
     if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
         return "pytorch"
     if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
@@ -433,21 +430,26 @@ def read_numpy(path: Path, mf: ModelFile) -> None:
 
 
 def read_npz(path: Path, mf: ModelFile) -> None:
-    from edgegate.io.archive import iter_zip
+    from edgegate.io import zipread
 
     params = 0
     dtypes: Counter[str] = Counter()
     tensors = 0
-    with zipfile.ZipFile(path) as zf:
-        for entry in iter_zip(path):
-            if entry.kind != "file" or not entry.name.endswith(".npy"):
-                continue
-            with zf.open(entry.name) as fh:
-                descr, shape = _npy_header(fh, f"{path}:{entry.name}")  # type: ignore[arg-type]
-            count = math.prod(shape)
-            tensors += 1
-            params += count
-            dtypes[descr] += count
+    try:
+        with path.open("rb") as fh:
+            view = zipread.read_zip(fh, path.stat().st_size)
+            for member in view.members:
+                if member.is_dir or not member.name.endswith(".npy"):
+                    continue
+                # only the header is read (bounded), never the array data
+                stream = zipread.MemberStream(fh, member, 1 << 62)
+                descr, shape = _npy_header(stream, f"{path}:{member.name}")  # type: ignore[arg-type]
+                count = math.prod(shape)
+                tensors += 1
+                params += count
+                dtypes[descr] += count
+    except zipread.ZipReadError as exc:
+        raise BrokenHeaderError(f"unreadable .npz archive: {exc.message}", str(path)) from None
     mf.tensors, mf.parameters, mf.dtypes = tensors, params, dict(dtypes)
 
 

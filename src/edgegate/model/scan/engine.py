@@ -3,8 +3,8 @@ what they find into a `GateResult` for the `model-scan` gate."""
 
 from __future__ import annotations
 
-import io
 import json
+import re
 import struct
 import time
 import zipfile
@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from edgegate.errors import InputError
 from edgegate.findings import Finding, GateResult, Location, Severity
+from edgegate.io.zipread import ZipReadError
 from edgegate.model.scan import archive as _archive
 from edgegate.model.scan import formats as _formats
 from edgegate.model.scan import imports as _imports
@@ -106,6 +107,11 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
             raise InputError("not a regular file or folder", p)
         else:
             raise InputError("no such file or directory", p)
+    if not state.records:
+        # an empty folder, or one with no file in a model format: nothing was judged
+        where = ", ".join(str(p) for p in paths[:3])
+        skipped = f" ({len(state.skipped)} other files skipped)" if state.skipped else ""
+        raise InputError(f"no model files found: nothing to judge{skipped}", where)
     stats: dict[str, Any] = {
         "files": len(state.records),
         "pickles": state.pickles,
@@ -139,7 +145,7 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
         state.errors.append(f"{shown}: cannot read: {exc.strerror or exc}")
         return
     with fh:
-        head = fh.read(16)
+        head = fh.read(_formats.HEAD_BYTES)
         fh.seek(0)
         fmt = _formats.sniff(head, path.name)
         if external and fmt is None:
@@ -155,8 +161,8 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
             state.records.append(FileRecord(shown, fmt, status="error"))
             state.errors.append(f"{shown}: {size} bytes exceeds the {state.options.max_file_bytes}-byte limit")
             return
-        ambiguous = fmt == "pickle" and (
-            external or (not explicit and path.suffix.lower() in _formats.AMBIGUOUS_SUFFIXES)
+        ambiguous = (fmt == "pickle" and (external or (not explicit and _formats.weak_pickle(head, path.name)))) or (
+            fmt == "compressed" and not explicit
         )
         _dispatch(state, shown, fh, size, path.name, fmt, depth=0, fs_path=path, ambiguous=ambiguous)
 
@@ -181,6 +187,8 @@ def _dispatch(
     fs_path: Path | None = None,
     ambiguous: bool = False,
 ) -> None:
+    from edgegate.model.scan import containers as _containers
+
     record = FileRecord(shown, fmt)
     first_child = len(state.records)
     errors_before = len(state.errors)
@@ -191,11 +199,16 @@ def _dispatch(
                 state.skipped.append(shown)
                 return
         elif fmt == "zip":
-            _scan_zip(state, record, shown, fh, size, depth)
+            _containers.scan_zip(state, record, shown, fh, size, depth)
         elif fmt == "7z":
-            _scan_7z(state, record, shown, fh, depth)
+            _containers.scan_7z(state, record, shown, fh, depth)
+        elif fmt == "tar":
+            _containers.scan_tar(state, record, shown, fh, depth)
         elif fmt == "compressed":
-            _scan_compressed(state, record, shown, fh, name, depth)
+            _containers.scan_compressed(state, record, shown, fh, name, depth, ambiguous)
+            if record.status == "skipped":
+                state.skipped.append(shown)
+                return
         elif fmt == "npy":
             _scan_npy(state, record, shown, fh, size)
         elif fmt == "safetensors":
@@ -211,7 +224,7 @@ def _dispatch(
     except FormatError as exc:
         record.status = "error"
         state.errors.append(f"{shown}: {exc}")
-    except _archive.ArchiveError as exc:
+    except (_archive.ArchiveError, ZipReadError) as exc:
         record.status = "error"
         state.errors.append(f"{shown}: {exc}")
     except OSError as exc:
@@ -221,7 +234,7 @@ def _dispatch(
         # malformed input that reached a parser's own checks: unreadable, so not a pass
         record.status = "error"
         state.errors.append(f"{shown}: cannot parse {fmt}: {type(exc).__name__}: {str(exc)[:200]}")
-    if fmt in ("zip", "7z", "compressed"):
+    if fmt in ("zip", "7z", "tar", "compressed"):
         _summarise_container(state, record, first_child, errors_before)
     state.records.append(record)
 
@@ -293,15 +306,29 @@ def _scan_pickle_stream(
     state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int, *, ambiguous: bool = False
 ) -> PickleAnalysis:
     analysis = analyse_pickle(fh, size=size)
-    if ambiguous and analysis.pickles == 0 and not any(
-        _classify(state, i.module, i.name, i.resolved) is _imports.Verdict.DANGEROUS for i in analysis.imports
-    ):
-        # raw weights (.bin/.dat in a folder walk, ONNX external data) that no unpickler would
-        # get through: not a pickle, nothing it would run
+    if ambiguous and not _is_a_pickle(state, analysis):
+        # raw weights (.bin/.dat in a folder walk, ONNX external data) or text that no unpickler
+        # would get through: not a pickle, nothing it would run
         record.status = "skipped"
         return analysis
     _report_pickle(state, record, shown, analysis)
     return analysis
+
+
+def _is_a_pickle(state: _State, analysis: PickleAnalysis) -> bool:
+    """Bytes known only by content are a pickle when a whole pickle parses cleanly, or when they
+    import real-looking names that are dangerous or called (what an unpickler does before it
+    fails on the bytes after them)."""
+    if analysis.pickles >= 1 and not analysis.anomalies and (analysis.error is None or analysis.pickles > 1):
+        return True
+    return any(
+        imp.resolved and _IDENTIFIER.fullmatch(imp.module) and _IDENTIFIER.fullmatch(imp.name)
+        and (imp.called or _classify(state, imp.module, imp.name, True) is _imports.Verdict.DANGEROUS)
+        for imp in analysis.imports
+    )
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def _report_pickle(state: _State, record: FileRecord, shown: str, analysis: PickleAnalysis) -> None:
@@ -365,99 +392,6 @@ def _scan_npy(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
             raise FormatError(problem)
 
 
-# -- archives ----------------------------------------------------------------------------------
-
-_TORCH_SKIP = ("/version", "/byteorder", "/.data/serialization_id", ".data/version")
-
-
-def _scan_zip(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int, depth: int) -> None:
-    opts = state.options
-    zf, members = _archive.open_zip(fh, opts.max_members)
-    names = [m.name for m in members]
-    torch_roots = {n[: -len("data.pkl")] for n in names if n == "data.pkl" or n.endswith("/data.pkl")}
-    is_keras = "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names)
-    record.format = "pytorch zip" if torch_roots else ("keras" if is_keras else "zip")
-    if torch_roots and any("/code/" in n and n.endswith(".py") for n in names):
-        _finding(state, "EGM010", Severity.MEDIUM,
-                 "TorchScript archive: torch.jit.load compiles and runs the code/ it contains", shown,
-                 blocking=opts.strict)
-    del zf
-    for member in members:
-        inner = f"{shown}!{member.name}"
-        if any(member.name.startswith(root + "data/") for root in torch_roots) or member.name.endswith(_TORCH_SKIP):
-            continue  # raw tensor storage and bookkeeping: never unpickled
-        if is_keras and member.name == "model.weights.h5":
-            continue  # Keras 3 weights: arrays only; the code risk is in config.json
-        try:
-            head = _read_member(state, fh, member, 16)
-            fmt = _formats.sniff(head, member.name)
-            if is_keras and member.name == "config.json":
-                data = _read_member(state, fh, member, 64 * 1024 * 1024)
-                _scan_keras_config(state, inner, data)
-                continue
-            if fmt is None:
-                continue
-            data = _read_member(state, fh, member, opts.max_member_bytes)
-        except _archive.ArchiveError as exc:
-            record.status = "error"
-            state.errors.append(f"{shown}: {exc}")
-            continue
-        finally:
-            for note in member.anomalies:
-                _finding(state, "EGM011", Severity.MEDIUM, f"{member.name}: {note}", shown, blocking=False)
-            member.anomalies.clear()
-        _dispatch_member(state, inner, data, member.name, fmt, depth)
-
-
-def _read_member(state: _State, fh: BinaryIO, member: _archive.Member, cap: int) -> bytes:
-    if cap <= 16:  # only the head: cheap for stored members, bounded for deflated ones
-        return _archive.read_zip_member(fh, member, state.options.max_member_bytes, head=cap)
-    data = _archive.read_zip_member(fh, member, cap)
-    state.archive_bytes += len(data)
-    if state.archive_bytes > state.options.max_archive_bytes:
-        raise _archive.MemberTooLarge(
-            f"archives decompress to more than {state.options.max_archive_bytes} bytes in total"
-        )
-    return data
-
-
-def _dispatch_member(state: _State, inner: str, data: bytes, name: str, fmt: str, depth: int) -> None:
-    if fmt in ("zip", "7z") and depth + 1 > state.options.max_depth:
-        state.errors.append(f"{inner}: archive nested deeper than {state.options.max_depth} levels; not scanned")
-        state.records.append(FileRecord(inner, fmt, status="error"))
-        return
-    _dispatch(state, inner, io.BytesIO(data), len(data), name, fmt, depth=depth + 1)
-
-
-def _scan_7z(state: _State, record: FileRecord, shown: str, fh: BinaryIO, depth: int) -> None:
-    opts = state.options
-    record.format = "7z"
-    for name, data in _archive.iter_7z(fh, opts.max_members, opts.max_member_bytes, opts.max_archive_bytes):
-        inner = f"{shown}!{name}"
-        if isinstance(data, str):
-            record.status = "error"
-            state.errors.append(f"{inner}: {data}")
-            continue
-        fmt = _formats.sniff(data[:16], name)
-        if fmt is None:
-            continue
-        _dispatch_member(state, inner, data, name, fmt, depth)
-
-
-def _scan_compressed(state: _State, record: FileRecord, shown: str, fh: BinaryIO, name: str, depth: int) -> None:
-    """A compressed pickle (joblib's compress=..., .pkl.gz): decompress in memory, bounded."""
-    head = fh.read(16)
-    fh.seek(0)
-    kind = _formats.compression_of(head) or "unknown"
-    record.format = f"{kind}-compressed"
-    if depth + 1 > state.options.max_depth:
-        raise FormatError(f"compression nested deeper than {state.options.max_depth} levels")
-    data = _formats.decompress_bounded(fh, kind, state.options.max_member_bytes)
-    inner_name = name.rsplit(".", 1)[0] if name.lower().endswith(tuple(_formats.COMPRESSED_SUFFIXES)) else name
-    fmt = _formats.sniff(data[:16], inner_name) or "pickle"
-    _dispatch(state, f"{shown}!{kind}", io.BytesIO(data), len(data), inner_name, fmt, depth=depth + 1)
-
-
 # -- keras / hdf5 ------------------------------------------------------------------------------
 
 
@@ -513,9 +447,18 @@ def _scan_hdf5(state: _State, record: FileRecord, shown: str, fs_path: Path | No
 def _scan_gguf(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size: int) -> None:
     info = _formats.check_gguf(fh, size)
     record.format = f"gguf v{info.version}"
+    from edgegate.model.scan import templates as _templates
+
     for key, template in info.chat_templates.items():
         flags = [f for f in _formats.TEMPLATE_RED_FLAGS if f in template]
         details = {"key": key, "length": len(template), "preview": template[:200]}
+        try:
+            issues = _templates.template_issues(template)
+        except _templates.TemplateError as exc:
+            record.status = "error"
+            state.errors.append(f"{shown}: chat template {key}: {exc}; what it does cannot be decided")
+            continue
+        flags = [f"{i.what} (line {i.line})" for i in issues] + flags
         if flags:
             record.dangerous += 1
             _finding(state, "EGM008", Severity.CRITICAL,
@@ -535,6 +478,7 @@ def _scan_onnx(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size
 
     if size > _onnx.MAX_ONNX_BYTES:
         raise FormatError(f"{size} bytes: larger than the 2 GiB ONNX protobuf limit")
+    _onnx.check_wire(fh, size)
     if fs_path is not None:
         model = _onnx.load_onnx_proto(path=fs_path)
     else:

@@ -21,6 +21,12 @@ MODEL_SUFFIXES = PICKLE_SUFFIXES | frozenset(
 )
 
 COMPRESSED_SUFFIXES = frozenset({".gz", ".z", ".zlib", ".bz2", ".xz", ".lzma", ".lz4"})
+#: Suffixes that say "pickle" on their own (a protocol 0/1 pickle has no magic bytes).
+STRONG_PICKLE_SUFFIXES = PICKLE_SUFFIXES - AMBIGUOUS_SUFFIXES
+#: Bytes read to sniff a format (a tar header's "ustar" magic is at offset 257).
+HEAD_BYTES = 512
+#: Opcodes a protocol 0/1 pickle starts with (MARK, GLOBAL, INST, containers, scalars).
+_PICKLE0_FIRST = frozenset(b"(ci]})ILFSVNKJMGUXT")
 
 MAX_NPY_HEADER = 1 << 20
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
@@ -32,33 +38,57 @@ class FormatError(Exception):
 
 
 def sniff(head: bytes, name: str) -> str | None:
-    """The format of a file from its first bytes (at least 16 when the file has them) and name."""
+    """The format of a file from its first bytes (`HEAD_BYTES` when the file has them) and name:
+    the magic bytes of `edgegate.io.formats`, then, failing closed, the format the suffix claims
+    (a `.pt` that is no known format is parsed as a pickle, and its errors are reported)."""
+    from edgegate.io import formats as _table
+
     suffix = _suffix(name)
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "zip"
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return "7z"
-    if head.startswith(b"\x93NUMPY"):
-        return "npy"
-    if head.startswith(b"GGUF"):
-        return "gguf"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "hdf5"
-    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
-        return "pickle"
-    if compression_of(head) is not None and (suffix in PICKLE_SUFFIXES or suffix in COMPRESSED_SUFFIXES):
+    magic = _table.by_magic(head)
+    if magic is not None and magic not in ("safetensors", "tflite"):
+        return magic
+    kind = compression_of(head)
+    if kind in ("gzip", "bz2", "xz") or (kind is not None and (suffix in PICKLE_SUFFIXES or suffix in COMPRESSED_SUFFIXES)):
         return "compressed"
-    if suffix == ".safetensors" or (len(head) >= 9 and head[8:9] == b"{" and head[9:10] in (b'"', b"}")):
+    if magic == "safetensors" or suffix == ".safetensors":
         return "safetensors"
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix in (".h5", ".hdf5"):
-        return "hdf5"
-    if suffix == ".npy":
-        return "npy"
-    if suffix in PICKLE_SUFFIXES:
+    claimed = _table.by_suffix(name)
+    if claimed in ("onnx", "hdf5", "npy", "pickle"):
+        return claimed
+    if maybe_pickle(head):
         return "pickle"
     return None
+
+
+def maybe_pickle(head: bytes) -> bool:
+    """Whether bytes without a PROTO opcode may start a protocol 0/1 pickle (`cos\nsystem\n…`,
+    `(dp0\n…`): the first opcodes parse. Only a hint: the whole stream decides (see
+    `weak_pickle`)."""
+    if not head or head[0] not in _PICKLE0_FIRST:
+        return False
+    import io
+    import pickletools
+
+    count = 0
+    try:
+        for op, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+            count += 1
+            if op.name == "STOP" or count >= 2:
+                return True
+    except Exception:  # pickletools raises ValueError and friends on bytes that are no pickle
+        return False
+    return False
+
+
+def weak_pickle(head: bytes, name: str) -> bool:
+    """A pickle known only from its content (no PROTO magic, no pickle suffix), or raw weights
+    with an ambiguous suffix: in a folder walk it counts as a pickle only when the stream shows it
+    is one (see the engine)."""
+    suffix = _suffix(name)
+    if suffix in AMBIGUOUS_SUFFIXES:
+        return True
+    has_magic = len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
+    return not has_magic and suffix not in STRONG_PICKLE_SUFFIXES
 
 
 def compression_of(head: bytes) -> str | None:
@@ -121,6 +151,11 @@ def decompress_bounded(fh: BinaryIO, kind: str, cap: int) -> bytes:
     return bytes(out)
 
 
+def suffix_of(name: str) -> str:
+    """The lower-case last suffix of a file or member name ('' when it has none)."""
+    return _suffix(name)
+
+
 def _suffix(name: str) -> str:
     base = name.rsplit("/", 1)[-1]
     return "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
@@ -169,15 +204,20 @@ def read_npy_header(fh: BinaryIO, size: int) -> NpyHeader:
     if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise FormatError(f".npy header has an invalid shape {shape!r}")
     descr = header["descr"]
-    has_object = "O" in repr(descr)
-    itemsize = None
-    if not has_object:
-        try:
-            import numpy as np
+    # the dtype as numpy.load builds it (`descr_to_dtype` turns a literal into a dtype; it never
+    # imports or calls anything named in the file): 'object', [('a', 'object')], nested fields
+    import numpy as np
 
-            itemsize = int(np.dtype(descr).itemsize) if isinstance(descr, str) else None
-        except (TypeError, ValueError):
-            raise FormatError(f".npy header has an invalid dtype {descr!r}") from None
+    try:
+        from numpy.lib.format import descr_to_dtype
+
+        dtype = descr_to_dtype(descr)
+    except Exception:  # numpy raises TypeError/ValueError/KeyError on a malformed descr
+        raise FormatError(f".npy header has an invalid dtype {str(descr)[:100]!r}") from None
+    if not isinstance(dtype, np.dtype):
+        raise FormatError(f".npy header has an invalid dtype {str(descr)[:100]!r}")
+    has_object = bool(dtype.hasobject)
+    itemsize = None if has_object else int(dtype.itemsize)
     return NpyHeader(descr, shape, start + hlen, has_object, itemsize)
 
 
@@ -238,7 +278,7 @@ def check_safetensors(fh: BinaryIO, size: int) -> SafetensorsInfo:
         if not isinstance(value, dict):
             raise FormatError(f"tensor {key!r}: entry is not an object")
         dtype, shape, offsets = value.get("dtype"), value.get("shape"), value.get("data_offsets")
-        if dtype not in _ST_DTYPE_BITS:
+        if not isinstance(dtype, str) or dtype not in _ST_DTYPE_BITS:
             raise FormatError(f"tensor {key!r}: unknown dtype {dtype!r}")
         if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
             raise FormatError(f"tensor {key!r}: invalid shape {shape!r}")
@@ -274,6 +314,11 @@ def check_safetensors(fh: BinaryIO, size: int) -> SafetensorsInfo:
 _GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _GGUF_STRING, _GGUF_ARRAY = 8, 9
 MAX_GGUF_STRING = 64 * 1024 * 1024
+#: Far above any real model (tens of keys; tensors in the thousands; vocabularies below 1M), and
+#: low enough that a sparse file declaring millions of entries is refused in well under a second.
+MAX_GGUF_KEYS = 1 << 16
+MAX_GGUF_TENSORS = 1 << 20
+MAX_GGUF_ARRAY_ITEMS = 1 << 22
 
 
 @dataclass
@@ -325,8 +370,9 @@ class _GgufReader:
                 width = struct.calcsize(_GGUF_SCALARS[itype])
                 self.take_skip(count * width)
                 return None
-            if count > self.size:
-                raise FormatError(f"GGUF array declares {count} items; the file has {self.size} bytes")
+            if count > self.size or count > MAX_GGUF_ARRAY_ITEMS:
+                raise FormatError(f"GGUF array declares {count} items (limit {MAX_GGUF_ARRAY_ITEMS}); "
+                                  f"the file has {self.size} bytes")
             if depth >= 4:
                 raise FormatError("GGUF arrays nested more than 4 deep")
             for _ in range(count):
@@ -354,10 +400,18 @@ def check_gguf(fh: BinaryIO, size: int) -> GgufInfo:
     kvs = r.u64()
     if tensors > size // 24 + 1 or kvs > size // 12 + 1:
         raise FormatError(f"GGUF header declares {tensors} tensors and {kvs} keys; impossible in {size} bytes")
+    if tensors > MAX_GGUF_TENSORS or kvs > MAX_GGUF_KEYS:
+        raise FormatError(f"GGUF header declares {tensors} tensors and {kvs} keys (limits {MAX_GGUF_TENSORS} "
+                          f"and {MAX_GGUF_KEYS})")
     info = GgufInfo(version, tensors, kvs)
     alignment = 32
+    keys: set[str] = set()
     for _ in range(kvs):
         key = r.string()
+        if not key or key in keys:
+            # llama.cpp refuses a file with a duplicate key; an empty one names nothing
+            raise FormatError(f"GGUF metadata key {key!r} is empty or duplicated")
+        keys.add(key)
         vtype = r.u32()
         wanted = key.startswith("tokenizer.chat_template") or key == "general.architecture"
         value = r.value(vtype, wanted or key == "general.alignment")
@@ -370,8 +424,12 @@ def check_gguf(fh: BinaryIO, size: int) -> GgufInfo:
                 raise FormatError(f"GGUF general.alignment {value!r} is not a power of two")
             alignment = value
     spans: list[tuple[str, int, int | None]] = []
+    names: set[str] = set()
     for _ in range(tensors):
         name = r.string()
+        if name in names:
+            raise FormatError(f"GGUF tensor {name!r} is declared twice")
+        names.add(name)
         ndim = r.u32()
         if ndim > 8:
             raise FormatError(f"GGUF tensor {name!r} has {ndim} dimensions")

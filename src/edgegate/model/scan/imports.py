@@ -9,6 +9,7 @@ NumPy, joblib and the standard containers need to rebuild tensors and arrays.
 from __future__ import annotations
 
 import enum
+import functools
 
 _WILDCARD = "*"
 
@@ -45,13 +46,25 @@ DENY: dict[str, frozenset[str] | str] = {
     "doctest": _WILDCARD, "idlelib": _WILDCARD, "lib2to3": _WILDCARD, "test": _WILDCARD,
     "uuid": _WILDCARD, "_osx_support": _WILDCARD, "_aix_support": _WILDCARD, "_pyrepl": _WILDCARD,
     "multiprocessing": _WILDCARD, "_posixsubprocess": _WILDCARD, "signal": _WILDCARD,
-    "tempfile": _WILDCARD, "fileinput": _WILDCARD,
+    "tempfile": _WILDCARD, "fileinput": _WILDCARD, "_pyio": _WILDCARD, "gzip": _WILDCARD,
+    "bz2": _WILDCARD, "lzma": _WILDCARD, "_compression": _WILDCARD, "tarfile": _WILDCARD,
+    "zipfile": _WILDCARD, "glob": _WILDCARD, "mmap": _WILDCARD, "dbm": _WILDCARD,
+    "sqlite3": _WILDCARD, "linecache": _WILDCARD, "site": _WILDCARD, "sysconfig": _WILDCARD,
     "cloudpickle": _WILDCARD, "pkgutil": _WILDCARD,
     "numpy.f2py": _WILDCARD, "numpy.testing": _WILDCARD, "numpy.distutils": _WILDCARD,
-    "numpy.ctypeslib": _WILDCARD,
-    "numpy": frozenset({"load", "loads", "fromfile", "save", "savez", "tofile"}),
+    "numpy.ctypeslib": _WILDCARD, "numpy.lib.format": _WILDCARD, "numpy.lib._format_impl": _WILDCARD,
+    "numpy.lib.npyio": _WILDCARD, "numpy.lib._npyio_impl": _WILDCARD, "numpy.lib._datasource": _WILDCARD,
+    "numpy": frozenset(
+        {"load", "loads", "fromfile", "save", "savez", "savez_compressed", "tofile", "memmap", "loadtxt",
+         "savetxt", "genfromtxt", "fromregex", "DataSource"}
+    ),
     "pandas": frozenset({"read_pickle", "read_csv", "eval"}),
-    "joblib": frozenset({"load"}),
+    "joblib": frozenset({"load", "dump"}),
+    # NDArrayWrapper makes joblib call np.load(filename, allow_pickle=True); ZNDArrayWrapper reads
+    # a file named in the pickle and sets it as the array's state
+    "joblib.numpy_pickle": frozenset({"load", "dump", "_unpickle", "load_compatibility", "NDArrayWrapper",
+                                      "ZNDArrayWrapper", "NumpyUnpickler", "ZipNumpyUnpickler"}),
+    "joblib.numpy_pickle_compat": _WILDCARD, "joblib.numpy_pickle_utils": _WILDCARD,
     "types": frozenset({"CodeType", "FunctionType", "LambdaType", "ModuleType", "MethodType"}),
     "functools": frozenset({"partial", "reduce"}),
     "operator": frozenset({"attrgetter", "itemgetter", "methodcaller"}),
@@ -61,7 +74,7 @@ DENY: dict[str, frozenset[str] | str] = {
     "io": frozenset({"FileIO", "open", "open_code"}),
     "_io": frozenset({"FileIO", "open", "open_code"}),
     "torch": frozenset({"load", "hub", "compile", "jit"}),
-    "torch.serialization": frozenset({"load", "_load"}),
+    "torch.serialization": _WILDCARD,
     "torch.storage": frozenset({"_load_from_bytes"}),
     "torch.hub": _WILDCARD, "torch.jit": _WILDCARD, "torch._inductor": _WILDCARD,
     "torch._dynamo": _WILDCARD, "torch.fx": _WILDCARD, "torch.utils.collect_env": _WILDCARD,
@@ -98,7 +111,7 @@ ALLOW: dict[str, frozenset[str]] = {
     "numpy.core.numeric": frozenset({"_frombuffer"}),
     "numpy._core.numeric": frozenset({"_frombuffer"}),
     "numpy.random._pickle": frozenset({"__randomstate_ctor", "__generator_ctor", "__bit_generator_ctor"}),
-    "joblib.numpy_pickle": frozenset({"NumpyArrayWrapper", "NDArrayWrapper", "ZNDArrayWrapper"}),
+    "joblib.numpy_pickle": frozenset({"NumpyArrayWrapper"}),
     "torch._utils": frozenset(
         {
             "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
@@ -125,6 +138,28 @@ ALLOW: dict[str, frozenset[str]] = {
         }
     ),
 }
+
+
+#: Exact imports allowed although their module is on the deny-list: what `torch.jit.save` writes
+#: into `code/*.debug_pkl` and `constants.pkl` (list builders and a type tag; torch/jit/_pickle.py).
+ALLOW_EXACT: frozenset[tuple[str, str]] = frozenset(
+    ("torch.jit._pickle", n)
+    for n in ("build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
+              "build_tensor_from_id", "restore_type_tag")
+)
+
+#: Modules whose classes may rebuild harmless data (a `PurePosixPath`), but whose methods reached
+#: through a protocol-4 dotted name (`Path.touch`, `Path.write_text`) act on files.
+_NO_METHODS = frozenset({"pathlib", "io", "_io", "codecs", "os.path", "posixpath", "ntpath"})
+
+
+@functools.cache
+def _module_names() -> frozenset[str]:
+    import sys
+
+    return frozenset(sys.stdlib_module_names) | frozenset(m.split(".")[0] for m in DENY) | frozenset(
+        {"torch", "numpy", "joblib", "pandas", "sklearn", "scipy", "keras", "tensorflow", "dill"}
+    )
 
 
 def _normalise(module: str, name: str) -> list[tuple[str, str]]:
@@ -168,8 +203,20 @@ def classify(module: str, name: str, *, resolved: bool = True) -> Verdict:
     pairs = _normalise(module.strip(), name.strip())
     if any(not m or not n or any(c in m + n for c in " \t\r\n\x00") for m, n in pairs[:1]):
         return Verdict.DANGEROUS
+    if any((m, n) in ALLOW_EXACT for m, n in pairs):
+        return Verdict.SAFE
     if any(_denied(m, n) for m, n in pairs):
         return Verdict.DANGEROUS
+    if "." in name:
+        # protocol 4 resolves a dotted name one attribute at a time, so `posixpath.os.system`,
+        # `torch.os.system` or `platform.os.popen` reach a module through another module's
+        # namespace: a qualified name no pickler writes for a class or function it defines
+        steps = name.split(".")
+        modules = _module_names()
+        if any(step in modules for step in steps[:-1]):
+            return Verdict.DANGEROUS
+        if any(m in _NO_METHODS or m.split(".")[0] in _NO_METHODS for m, _ in pairs):
+            return Verdict.DANGEROUS
     if "." in name and any(p.startswith("__") and p.endswith("__") for p in name.split(".")[1:]):
         # protocol 4 resolves dotted names attribute by attribute: `f.__globals__`,
         # `C.__init__.__globals__` reach module internals; no legitimate pickle uses them

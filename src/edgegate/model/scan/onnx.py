@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from edgegate.model.scan.formats import FormatError
 
@@ -29,6 +29,57 @@ class ExternalRef:
     critical: bool
 
 
+MAX_TOP_FIELDS = 1 << 20
+_GRAPH_FIELD = 7
+
+
+def check_wire(fh: BinaryIO, size: int) -> None:
+    """Walk the top-level fields of a ModelProto, reading only tags and lengths (a 1 GiB file is
+    a few seeks): bytes that are no ModelProto, or one without a graph, are refused before onnx
+    parses the whole file into memory."""
+    fh.seek(0)
+    pos = 0
+    fields = 0
+    graph = False
+    while pos < size:
+        tag, pos = _varint(fh, pos, size)
+        number, wire = tag >> 3, tag & 7
+        if number == 0 or wire in (3, 4, 6, 7):
+            raise FormatError(f"not a valid ONNX model: no protobuf field at byte {pos}")
+        if wire == 0:
+            _, pos = _varint(fh, pos, size)
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            length, pos = _varint(fh, pos, size)
+            pos += length
+            graph = graph or number == _GRAPH_FIELD
+        if pos > size:
+            raise FormatError(f"not a valid ONNX model: field {number} runs past the end of the file")
+        fh.seek(pos)
+        fields += 1
+        if fields > MAX_TOP_FIELDS:
+            raise FormatError(f"ONNX model has more than {MAX_TOP_FIELDS} top-level fields")
+    if not graph:
+        raise FormatError("ONNX model has no graph: nothing to check" if size else "empty ONNX file")
+    fh.seek(0)
+
+
+def _varint(fh: BinaryIO, pos: int, size: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = fh.read(1)
+        if not b:
+            raise FormatError("not a valid ONNX model: truncated")
+        pos += 1
+        value |= (b[0] & 0x7F) << shift
+        if not b[0] & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise FormatError(f"not a valid ONNX model: bad varint at byte {pos}")
+
+
 def load_onnx_proto(data: bytes | None = None, path: Path | None = None) -> Any:
     """Parse an ONNX model without loading external data; bad bytes are a `FormatError`."""
     import onnx
@@ -44,27 +95,42 @@ def load_onnx_proto(data: bytes | None = None, path: Path | None = None) -> Any:
 
 
 def iter_tensors(model: Any) -> Iterator[Any]:
-    """Every TensorProto in the model: initializers, sparse initializers and constant
-    attributes, in the main graph, subgraphs and functions."""
+    """Every TensorProto in the model: initializers, sparse initializers and tensor, sparse-tensor
+    and graph attributes, in the main graph, subgraphs and model-local functions."""
     graphs = [model.graph]
+    nodes: list[Any] = []
     for fn in getattr(model, "functions", []):
-        for node in fn.node:
-            graphs.extend(_attr_graphs(node))
+        nodes.extend(fn.node)
     count = 0
-    while graphs:
-        g = graphs.pop()
-        for t in g.initializer:
-            count += 1
-            yield t
-        for sp in g.sparse_initializer:
-            yield sp.values
-            yield sp.indices
-        for node in g.node:
+    while graphs or nodes:
+        if graphs:
+            g = graphs.pop()
+            for t in g.initializer:
+                count += 1
+                yield t
+            for sp in g.sparse_initializer:
+                count += 1
+                yield sp.values
+                yield sp.indices
+            nodes.extend(g.node)
+        while nodes:
+            node = nodes.pop()
             for attr in node.attribute:
                 if attr.HasField("t"):
+                    count += 1
                     yield attr.t
                 yield from attr.tensors
+                if attr.HasField("sparse_tensor"):
+                    count += 1
+                    yield attr.sparse_tensor.values
+                    yield attr.sparse_tensor.indices
+                for sp in attr.sparse_tensors:
+                    yield sp.values
+                    yield sp.indices
+                count += len(attr.tensors) + len(attr.sparse_tensors)
             graphs.extend(_attr_graphs(node))
+            if count > MAX_TENSORS:
+                raise FormatError(f"more than {MAX_TENSORS} tensors")
         if count > MAX_TENSORS:
             raise FormatError(f"more than {MAX_TENSORS} tensors")
 

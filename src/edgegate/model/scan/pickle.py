@@ -65,6 +65,8 @@ class PickleAnalysis:
     """Things a valid pickle never does (stack underflow, a memo key never stored)."""
     joblib_arrays: int = 0
     """Arrays whose data joblib stores inside the pickle stream (stepped over, not parsed)."""
+    first_value: object = None
+    """The first pickle's value when it is a literal (an int, a string), else None."""
 
     @property
     def complete(self) -> bool:
@@ -113,6 +115,8 @@ class _Obj:
 
     index: int
     args: tuple[object, ...]
+    state: object = None
+    """What BUILD set on it (a dtype's state tuple), or None."""
 
 
 @dataclass
@@ -125,6 +129,10 @@ class JoblibArray:
 
 
 _JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
+_COPYREG_CTORS = frozenset(
+    {("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("copyreg", "__newobj_ex__"),
+     ("copy_reg", "_reconstructor")}
+)
 
 
 _STRING_OPS = frozenset(
@@ -323,6 +331,8 @@ def analyse_pickle(
                 result.error_offset = stream.tell()
                 break
             result.pickles += 1
+            if result.pickles == 1:
+                result.first_value = walker.first_value
             if result.pickles == 1 and walker.first_value == TORCH_LEGACY_MAGIC:
                 result.torch_legacy = True
                 max_pickles = TORCH_LEGACY_PICKLES if max_pickles is None else max_pickles
@@ -342,13 +352,11 @@ def _joblib_payload(stream: _Reader | _MemReader, array: JoblibArray, result: Pi
     alignment pad) or, for object arrays, a nested pickle, which is analysed like any other."""
     result.joblib_arrays += 1
     if array.nbytes is None:
-        nested = _Walker(result)
+        # joblib reads it with a plain pickle Unpickler: a wrapper inside is not special there
+        nested = _Walker(result, joblib=False)
         for opcode, arg, pos in _genops(stream):
             result.opcodes += 1
             nested.step(opcode, arg, pos if pos is not None else 0)
-            if nested.pending is not None:
-                _joblib_payload(stream, nested.pending, result)
-                nested.pending = None
         if not nested.stopped:
             raise ValueError("nested pickle of a joblib object array ends without STOP")
         return
@@ -376,8 +384,12 @@ def _describe(exc: Exception) -> str:
 class _Walker:
     """The abstract stack machine. Values are literals, imported globals, marks or unknown."""
 
-    def __init__(self, result: PickleAnalysis) -> None:
+    def __init__(self, result: PickleAnalysis, *, joblib: bool = True) -> None:
         self.result = result
+        self.joblib = joblib
+        """Follow joblib's unpickler (array data after a NumpyArrayWrapper's BUILD)."""
+        self._wrapper = False
+        """The stream imports joblib's array wrapper (or something unresolvable that may be it)."""
         self.stack: list[object] = []
         self.memo: dict[int, object] = {}
         self.stopped = False
@@ -408,6 +420,8 @@ class _Walker:
             self.result.anomalies.append(text)
 
     def _import(self, module: str, name: str, pos: int, opcode: str, resolved: bool = True) -> _Ref:
+        if not resolved or (module, name) == _JOBLIB_WRAPPER:
+            self._wrapper = True
         self.result.imports.append(PickleImport(module, name, pos, opcode, resolved=resolved))
         return _Ref(len(self.result.imports) - 1)
 
@@ -488,9 +502,9 @@ class _Walker:
             module, _, attr = str(arg).partition(" ")
             ref = self._import(module, attr, pos, name)
             if name == "INST":
-                self._pop_mark(pos)
+                inst_args = self._pop_mark(pos)
                 self._call(ref)
-                self.stack.append(_UNKNOWN)
+                self.stack.append(_Obj(ref.index, tuple(inst_args)))
             else:
                 self.stack.append(ref)
             return
@@ -537,7 +551,9 @@ class _Walker:
             items = self._pop_mark(pos)
             if items:
                 self._call(items[0])
-            self.stack.append(_UNKNOWN)
+                self.stack.append(_obj(items[0], _Tup(tuple(items[1:]))))
+            else:
+                self.stack.append(_UNKNOWN)
             return
         if name == "NEWOBJ":
             args = self._pop(pos)
@@ -556,46 +572,96 @@ class _Walker:
             top = self.stack[-1] if self.stack else None
             if isinstance(top, _Ref):
                 self._call(top)
-            elif isinstance(top, _Obj) and self._is(top.index, _JOBLIB_WRAPPER):
-                self.pending = self._joblib_array(state, pos)
-                self.stack[-1] = _UNKNOWN  # joblib replaces the wrapper by the array
+            elif isinstance(top, _Obj):
+                if top.state is None:
+                    top.state = state
+                if self.joblib and self._class_is(top, _JOBLIB_WRAPPER):
+                    self.pending = self._joblib_array(state, pos)
+                    self.stack[-1] = _UNKNOWN  # joblib replaces the wrapper by the array
+            elif self.joblib and self.wrapper_imported():
+                # joblib checks isinstance(top, NumpyArrayWrapper) on every BUILD: an object
+                # whose class is not known here may be one, and then raw bytes would follow
+                raise ValueError(
+                    f"BUILD at byte {pos} on an object edgegate cannot identify, in a stream that "
+                    "imports joblib's array wrapper: cannot follow joblib's reading"
+                )
             return
         self._generic(opcode, pos)
+
+    def wrapper_imported(self) -> bool:
+        return self._wrapper
+
+    def _class_is(self, obj: _Obj, target: tuple[str, str]) -> bool:
+        """The class of an object built by calling an import: the import itself, or the class
+        passed to copyreg's `_reconstructor` / `__newobj__` / `__newobj_ex__`."""
+        if self._is(obj.index, target):
+            return True
+        imp = self.result.imports[obj.index]
+        if (imp.module, imp.name) in _COPYREG_CTORS and obj.args and isinstance(obj.args[0], _Ref):
+            return self._is(obj.args[0].index, target)
+        return False
 
     def _is(self, index: int, target: tuple[str, str]) -> bool:
         imp = self.result.imports[index]
         return imp.resolved and (imp.module, imp.name) == target
 
     def _joblib_array(self, state: object, pos: int) -> JoblibArray:
-        """Size of the raw data that follows a NumpyArrayWrapper, from its literal state."""
+        """Size of the raw data that follows a NumpyArrayWrapper, from its literal state, the way
+        joblib's `read_array` computes it; anything edgegate cannot be sure of is an error."""
         if not isinstance(state, _Dict):
             raise ValueError(f"joblib array wrapper without a literal state at byte {pos}")
         shape = state.items.get("shape")
-        dtype = state.items.get("dtype")
-        align = state.items.get("numpy_array_alignment_bytes")
-        aligned = isinstance(align, _Lit) and bool(align.value)
         dims = shape.items if isinstance(shape, _Tup) else None
         if dims is None or not all(isinstance(d, _Lit) and isinstance(d.value, int) and d.value >= 0 for d in dims):
             raise ValueError(f"joblib array wrapper with a non-literal shape at byte {pos}")
-        if not (isinstance(dtype, _Obj) and self._is(dtype.index, ("numpy", "dtype")) and dtype.args
-                and isinstance(dtype.args[0], _Lit) and isinstance(dtype.args[0].value, str)):
-            raise ValueError(f"joblib array wrapper with a dtype edgegate cannot size at byte {pos}")
-        code = dtype.args[0].value
-        if code.startswith("O"):
-            return JoblibArray(None, aligned)
-        import numpy as np
-
-        try:
-            itemsize = int(np.dtype(code).itemsize)
-        except (TypeError, ValueError):
-            raise ValueError(f"joblib array with unknown dtype {code!r} at byte {pos}") from None
+        # joblib: `if numpy_array_alignment_bytes is not None: read the padding`
+        align = state.items.get("numpy_array_alignment_bytes", _Lit(None))
+        if not isinstance(align, _Lit):
+            raise ValueError(f"joblib array wrapper with a non-literal alignment at byte {pos}")
+        itemsize, hasobject = self._dtype_facts(state.items.get("dtype"), pos)
+        if hasobject:
+            return JoblibArray(None, align.value is not None)
         if itemsize == 0:
-            raise ValueError(f"joblib array with a zero-size dtype {code!r} at byte {pos}")
+            raise ValueError(f"joblib array with a zero-size dtype at byte {pos}")
         count = 1
         for d in dims:
             assert isinstance(d, _Lit) and isinstance(d.value, int)
             count *= d.value
-        return JoblibArray(count * itemsize, aligned)
+        return JoblibArray(count * itemsize, align.value is not None)
+
+    def _dtype_facts(self, dtype: object, pos: int, depth: int = 0) -> tuple[int, bool]:
+        """(itemsize, hasobject) of a pickled numpy dtype as `dtype.__setstate__` sets them: the
+        flags of a version-3/4 state decide `hasobject`; a flexible type takes its elsize."""
+        if not (isinstance(dtype, _Obj) and self._is(dtype.index, ("numpy", "dtype")) and dtype.args
+                and isinstance(dtype.args[0], _Lit) and isinstance(dtype.args[0].value, str) and depth < 32):
+            raise ValueError(f"joblib array wrapper with a dtype edgegate cannot size at byte {pos}")
+        import numpy as np
+
+        code = dtype.args[0].value
+        try:
+            base = np.dtype(code)
+        except (TypeError, ValueError):
+            raise ValueError(f"joblib array with unknown dtype {code[:40]!r} at byte {pos}") from None
+        state = dtype.state
+        if state is None:
+            return int(base.itemsize), bool(base.hasobject)
+        items = state.items if isinstance(state, _Tup) else None
+        if (
+            items is None
+            or len(items) not in (8, 9)
+            or not all(isinstance(items[i], _Lit) for i in (0, 5, 7))
+            or not isinstance(items[0], _Lit) or items[0].value not in (3, 4)
+        ):
+            raise ValueError(f"joblib array dtype with a state edgegate cannot follow at byte {pos}")
+        elsize, flags = items[5], items[7]
+        assert isinstance(elsize, _Lit) and isinstance(flags, _Lit)
+        if not isinstance(elsize.value, int) or not isinstance(flags.value, int):
+            raise ValueError(f"joblib array dtype with a non-integer state at byte {pos}")
+        hasobject = bool(flags.value & 1)  # NPY_ITEM_HASOBJECT, taken from the state as is
+        itemsize = int(base.itemsize)
+        if base.kind in "VSU" and elsize.value >= 0:
+            itemsize = elsize.value
+        return itemsize, hasobject
 
     def _generic(self, opcode: pickletools.OpcodeInfo, pos: int) -> None:
         mark_at, pops, pushes = _EFFECTS[opcode.name]
