@@ -152,5 +152,7 @@ def test_drift_refuses_external_data_outside_the_folder(onnx_models: dict[str, P
                 e.value = "../secret.data"
     (tmp_path / "secret.data").write_bytes((folder / "w.data").read_bytes())
     onnx.save(evil, str(target))
-    with pytest.raises(InputError, match="refusing to run"):
+    with pytest.raises(InputError, match="leaves the model folder"):
         measure_drift(target, onnx_models["mlp"], samples=1, runs=1)
+    with pytest.raises(InputError, match="leaves the model folder"):  # without --reference too
+        quant_facts(target)
