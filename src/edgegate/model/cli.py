@@ -77,6 +77,15 @@ def quant(
     samples: Annotated[int, typer.Option(min=1, help="Random input samples when --inputs is not given.")] = 16,
     runs: Annotated[int, typer.Option(min=1, help="Timed runs per model (median is reported).")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the random inputs.")] = 0,
+    shape: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--shape", help="Random inputs: NAME=1x3x224x224 sets the dynamic dimensions (repeatable)."),
+    ] = None,
+    top1_output: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--top1-output", help="Output holding class scores on its last axis (repeatable; default: "
+                                            "Softmax/LogSoftmax outputs and rank-2 linear heads)."),
+    ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -85,6 +94,7 @@ def quant(
     --reference: output drift, size and latency ratios against the fp32 model."""
 
     def produce() -> list[GateResult]:
+        from edgegate.model.drift import parse_shapes
         from edgegate.model.quant import DriftThresholds, run_quant
 
         t = DriftThresholds(
@@ -97,7 +107,8 @@ def quant(
         )
         return [
             run_quant(model, reference=reference, inputs=inputs, thresholds=t, require_quantized=require_quantized,
-                      samples=samples, runs=runs, seed=seed)
+                      samples=samples, runs=runs, seed=seed, shapes=parse_shapes(shape or []),
+                      top1_outputs=top1_output or None)
         ]
 
     raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate model quant"))

@@ -93,6 +93,7 @@ def _quant(cfg: Mapping[str, Any], config: Config) -> list[GateResult]:
         )
         reference = merged.get("reference")
         inputs = merged.get("inputs")
+        shapes = {str(k): [int(d) for d in v] for k, v in (merged.get("shapes") or {}).items()}
         out.append(
             run_quant(
                 config.resolve(merged["path"]),
@@ -103,6 +104,8 @@ def _quant(cfg: Mapping[str, Any], config: Config) -> list[GateResult]:
                 samples=int(merged.get("samples", 16)),
                 runs=int(merged.get("runs", 20)),
                 seed=int(merged.get("seed", 0)),
+                shapes=shapes,
+                top1_outputs=merged.get("top1-outputs") or None,
             )
         )
     return out
