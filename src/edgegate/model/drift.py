@@ -198,7 +198,7 @@ def _softmax_axis(node: Any, opset: int) -> int:
 
 def classifier_outputs(proto: Any) -> dict[str, tuple[str, int | None]]:
     """Output name → ('softmax', axis) or ('linear', None) for outputs that look like class
-    scores; others are absent."""
+    scores (axis None: not known, judged only on rank-2 outputs); others are absent."""
     producers = {o: n for n in proto.graph.node for o in n.output}
     opset = next((int(o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
     out: dict[str, tuple[str, int | None]] = {}
@@ -210,19 +210,27 @@ def classifier_outputs(proto: Any) -> dict[str, tuple[str, int | None]]:
             continue
         if node.op_type in _SOFTMAX:
             out[name] = ("softmax", _softmax_axis(node, opset))
+        elif node.op_type == "Div" and node.input and _through(producers, node.input[0]) == "Exp":
+            out[name] = ("softmax", None)  # exp(x) / sum(exp(x)) spelled out (jax2tf, tf2onnx)
         elif node.op_type in _LINEAR or (node.op_type == "Add" and any(
                 (p := producers.get(i)) is not None and p.op_type in _LINEAR for i in node.input)):
             out[name] = ("linear", None)
     return out
 
 
+def _through(producers: Mapping[str, Any], name: str) -> str | None:
+    node, hops = producers.get(name), 0
+    while node is not None and node.op_type in _THROUGH and node.input and hops < 50:
+        node, hops = producers.get(node.input[0]), hops + 1
+    return None if node is None else str(node.op_type)
+
+
 def _is_class_axis_last(kind: tuple[str, int | None], rank: int) -> bool:
     if rank < 2:
         return False
-    if kind[0] == "softmax":
-        assert kind[1] is not None
+    if kind[0] == "softmax" and kind[1] is not None:
         return kind[1] % rank == rank - 1
-    return rank == 2
+    return rank == 2  # a linear head or a spelled-out softmax: [batch, classes]
 
 
 def _check_models(mp: Path, rp: Path) -> tuple[Any, Any]:
