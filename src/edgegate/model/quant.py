@@ -48,6 +48,9 @@ class QuantFacts:
     """Bytes of the float initializers those ops read."""
     float_compute_weight_fraction: float = 0.0
     subgraphs: int = 0
+    qdq_weights_stored_float: int = 0
+    """QDQ weights kept as float on disk (QuantizeLinear of a float initializer/Constant)."""
+    qdq_weights_stored_float_bytes: int = 0
     op_types: dict[str, int] = field(default_factory=dict)
     size_on_disk: int = 0
     external_files: list[str] = field(default_factory=list)
@@ -81,6 +84,12 @@ def _bits(data_type: int) -> int:
         return 0
 
 
+def _nbytes(t: Any) -> int:
+    """Bytes of a tensor from its dims and type (its data is never read)."""
+    numel = math.prod(t.dims) if t.dims else 1
+    return (numel * _bits(t.data_type) + 7) // 8
+
+
 def quant_facts(path: str | Path) -> QuantFacts:
     """Static facts: quantization operators, QDQ pairs, weight bytes per dtype, compute ops
     left in float (main graph, subgraphs, functions), size on disk including external data.
@@ -103,20 +112,17 @@ def quant_facts(path: str | Path) -> QuantFacts:
     facts.integer_ops = {k: v for k, v in sorted(op_types.items()) if k in INTEGER_OPS or k in BLOCK_QUANT_OPS}
     facts.dynamic_quantize_linear = op_types.get("DynamicQuantizeLinear", 0)
     facts.subgraphs = g.subgraphs
+    facts.qdq_weights_stored_float = len(g.float_stored_qdq)
+    facts.qdq_weights_stored_float_bytes = sum(_nbytes(t) for t in g.float_stored_qdq.values())
     # Weight bytes per dtype, from dims (external data is never read).
     by_type: Counter[str] = Counter()
-    sizes: dict[str, int] = {}
     for t in iter_tensors(model):
-        numel = math.prod(t.dims) if t.dims else 1
-        nbytes = (numel * _bits(t.data_type) + 7) // 8
-        by_type[_dtype_name(t.data_type)] += nbytes
-        if t.name:
-            sizes.setdefault(t.name, nbytes)
+        by_type[_dtype_name(t.data_type)] += _nbytes(t)
     total = sum(by_type.values())
     facts.weight_bytes = dict(by_type.most_common())
     facts.weight_fraction = {k: round(v / total, 4) for k, v in by_type.most_common()} if total else {}
     facts.float_compute_ops = dict(sorted(g.float_compute_ops.items()))
-    facts.float_compute_weight_bytes = sum(sizes.get(n, 0) for n in g.float_weights)
+    facts.float_compute_weight_bytes = sum(_nbytes(t) for t in g.float_weights.values())
     facts.float_compute_weight_fraction = round(facts.float_compute_weight_bytes / total, 4) if total else 0.0
     base = p.resolve().parent
     ext = external_files(model, p)
@@ -193,6 +199,9 @@ def run_quant(
     if facts.float_compute_ops:
         rows.append(["float compute ops", ", ".join(f"{k}×{v}" for k, v in facts.float_compute_ops.items()),
                      f"{facts.float_compute_weight_fraction:.1%} of weight bytes", ""])
+    if facts.qdq_weights_stored_float:
+        rows.append(["QDQ weights stored as float", facts.qdq_weights_stored_float,
+                     f"{facts.qdq_weights_stored_float_bytes} bytes", ""])
     if require_quantized and not facts.quantized:
         findings.append(
             Finding(GATE, "EGQ001", Severity.HIGH,

@@ -34,9 +34,11 @@ class GraphFacts:
     qdq_pairs: int = 0
     dq_weights: int = 0
     float_compute_ops: Counter[str] = field(default_factory=Counter)
-    float_weights: dict[str, int] = field(default_factory=dict)
-    """Float initializers feeding compute ops: name → data type."""
+    float_weights: dict[str, Any] = field(default_factory=dict)
+    """Float initializers (or Constant tensors) feeding compute ops: name → TensorProto."""
     subgraphs: int = 0
+    float_stored_qdq: dict[str, Any] = field(default_factory=dict)
+    """Weights stored as float and quantized by a QuantizeLinear in the graph (at load time)."""
 
 
 @dataclass
@@ -69,32 +71,29 @@ def _subgraphs(node: Any) -> Iterator[Any]:
         yield from attr.graphs
 
 
-def _constant_type(node: Any) -> int | None:
+def _constant_tensor(node: Any) -> Any | None:
     for attr in node.attribute:
         if attr.name == "value" and attr.HasField("t"):
-            return int(attr.t.data_type)
-        if attr.name in ("value_float", "value_floats"):
-            return 1
+            return attr.t
     return None
 
 
-def _weight_origin(name: str, scope: _Scope) -> tuple[str, str, int] | None:
-    """('float'|'quantized', initializer name, data type) when `name` is a weight, else None."""
+def _weight_origin(name: str, scope: _Scope) -> tuple[str, str, Any] | None:
+    """('float'|'quantized', name, TensorProto) when `name` is a weight, else None."""
     seen = 0
     while name and seen < 1000:
         seen += 1
         init = scope.initializer(name)
         if init is not None:
-            dtype = int(init.data_type)
-            return ("float" if dtype in _FLOAT_TYPES else "quantized", name, dtype)
+            return ("float" if int(init.data_type) in _FLOAT_TYPES else "quantized", name, init)
         node = scope.producer(name)
         if node is None:
             return None  # a graph input: an activation
         if node.op_type == "Constant":
-            ctype = _constant_type(node)
-            return None if ctype is None else ("float" if ctype in _FLOAT_TYPES else "quantized", name, ctype)
+            t = _constant_tensor(node)
+            return None if t is None else ("float" if int(t.data_type) in _FLOAT_TYPES else "quantized", name, t)
         if node.op_type == "DequantizeLinear":
-            return ("quantized", name, 0)
+            return ("quantized", name, None)
         if node.op_type not in PASS_THROUGH or not node.input:
             return None
         name = node.input[0]
@@ -112,6 +111,9 @@ def _walk(nodes: Any, scope: _Scope, facts: GraphFacts, depth: int) -> None:
             src = scope.producer(node.input[0])
             if src is not None and src.op_type == "QuantizeLinear":
                 facts.qdq_pairs += 1
+                origin = _weight_origin(src.input[0], scope) if src.input else None
+                if origin is not None and origin[0] == "float":
+                    facts.float_stored_qdq.setdefault(origin[1], origin[2])
             init = scope.initializer(node.input[0])
             if init is not None and int(init.data_type) in _LOW_BIT_INT:
                 facts.dq_weights += 1
@@ -121,8 +123,8 @@ def _walk(nodes: Any, scope: _Scope, facts: GraphFacts, depth: int) -> None:
                       if (o := _weight_origin(node.input[i], scope)) is not None and o[0] == "float"]
             if floats:
                 facts.float_compute_ops[node.op_type] += 1
-                for _, init_name, dtype in floats:
-                    facts.float_weights.setdefault(init_name, dtype)
+                for _, init_name, tensor in floats:
+                    facts.float_weights.setdefault(init_name, tensor)
         for g in _subgraphs(node):
             facts.subgraphs += 1
             _walk(g.node, _graph_scope(g, scope), facts, depth + 1)
