@@ -118,7 +118,10 @@ def quant(
 def bias(
     predictions: Annotated[Path, typer.Argument(help="CSV (or Parquet / JSON lines with pandas) of predictions.")],
     label: Annotated[str, typer.Option("--label", help="Column with the true binary label.")],
-    group: Annotated[str, typer.Option("--group", help="Column with the sensitive attribute.")],
+    group: Annotated[
+        list[str], typer.Option("--group", help="Column with a sensitive attribute; repeat it for intersectional "
+                                                 "groups (--group race --group sex).")
+    ],
     prediction: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--prediction", help="Column with the binary (or categorical) prediction."),
@@ -140,6 +143,14 @@ def bias(
         Optional[str],  # noqa: UP045
         typer.Option("--positive-values", help="Comma-separated prediction values meaning positive, e.g. Medium,High."),
     ] = None,
+    favourable_label: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--favourable-label", help="The prediction value that is the favourable outcome (1, 0, or a "
+                                                 "categorical value such as Low); default: judge both outcomes."),
+    ] = None,
+    min_group_size: Annotated[
+        int, typer.Option("--min-group-size", min=1, help="Groups with fewer rows are reported but not judged.")
+    ] = 1,
     max_fpr_gap: Annotated[float, typer.Option(help="Fail above this FPR gap.")] = 0.10,
     max_fnr_gap: Annotated[float, typer.Option(help="Fail above this FNR gap.")] = 0.10,
     min_disparate_impact: Annotated[float, typer.Option(help="Fail below this ratio (four-fifths rule).")] = 0.80,
@@ -162,13 +173,15 @@ def bias(
 
         spec = BiasSpec(
             label=label,
-            group=group,
+            group=group[0] if len(group) == 1 else tuple(group),
             prediction=prediction,
             score=score,
             threshold=threshold,
             privileged=privileged,
             positive_label=positive_label,
             positive_values=_split(positive_values),
+            favourable_label=favourable_label,
+            min_group_size=min_group_size,
         )
         t = Thresholds(
             max_fpr_gap=max_fpr_gap,
