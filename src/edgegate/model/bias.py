@@ -361,7 +361,7 @@ def evaluate(report: BiasReport, spec: BiasSpec, thresholds: Thresholds, shown: 
         if value is None or not math.isfinite(value):
             raise InputError(f"{what} is undefined for this data; the limit on it cannot be checked", shown)
         ok = value <= limit if upper else value >= limit
-        checks.append([metric, f"{value:.4f}", ("≤ " if upper else "≥ ") + f"{limit:.2f}", "pass" if ok else "FAIL"])
+        checks.append([metric, f"{value:.4f}", ("≤ " if upper else "≥ ") + (f"{limit:.2f}" if round(limit, 2) == limit else f"{limit:g}"), "pass" if ok else "FAIL"])
         if not ok:
             between = f" (between {pair[0]!r} and {pair[1]!r})" if pair else ""
             findings.append(

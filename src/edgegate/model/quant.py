@@ -219,6 +219,14 @@ def run_quant(
         if drift.inputs == "random":
             dims = "; ".join(f"{k} axes {v} set to 1" for k, v in drift.defaulted_dims.items())
             source = f"random: {drift.samples} samples (seed {drift.seed})" + (f"; {dims}" if dims else "")
+            findings.append(
+                Finding(GATE, "EGQ008", Severity.INFO,
+                        f"drift was measured on {drift.samples} seeded random input samples"
+                        + (f" ({dims})" if dims else "") + ", not on real data; pass --inputs for a verdict "
+                        "on the inputs the model will see", Location(path=shown), title="Random inputs",
+                        details={"samples": drift.samples, "seed": drift.seed, "defaulted_dims": drift.defaulted_dims},
+                        blocking=False)
+            )
         else:
             source = f"{drift.inputs}: {drift.samples} samples"
         rows.append(["inputs", source, "", ""])
