@@ -96,7 +96,7 @@ def quant_facts(path: str | Path) -> QuantFacts:
     An empty file, a model without a graph or nodes, or broken or escaping external data is an
     `InputError`: nothing is reported about a model that cannot be judged."""
     from edgegate.model.onnx_model import external_files, load_model
-    from edgegate.model.quant_graph import analyse
+    from edgegate.model.quant_graph import analyse, text
     from edgegate.model.scan.onnx import iter_tensors
 
     p = Path(path)
@@ -104,7 +104,7 @@ def quant_facts(path: str | Path) -> QuantFacts:
     g = analyse(model)
     op_types = g.op_types
     facts = QuantFacts(path=str(path), quantized=False, op_types=dict(sorted(op_types.items())))
-    facts.opset = {(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import}
+    facts.opset = {(text(o.domain) or "ai.onnx"): int(o.version) for o in model.opset_import}
     facts.quantize_linear = op_types.get("QuantizeLinear", 0)
     facts.dequantize_linear = op_types.get("DequantizeLinear", 0)
     facts.qdq_pairs = g.qdq_pairs

@@ -64,6 +64,11 @@ class _Scope:
         return None
 
 
+def text(value: Any) -> str:
+    """A protobuf string field as text: protobuf hands back `bytes` when it is not UTF-8."""
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)
+
+
 def _subgraphs(node: Any) -> Iterator[Any]:
     for attr in node.attribute:
         if attr.HasField("g"):
@@ -106,8 +111,9 @@ def _walk(nodes: Any, scope: _Scope, facts: GraphFacts, depth: int) -> None:
 
         raise InputError(f"subgraphs nested deeper than {_MAX_DEPTH} levels")
     for node in nodes:
-        facts.op_types[node.op_type] += 1
-        if node.op_type == "DequantizeLinear" and node.input:
+        op = text(node.op_type)
+        facts.op_types[op] += 1
+        if op == "DequantizeLinear" and node.input:
             src = scope.producer(node.input[0])
             if src is not None and src.op_type == "QuantizeLinear":
                 facts.qdq_pairs += 1
@@ -117,12 +123,12 @@ def _walk(nodes: Any, scope: _Scope, facts: GraphFacts, depth: int) -> None:
             init = scope.initializer(node.input[0])
             if init is not None and int(init.data_type) in _LOW_BIT_INT:
                 facts.dq_weights += 1
-        positions = WEIGHT_INPUTS.get(node.op_type)
-        if positions and node.domain in ("", "ai.onnx", "com.microsoft"):
+        positions = WEIGHT_INPUTS.get(op)
+        if positions and text(node.domain) in ("", "ai.onnx", "com.microsoft"):
             floats = [o for i in positions if i < len(node.input) and node.input[i]
                       if (o := _weight_origin(node.input[i], scope)) is not None and o[0] == "float"]
             if floats:
-                facts.float_compute_ops[node.op_type] += 1
+                facts.float_compute_ops[op] += 1
                 for _, init_name, tensor in floats:
                     facts.float_weights.setdefault(init_name, tensor)
         for g in _subgraphs(node):
