@@ -230,3 +230,34 @@ def test_onnxruntime_leaves_home_alone(onnx_models: dict[str, Path], tmp_path: P
     probe = f"import onnxruntime as o; o.InferenceSession(r'{onnx_models['mlp']}', providers=['CPUExecutionProvider'])"
     subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True, timeout=120)
     assert list(home.rglob("deviceid")), "onnxruntime no longer writes a device id: drop this control"
+
+
+def test_config_shapes_top1_and_inputs_without_reference(onnx_models: dict[str, Path], tmp_path: Path,
+                                                          cli) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    conv, qdq = onnx_models["conv"], onnx_models["conv_qdq"]
+    (tmp_path / "edgegate.toml").write_text(f"""
+[model.quant]
+samples = 2
+runs = 1
+min-top1-agreement = 0.0
+
+[[model.quant.models]]
+path = "{qdq}"
+reference = "{conv}"
+shapes = {{ img = [2, 3, 8, 8] }}
+top1-outputs = ["scores"]
+""")
+    res = cli("check", tmp_path, "-f", "json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    drift = json.loads(res.stdout)["gates"][0]["stats"]["drift"]
+    assert drift["defaulted_dims"] == {} and drift["top1_outputs"] == ["scores"] and drift["inputs"] == "random"
+    (tmp_path / "edgegate.toml").write_text(f"""
+[[model.quant.models]]
+path = "{qdq}"
+inputs = "{tmp_path / 'in.npz'}"
+""")
+    res = cli("check", tmp_path, "-f", "json")
+    gate = json.loads(res.stdout)["gates"][0]
+    assert res.exit_code == 2 and gate["status"] == "error" and "--reference" in gate["errors"][0]
