@@ -119,7 +119,14 @@ def test_sparse_gigabyte_onnx_is_refused_without_being_read(tmp_path: Path) -> N
     with framed.open("wb") as fh:
         fh.write(header)
         fh.truncate(len(header) + size - 16)
-    for path in (sparse, framed):
+    nested = tmp_path / "nested.onnx"  # ... and a graph whose one 1 GiB initializer is all zeros
+    inner = 1024**3
+    tensor_field = b"\x2a" + bytes(_varint(inner))
+    graph = b"\x3a" + bytes(_varint(len(tensor_field) + inner))
+    with nested.open("wb") as fh:
+        fh.write(b"\x08\x08" + graph + tensor_field)
+        fh.truncate(2 + len(graph) + len(tensor_field) + inner)
+    for path in (sparse, framed, nested):
         rc, rss = _child_peak_rss_mb(["model", "quant", str(path)])
         assert rc == 2
         assert rss < 512, f"{path.name}: peak RSS {rss} MiB: the file was read"

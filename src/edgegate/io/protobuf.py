@@ -33,16 +33,29 @@ class ProtobufError(InputError):
     """The bytes are not a well-formed protobuf message."""
 
 
-def _varint(fh: BinaryIO, pos: int, end: int) -> tuple[int, int]:
-    fh.seek(pos)
-    raw = fh.read(min(10, end - pos))
-    value = shift = 0
-    for i, byte in enumerate(raw):
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos + i + 1
-        shift += 7
-    raise ProtobufError(f"truncated or overlong varint at byte {pos}")
+class _Window:
+    """Reads through a small moving buffer: small fields cost no system call each, a large
+    field is stepped over by moving the window (one `seek` + `read`)."""
+
+    SIZE = 64 * 1024
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._start = 0
+        self._buf = b""
+
+    def varint(self, pos: int, end: int) -> tuple[int, int]:
+        if not (self._start <= pos and pos + 10 <= self._start + len(self._buf)):
+            self._fh.seek(pos)
+            self._start, self._buf = pos, self._fh.read(self.SIZE)
+        raw = self._buf[pos - self._start: pos - self._start + min(10, end - pos)]
+        value = shift = 0
+        for i, byte in enumerate(raw):
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value, pos + i + 1
+            shift += 7
+        raise ProtobufError(f"truncated or overlong varint at byte {pos}")
 
 
 def iter_fields(fh: BinaryIO, start: int, end: int) -> Iterator[Field]:
@@ -50,22 +63,23 @@ def iter_fields(fh: BinaryIO, start: int, end: int) -> Iterator[Field]:
     (field number 0, a group or unknown wire type, a value past `end`) is a `ProtobufError`."""
     pos = start
     count = 0
+    window = _Window(fh)
     while pos < end:
         count += 1
         if count > MAX_FIELDS:
             raise ProtobufError(f"more than {MAX_FIELDS:,} fields in one message")
-        tag, pos = _varint(fh, pos, end)
+        tag, pos = window.varint(pos, end)
         number, wire = tag >> 3, tag & 7
         if number == 0:
             raise ProtobufError(f"field number 0 at byte {pos - 1} (not a protobuf message)")
         if wire == _VARINT:
-            _, value_end = _varint(fh, pos, end)
+            _, value_end = window.varint(pos, end)
         elif wire == _I64:
             value_end = pos + 8
         elif wire == _I32:
             value_end = pos + 4
         elif wire == _LEN:
-            length, pos = _varint(fh, pos, end)
+            length, pos = window.varint(pos, end)
             value_end = pos + length
         else:
             raise ProtobufError(f"wire type {wire} of field {number} at byte {pos - 1} is not supported")

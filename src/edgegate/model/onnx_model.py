@@ -22,6 +22,9 @@ MAX_ONNX_BYTES = 2 * 1024**3
 
 _MODEL_IR_VERSION, _MODEL_GRAPH = 1, 7
 _LEN = 2
+_GRAPH_MESSAGES = frozenset({1, 5, 15})  # GraphProto.node, .initializer, .sparse_initializer
+_GRAPH_FIELDS_WALKED = 10_000
+_PEEK_ABOVE = 1024 * 1024
 
 
 def _probe(path: Path) -> None:
@@ -57,8 +60,11 @@ def _probe(path: Path) -> None:
             raise InputError("the ONNX model has no graph: nothing to judge", path)
         if not ir_version:
             raise InputError("not a valid ONNX model: no ir_version", path)
-        for _ in iter_fields(fh, graph.start, graph.end):
-            pass
+        for i, f in enumerate(iter_fields(fh, graph.start, graph.end)):
+            if i >= _GRAPH_FIELDS_WALKED:
+                break  # the rest is left to the parser: the walk only has to catch junk early
+            if f.number in _GRAPH_MESSAGES and f.wire_type == _LEN and f.end - f.start > _PEEK_ABOVE:
+                next(iter_fields(fh, f.start, f.end), None)  # a large node/tensor must start like one
 
 
 def _protobuf_error(exc: InputError, path: Path) -> InputError:
