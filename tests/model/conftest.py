@@ -3,10 +3,15 @@ onnx.helper, quantized with onnxruntime.quantization (dynamic, and static in QDQ
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# onnxruntime writes a device id under ~/.cache/Microsoft at import unless this is set; the
+# tests import it directly (quantization, independent runs), so keep the test user's HOME clean.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 def build_mlp(path: Path, seed: int = 0, width: int = 32) -> Path:

@@ -64,7 +64,8 @@ def test_drift_thresholds_fail_the_gate(onnx_models: dict[str, Path]) -> None:
     strict = DriftThresholds(max_abs_error=1e-9, min_cosine=0.99, min_top1_agreement=0.5)
     res = run_quant(onnx_models["conv_qdq"], reference=onnx_models["conv"], thresholds=strict, samples=4, runs=2)
     assert res.status is Status.FAILED
-    assert [f.rule_id for f in res.findings] == ["EGQ002"]
+    assert [f.rule_id for f in res.findings] == ["EGQ008", "EGQ002"]  # EGQ008: informational, random inputs
+    assert not res.findings[0].blocking
     assert res.stats["quantized"] is True and res.stats["drift"]["samples"] == 4
     loose = run_quant(onnx_models["conv_qdq"], reference=onnx_models["conv"], samples=4, runs=2,
                       thresholds=DriftThresholds(max_abs_error=10.0, min_top1_agreement=0.0))
@@ -152,5 +153,7 @@ def test_drift_refuses_external_data_outside_the_folder(onnx_models: dict[str, P
                 e.value = "../secret.data"
     (tmp_path / "secret.data").write_bytes((folder / "w.data").read_bytes())
     onnx.save(evil, str(target))
-    with pytest.raises(InputError, match="refusing to run"):
+    with pytest.raises(InputError, match="leaves the model folder"):
         measure_drift(target, onnx_models["mlp"], samples=1, runs=1)
+    with pytest.raises(InputError, match="leaves the model folder"):  # without --reference too
+        quant_facts(target)

@@ -3,14 +3,17 @@
 Per group: count, base rate, selection rate, TPR, FPR, FNR, precision. Across groups:
 demographic parity difference and ratio, equalized odds difference (the Fairlearn
 definitions: max minus min, or min over max, across all groups), FPR and FNR gaps and the
-disparate-impact ratio (against `privileged` when given, else across all groups). A metric a
-threshold needs that is undefined for some group (no positives, no negatives) is an input
-error, never a pass.
+disparate-impact ratio. Groups are the values of one column or, with several columns, their
+intersections ("African-American & Male"); a group smaller than `min_group_size` is reported
+but not judged. Disparate impact is the favourable-outcome rate of each group over the
+reference group's (`privileged`, else the best-off group); when the favourable outcome is not
+named, both outcomes are judged (a harmful positive prediction cannot hide behind a ratio > 1).
+A metric a threshold needs that is undefined for some judged group is an input error, never a
+pass.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,9 +23,11 @@ from typing import Any
 
 from edgegate.errors import InputError
 from edgegate.findings import Finding, GateResult, Location, Severity
+from edgegate.model.bias_io import read_columns
 
 GATE = "model-bias"
-MAX_INPUT_BYTES = 2 * 1024**3
+GROUP_SEPARATOR = " & "
+_MAX_PREDICTION_VALUES = 10_000
 
 _TRUE = frozenset({"1", "true", "yes", "y", "t", "1.0", "positive", "pos"})
 _FALSE = frozenset({"0", "false", "no", "n", "f", "0.0", "negative", "neg"})
@@ -46,7 +51,8 @@ class BiasSpec:
     """Which columns hold what."""
 
     label: str
-    group: str
+    group: str | tuple[str, ...]
+    """One sensitive-attribute column, or several: their intersections are the groups."""
     prediction: str | None = None
     score: str | None = None
     threshold: float | None = None
@@ -55,8 +61,23 @@ class BiasSpec:
     """Label value that means positive (default: 1/true/yes)."""
     positive_values: frozenset[str] | None = None
     """Prediction values that mean positive, for categorical predictions (e.g. Medium, High)."""
+    favourable_label: str | None = None
+    """The prediction value that is the favourable outcome (1/0, or a categorical value); None
+    judges disparate impact for both outcomes."""
+    min_group_size: int = 1
+    """Groups with fewer rows are reported, not judged."""
+
+    @property
+    def group_columns(self) -> tuple[str, ...]:
+        return (self.group,) if isinstance(self.group, str) else tuple(self.group)
 
     def validate(self) -> None:
+        if not self.group_columns:
+            raise InputError("give at least one --group column")
+        if len(set(self.group_columns)) != len(self.group_columns):
+            raise InputError("a --group column is named twice")
+        if self.min_group_size < 1:
+            raise InputError("--min-group-size must be at least 1")
         if (self.prediction is None) == (self.score is None):
             raise InputError("give exactly one of --prediction COL or --score COL (with --threshold)")
         if self.score is not None and self.threshold is None:
@@ -114,110 +135,11 @@ class BiasReport:
     overall: GroupStats
     metrics: dict[str, float] = field(default_factory=dict)
     rows: int = 0
+    prediction_values: set[str] = field(default_factory=set)
+    """Raw prediction values seen (categorical predictions; bounded)."""
 
-
-# -- reading ---------------------------------------------------------------------------------
-
-
-def read_columns(path: str | Path, columns: Sequence[str]) -> tuple[list[list[str]], str]:
-    """The named columns of a CSV (always), Parquet or JSON-lines file (with pandas/pyarrow),
-    as strings, one list per row. Returns the rows and the format name."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("no such file" if not p.exists() else "not a regular file", p)
-    size = p.stat().st_size
-    if size > MAX_INPUT_BYTES:
-        raise InputError(f"file is larger than the {MAX_INPUT_BYTES // 1024**3} GiB limit", p)
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq", ".jsonl", ".ndjson"):
-        return _read_with_pandas(p, columns, suffix), suffix.lstrip(".")
-    return _read_csv(p, columns), "csv"
-
-
-def _read_csv(p: Path, columns: Sequence[str]) -> list[list[str]]:
-    try:
-        fh = p.open("r", encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
-    with fh:
-        sample = fh.read(64 * 1024)
-        if "\x00" in sample:
-            raise InputError("binary file, expected CSV", p)
-        fh.seek(0)
-        reader = csv.reader(fh, _dialect(p, sample))
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise InputError("empty CSV file (no header row)", p) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"malformed CSV: {exc}", p, 1) from None
-        index = _column_index(header, columns, p)
-        rows: list[list[str]] = []
-        line = 1
-        try:
-            for row in reader:
-                line = reader.line_num
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise InputError(f"row has {len(row)} fields, the header has {len(header)}", p, line)
-                rows.append([row[i] for i in index])
-        except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}", p, line) from None
-        except UnicodeDecodeError:
-            raise InputError("not valid UTF-8 text", p, line + 1) from None
-    return rows
-
-
-def _dialect(p: Path, sample: str) -> Any:
-    """Comma (tab for .tsv); another delimiter only when the header clearly uses it."""
-    if p.suffix.lower() in (".tsv", ".tab"):
-        return csv.excel_tab
-    first = sample.split("\n", 1)[0]
-    if "," in first or not first:
-        return csv.excel
-    try:
-        return csv.Sniffer().sniff(first, delimiters=";\t|")
-    except csv.Error:
-        return csv.excel
-
-
-def _column_index(header: Sequence[str], columns: Sequence[str], p: Path) -> list[int]:
-    names = [h.strip() for h in header]
-    out = []
-    for col in columns:
-        if col not in names:
-            shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
-            raise InputError(f"no column {col!r} (columns: {shown})", p, 1)
-        out.append(names.index(col))
-    return out
-
-
-def _read_with_pandas(p: Path, columns: Sequence[str], suffix: str) -> list[list[str]]:
-    try:
-        import pandas as pd
-    except ImportError:
-        raise InputError(f"reading {suffix} files needs pandas (CSV works without it)", p) from None
-    try:
-        df = pd.read_parquet(p) if suffix in (".parquet", ".pq") else pd.read_json(p, lines=True, dtype=False)
-    except ImportError as exc:
-        raise InputError(f"reading {suffix} files needs pyarrow: {exc}", p) from None
-    except Exception as exc:  # pandas raises many types on malformed input
-        raise InputError(f"cannot read {suffix.lstrip('.')}: {type(exc).__name__}: {exc}", p) from None
-    names = [str(c) for c in df.columns]
-    _column_index(names, columns, p)
-    out: list[list[str]] = []
-    for values in df[list(columns)].itertuples(index=False, name=None):
-        out.append(["" if v is None or (isinstance(v, float) and math.isnan(v)) else _text(v) for v in values])
-    return out
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
+    def judged(self, min_size: int) -> dict[str, GroupStats]:
+        return {k: g for k, g in self.groups.items() if g.count >= min_size}
 
 
 # -- computing -------------------------------------------------------------------------------
@@ -243,16 +165,19 @@ def _binary(value: str, positive: str | None, what: str, col: str, path: Path, r
 
 
 def compute(rows: Iterable[Sequence[str]], spec: BiasSpec, path: Path) -> BiasReport:
-    """Confusion counts per group. `rows` hold [label, prediction-or-score, group]."""
+    """Confusion counts per group. `rows` hold [label, prediction-or-score, *group columns]."""
     groups: dict[str, GroupStats] = {}
     overall = GroupStats("(all)")
     n = 0
     label_values: set[str] = set()
+    pred_values: set[str] = set()
     pred_col = spec.prediction or spec.score or ""
-    for i, (label_raw, pred_raw, group_raw) in enumerate(rows):
+    columns = spec.group_columns
+    for i, (label_raw, pred_raw, *group_raw) in enumerate(rows):
         row = i + 2  # 1-based, after the header
         label = _binary(label_raw, spec.positive_label, "label", spec.label, path, row)
-        label_values.add(label_raw.strip())
+        if len(label_values) <= 2:
+            label_values.add(label_raw.strip())
         if spec.score is not None:
             try:
                 score = float(pred_raw)
@@ -266,11 +191,15 @@ def compute(rows: Iterable[Sequence[str]], spec: BiasSpec, path: Path) -> BiasRe
             if pred_raw.strip().lower() in _MISSING:
                 raise InputError(f"missing prediction in column {pred_col!r}", path, row)
             pred = pred_raw.strip() in spec.positive_values
+            if len(pred_values) < _MAX_PREDICTION_VALUES:
+                pred_values.add(pred_raw.strip())
         else:
             pred = _binary(pred_raw, None, "prediction", pred_col, path, row)
-        group = group_raw.strip()
-        if group.lower() in _MISSING:
-            raise InputError(f"missing group in column {spec.group!r}", path, row)
+        parts = [v.strip() for v in group_raw]
+        for col, v in zip(columns, parts, strict=True):
+            if v.lower() in _MISSING:
+                raise InputError(f"missing group in column {col!r}", path, row)
+        group = GROUP_SEPARATOR.join(parts)
         g = groups.setdefault(group, GroupStats(group))
         for target in (g, overall):
             target.count += 1
@@ -283,22 +212,42 @@ def compute(rows: Iterable[Sequence[str]], spec: BiasSpec, path: Path) -> BiasRe
             else:
                 target.tn += 1
         n += 1
+    where = " × ".join(repr(c) for c in columns)
     if n == 0:
         raise InputError("no data rows", path)
     if spec.positive_label is not None and len(label_values) > 2:
         shown = ", ".join(sorted(label_values)[:6])
-        raise InputError(f"label column {spec.label!r} has {len(label_values)} values ({shown}); expected 2", path)
+        raise InputError(f"label column {spec.label!r} has more than 2 values ({shown}, …); expected 2", path)
     if spec.privileged is not None and spec.privileged not in groups:
         shown = ", ".join(sorted(groups)[:20])
-        raise InputError(f"privileged group {spec.privileged!r} not found in column {spec.group!r} (groups: {shown})", path)
+        raise InputError(f"privileged group {spec.privileged!r} not found in {where} (groups: {shown})", path)
     if len(groups) < 2:
-        raise InputError(f"column {spec.group!r} has only one group; fairness needs at least two", path)
-    return BiasReport(groups=groups, overall=overall, rows=n)
+        raise InputError(f"{where} has only one group; fairness needs at least two", path)
+    return BiasReport(groups=groups, overall=overall, rows=n, prediction_values=pred_values)
 
 
-def _values(report: BiasReport, metric: str, needed: bool) -> dict[str, float]:
+def favourable_is_positive(spec: BiasSpec, report: BiasReport) -> bool | None:
+    """True/False: the positive/negative prediction is the favourable outcome; None: not named."""
+    if spec.favourable_label is None:
+        return None
+    v = spec.favourable_label.strip()
+    if spec.positive_values is not None:
+        if v in spec.positive_values:
+            return True
+        if v in report.prediction_values:
+            return False
+        shown = ", ".join(sorted(report.prediction_values)[:20])
+        raise InputError(f"--favourable-label {v!r} is not a value of the prediction column (values: {shown})")
+    if v.lower() in _TRUE:
+        return True
+    if v.lower() in _FALSE:
+        return False
+    raise InputError(f"--favourable-label {v!r}: the predictions are binary; name 1 or 0 (true/false)")
+
+
+def _values(groups: Mapping[str, GroupStats], metric: str, needed: bool) -> dict[str, float]:
     out: dict[str, float] = {}
-    for name, g in report.groups.items():
+    for name, g in groups.items():
         v = g.rate(metric)
         if v is None:
             if needed:
@@ -322,33 +271,97 @@ def _gap(values: Mapping[str, float], privileged: str | None) -> tuple[float, st
     return values[hi] - values[lo], hi, lo
 
 
+def disparate_impact(sel: Mapping[str, float], privileged: str | None,
+                     favourable: bool | None) -> tuple[float | None, tuple[str, str] | None, str]:
+    """The lowest ratio of a group's outcome rate to the reference group's (the privileged
+    group, else the best-off one), the (group, reference) pair and the outcome judged.
+
+    With the favourable outcome named this is the classic one-sided ratio for that outcome.
+    Unnamed, both outcomes are judged in both directions (a ratio r counts as min(r, 1/r), as
+    Aequitas's [0.8, 1.25] band does): a group that gets a harmful positive prediction more often
+    than the reference cannot pass with a ratio above 1."""
+    outcomes = {"positive": True, "negative": False}
+    judged = [o for o, pos in outcomes.items() if favourable is None or pos is favourable]
+    best: tuple[float | None, tuple[str, str] | None, str] = (None, None, judged[0])
+    for outcome in judged:
+        rates = {k: (v if outcomes[outcome] else 1.0 - v) for k, v in sel.items()}
+        ref = privileged if privileged is not None else max(rates, key=lambda k: rates[k])
+        for group, rate in rates.items():
+            if group == ref:
+                continue
+            if rates[ref] > 0:
+                ratio = rate / rates[ref]
+                if favourable is None and ratio > 1:
+                    ratio = 1 / ratio
+            elif favourable is None and rate > 0:
+                ratio = 0.0  # the reference never gets this outcome, the group does
+            else:
+                continue
+            if best[0] is None or ratio < best[0]:
+                best = (ratio, (group, ref), outcome)
+    return best
+
+
+def _cell(g: GroupStats, metric: str) -> str:
+    v = g.rate(metric)
+    if v is None:
+        return "undefined (" + {"tpr": "no positives", "fnr": "no positives", "fpr": "no negatives",
+                                "precision": "no positive predictions"}.get(metric, "no rows") + ")"
+    return f"{v:.4f}"
+
+
+def _group_table(report: BiasReport, spec: BiasSpec, judged: Mapping[str, GroupStats]) -> dict[str, Any]:
+    ordered = [*sorted(report.groups.values(), key=lambda g: (-g.count, g.group)), report.overall]
+    width = len(str(report.overall.count))
+    columns = ["group", "count", "base rate", "selection rate", "TPR", "FPR", "FNR", "precision"]
+    small = spec.min_group_size > 1
+    if small:
+        columns.append("judged")
+    rows = []
+    for g in ordered:
+        row: list[Any] = [g.group, str(g.count).rjust(width), *(_cell(g, m) for m in METRICS)]
+        if small:
+            row.append("" if g is report.overall else "yes" if g.group in judged else
+                       f"no (n < {spec.min_group_size})")
+        rows.append(row)
+    title = " × ".join(spec.group_columns)
+    return {"title": f"fairness by {title}", "columns": columns, "rows": rows}
+
+
 def evaluate(report: BiasReport, spec: BiasSpec, thresholds: Thresholds, shown: str) -> GateResult:
-    """Metrics, threshold checks and the per-group table."""
+    """Metrics over the judged groups, threshold checks and the per-group table."""
     t = thresholds
-    sel = _values(report, "selection_rate", True)
-    tpr = _values(report, "tpr", t.max_equalized_odds_difference is not None)
-    fpr = _values(report, "fpr", t.max_equalized_odds_difference is not None or t.max_fpr_gap is not None)
-    fnr = _values(report, "fnr", t.max_fnr_gap is not None)
+    judged = report.judged(spec.min_group_size)
+    priv = spec.privileged
+    if len(judged) < 2:
+        raise InputError(f"only {len(judged)} group(s) have at least {spec.min_group_size} rows "
+                         f"(--min-group-size); fairness needs at least two", shown)
+    if priv is not None and priv not in judged:
+        raise InputError(f"privileged group {priv!r} has {report.groups[priv].count} rows, fewer than "
+                         f"--min-group-size {spec.min_group_size}", shown)
+    sel = _values(judged, "selection_rate", True)
+    tpr = _values(judged, "tpr", t.max_equalized_odds_difference is not None)
+    fpr = _values(judged, "fpr", t.max_equalized_odds_difference is not None or t.max_fpr_gap is not None)
+    fnr = _values(judged, "fnr", t.max_fnr_gap is not None)
     metrics: dict[str, float | None] = {}
     dp_diff = max(sel.values()) - min(sel.values())
     metrics["demographic_parity_difference"] = dp_diff
     metrics["demographic_parity_ratio"] = (min(sel.values()) / max(sel.values())) if max(sel.values()) > 0 else None
-    complete = len(tpr) == len(report.groups) and len(fpr) == len(report.groups)
+    complete = len(tpr) == len(judged) and len(fpr) == len(judged)
     metrics["equalized_odds_difference"] = (
         max(max(tpr.values()) - min(tpr.values()), max(fpr.values()) - min(fpr.values())) if complete else None
     )
     findings: list[Finding] = []
     checks: list[list[Any]] = []
-    priv = spec.privileged
 
     def check(metric: str, value: float | None, limit: float | None, upper: bool, rule: str, what: str,
-              pair: tuple[str, str] | None) -> None:
+              pair: tuple[str, str] | None, note: str = "") -> None:
         if limit is None:
             return
         if value is None or not math.isfinite(value):
             raise InputError(f"{what} is undefined for this data; the limit on it cannot be checked", shown)
         ok = value <= limit if upper else value >= limit
-        checks.append([metric, round(value, 4), ("≤ " if upper else "≥ ") + str(limit), "pass" if ok else "FAIL"])
+        checks.append([metric, f"{value:.4f}", ("≤ " if upper else "≥ ") + (f"{limit:.2f}" if round(limit, 2) == limit else f"{limit:g}"), "pass" if ok else "FAIL"])
         if not ok:
             between = f" (between {pair[0]!r} and {pair[1]!r})" if pair else ""
             findings.append(
@@ -356,36 +369,28 @@ def evaluate(report: BiasReport, spec: BiasSpec, thresholds: Thresholds, shown: 
                     gate=GATE,
                     rule_id=rule,
                     severity=Severity.HIGH,
-                    message=f"{what} is {value:.4f}{between}; the limit is {'at most' if upper else 'at least'} {limit}",
+                    message=f"{what} is {value:.4f}{between}{note}; the limit is "
+                            f"{'at most' if upper else 'at least'} {limit}",
                     location=Location(path=shown),
                     title=what,
                     details={"metric": metric, "value": value, "limit": limit, "groups": list(pair or ())},
                 )
             )
 
-    if fpr:
-        v, a, b = _gap(fpr, priv if priv in fpr else None)
-        metrics["fpr_gap"] = v
-        check("fpr_gap", v, t.max_fpr_gap, True, "EGB001", "False positive rate gap", (a, b))
-    else:
-        check("fpr_gap", None, t.max_fpr_gap, True, "EGB001", "False positive rate gap", None)
-    if fnr:
-        v, a, b = _gap(fnr, priv if priv in fnr else None)
-        metrics["fnr_gap"] = v
-        check("fnr_gap", v, t.max_fnr_gap, True, "EGB002", "False negative rate gap", (a, b))
-    else:
-        check("fnr_gap", None, t.max_fnr_gap, True, "EGB002", "False negative rate gap", None)
-    if priv is not None:
-        base = sel[priv]
-        others = {k: v for k, v in sel.items() if k != priv}
-        worst = min(others, key=lambda k: others[k])
-        di: float | None = others[worst] / base if base > 0 else None
-        di_pair: tuple[str, str] | None = (worst, priv)
-    else:
-        di = metrics["demographic_parity_ratio"]
-        di_pair = (min(sel, key=lambda k: sel[k]), max(sel, key=lambda k: sel[k]))
+    for rates, key, rule, what in ((fpr, "fpr_gap", "EGB001", "False positive rate gap"),
+                                   (fnr, "fnr_gap", "EGB002", "False negative rate gap")):
+        limit = t.max_fpr_gap if key == "fpr_gap" else t.max_fnr_gap
+        if rates:
+            v, a, b = _gap(rates, priv if priv in rates else None)
+            metrics[key] = v
+            check(key, v, limit, True, rule, what, (a, b))
+        else:
+            check(key, None, limit, True, rule, what, None)
+    favourable = favourable_is_positive(spec, report)
+    di, di_pair, outcome = disparate_impact(sel, priv, favourable)
     metrics["disparate_impact"] = di
-    check("disparate_impact", di, t.min_disparate_impact, False, "EGB003", "Disparate impact ratio", di_pair)
+    note = f" for the {outcome} outcome" + ("" if favourable is not None else " (both outcomes judged)")
+    check("disparate_impact", di, t.min_disparate_impact, False, "EGB003", "Disparate impact ratio", di_pair, note)
     check("demographic_parity_difference", dp_diff, t.max_demographic_parity_difference, True, "EGB004",
           "Demographic parity difference", None)
     check("demographic_parity_ratio", metrics["demographic_parity_ratio"], t.min_demographic_parity_ratio, False,
@@ -396,25 +401,23 @@ def evaluate(report: BiasReport, spec: BiasSpec, thresholds: Thresholds, shown: 
     def fmt(v: float | None) -> float | None:
         return None if v is None else round(v, 4)
 
-    group_rows = [
-        [g.group, g.count, *(fmt(g.rate(m)) for m in METRICS)]
-        for g in sorted(report.groups.values(), key=lambda g: (-g.count, g.group))
-    ]
-    group_rows.append([report.overall.group, report.overall.count, *(fmt(report.overall.rate(m)) for m in METRICS)])
     stats: dict[str, Any] = {
         "rows": report.rows,
         "groups": len(report.groups),
+        "group_columns": list(spec.group_columns),
+        "judged_groups": sorted(judged),
+        "small_groups": sorted(k for k in report.groups if k not in judged),
+        "min_group_size": spec.min_group_size,
+        "disparate_impact_outcome": outcome if favourable is not None else f"both (worst: {outcome})",
         "metrics": {k: fmt(v) for k, v in metrics.items()},
         "per_group": {
-            g.group: {"count": g.count, **{m: g.rate(m) for m in METRICS}, "tp": g.tp, "fp": g.fp, "tn": g.tn, "fn": g.fn}
+            g.group: {"count": g.count, **{m: g.rate(m) for m in METRICS}, "tp": g.tp, "fp": g.fp, "tn": g.tn,
+                      "fn": g.fn, "judged": g.group in judged}
             for g in report.groups.values()
         },
+        "overall": {"count": report.overall.count, **{m: report.overall.rate(m) for m in METRICS}},
         "tables": [
-            {
-                "title": f"fairness by {spec.group}",
-                "columns": ["group", "count", "base rate", "selection rate", "TPR", "FPR", "FNR", "precision"],
-                "rows": group_rows,
-            },
+            _group_table(report, spec, judged),
             {"title": "fairness limits", "columns": ["metric", "value", "limit", "result"], "rows": checks},
         ],
     }
@@ -426,7 +429,7 @@ def run_bias(path: str | Path, spec: BiasSpec, thresholds: Thresholds | None = N
     spec.validate()
     started = time.perf_counter()
     p = Path(path)
-    cols = [spec.label, spec.prediction or spec.score or "", spec.group]
+    cols = [spec.label, spec.prediction or spec.score or "", *spec.group_columns]
     rows, fmt = read_columns(p, cols)
     report = compute(rows, spec, p)
     result = evaluate(report, spec, thresholds or Thresholds(), str(path))

@@ -77,6 +77,15 @@ def quant(
     samples: Annotated[int, typer.Option(min=1, help="Random input samples when --inputs is not given.")] = 16,
     runs: Annotated[int, typer.Option(min=1, help="Timed runs per model (median is reported).")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the random inputs.")] = 0,
+    shape: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--shape", help="Random inputs: NAME=1x3x224x224 sets the dynamic dimensions (repeatable)."),
+    ] = None,
+    top1_output: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--top1-output", help="Output holding class scores on its last axis (repeatable; default: "
+                                            "Softmax/LogSoftmax outputs and rank-2 linear heads)."),
+    ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -85,6 +94,7 @@ def quant(
     --reference: output drift, size and latency ratios against the fp32 model."""
 
     def produce() -> list[GateResult]:
+        from edgegate.model.drift import parse_shapes
         from edgegate.model.quant import DriftThresholds, run_quant
 
         t = DriftThresholds(
@@ -97,7 +107,8 @@ def quant(
         )
         return [
             run_quant(model, reference=reference, inputs=inputs, thresholds=t, require_quantized=require_quantized,
-                      samples=samples, runs=runs, seed=seed)
+                      samples=samples, runs=runs, seed=seed, shapes=parse_shapes(shape or []),
+                      top1_outputs=top1_output or None)
         ]
 
     raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate model quant"))
@@ -107,7 +118,10 @@ def quant(
 def bias(
     predictions: Annotated[Path, typer.Argument(help="CSV (or Parquet / JSON lines with pandas) of predictions.")],
     label: Annotated[str, typer.Option("--label", help="Column with the true binary label.")],
-    group: Annotated[str, typer.Option("--group", help="Column with the sensitive attribute.")],
+    group: Annotated[
+        list[str], typer.Option("--group", help="Column with a sensitive attribute; repeat it for intersectional "
+                                                 "groups (--group race --group sex).")
+    ],
     prediction: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--prediction", help="Column with the binary (or categorical) prediction."),
@@ -129,6 +143,14 @@ def bias(
         Optional[str],  # noqa: UP045
         typer.Option("--positive-values", help="Comma-separated prediction values meaning positive, e.g. Medium,High."),
     ] = None,
+    favourable_label: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--favourable-label", help="The prediction value that is the favourable outcome (1, 0, or a "
+                                                 "categorical value such as Low); default: judge both outcomes."),
+    ] = None,
+    min_group_size: Annotated[
+        int, typer.Option("--min-group-size", min=1, help="Groups with fewer rows are reported but not judged.")
+    ] = 1,
     max_fpr_gap: Annotated[float, typer.Option(help="Fail above this FPR gap.")] = 0.10,
     max_fnr_gap: Annotated[float, typer.Option(help="Fail above this FNR gap.")] = 0.10,
     min_disparate_impact: Annotated[float, typer.Option(help="Fail below this ratio (four-fifths rule).")] = 0.80,
@@ -151,13 +173,15 @@ def bias(
 
         spec = BiasSpec(
             label=label,
-            group=group,
+            group=group[0] if len(group) == 1 else tuple(group),
             prediction=prediction,
             score=score,
             threshold=threshold,
             privileged=privileged,
             positive_label=positive_label,
             positive_values=_split(positive_values),
+            favourable_label=favourable_label,
+            min_group_size=min_group_size,
         )
         t = Thresholds(
             max_fpr_gap=max_fpr_gap,

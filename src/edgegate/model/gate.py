@@ -93,6 +93,7 @@ def _quant(cfg: Mapping[str, Any], config: Config) -> list[GateResult]:
         )
         reference = merged.get("reference")
         inputs = merged.get("inputs")
+        shapes = {str(k): [int(d) for d in v] for k, v in (merged.get("shapes") or {}).items()}
         out.append(
             run_quant(
                 config.resolve(merged["path"]),
@@ -103,6 +104,8 @@ def _quant(cfg: Mapping[str, Any], config: Config) -> list[GateResult]:
                 samples=int(merged.get("samples", 16)),
                 runs=int(merged.get("runs", 20)),
                 seed=int(merged.get("seed", 0)),
+                shapes=shapes,
+                top1_outputs=merged.get("top1-outputs") or None,
             )
         )
     return out
@@ -129,15 +132,18 @@ def _bias(cfg: Mapping[str, Any], config: Config) -> GateResult:
         if key not in cfg:
             raise ConfigError(f"[model.bias] needs '{key}'", config.path)
     positive_values = cfg.get("positive-values")
+    group = cfg["group"]
     spec = BiasSpec(
         label=cfg["label"],
-        group=cfg["group"],
+        group=group if isinstance(group, str) else tuple(map(str, group)),
         prediction=cfg.get("prediction"),
         score=cfg.get("score"),
         threshold=cfg.get("threshold"),
         privileged=cfg.get("privileged"),
         positive_label=None if cfg.get("positive-label") is None else str(cfg["positive-label"]),
         positive_values=frozenset(map(str, positive_values)) if positive_values else None,
+        favourable_label=None if cfg.get("favourable-label") is None else str(cfg["favourable-label"]),
+        min_group_size=int(cfg.get("min-group-size", 1)),
     )
     defaults = Thresholds()
     thresholds = Thresholds(**{attr: cfg.get(key, getattr(defaults, attr)) for key, attr in _BIAS_KEYS.items()})
