@@ -179,23 +179,20 @@ def referrer_envelopes(source: ImageSource, res: Resolved) -> list[Envelope]:
         raise AdmitFailure(MALFORMED, f"image has {len(descriptors)} referrers (at most {MAX_REFERRERS} are read)")
     out = []
     for desc in descriptors:
-        if desc.get("artifactType") not in (BUNDLE_V03, None):
-            continue
+        # The descriptor's artifactType is not trusted to select: go-containerregistry writes
+        # the config media type (application/vnd.oci.empty.v1+json) into the referrers tag.
         m = source.manifest(res.ref, str(desc["digest"]))
         assert m is not None
-        art = m.doc.get("artifactType") or (m.doc.get("config") or {}).get("mediaType")
-        if art != BUNDLE_V03:
+        layers = m.doc.get("layers")
+        if not isinstance(layers, list) or not any(
+            isinstance(x, dict) and x.get("mediaType") == BUNDLE_V03 for x in layers
+        ):
             continue
         origin = f"referrer {str(desc['digest'])[:19]}"
         subject = m.doc.get("subject")
         if not isinstance(subject, dict) or subject.get("digest") != res.digest:
             raise AdmitFailure(OTHER_DIGEST, f"{origin} of {where} has subject {subject and subject.get('digest')}, not {res.digest}")
-        layers = m.doc.get("layers")
-        if not isinstance(layers, list) or not layers or not isinstance(layers[0], dict):
-            raise AdmitFailure(MALFORMED, f"{origin}: referrer manifest has no bundle layer")
-        layer = layers[0]
-        if layer.get("mediaType") != BUNDLE_V03:
-            continue
+        layer = next(x for x in layers if isinstance(x, dict) and x.get("mediaType") == BUNDLE_V03)
         size = layer.get("size")
         if isinstance(size, int) and size > MAX_SIGNATURE_BLOB:
             raise AdmitFailure(MALFORMED, f"{origin}: bundle is {size} bytes (too large)")

@@ -19,7 +19,8 @@ from edgegate.sign.keyless import IdentityPolicy
 def _config_for(paths: Sequence[Path], config_file: Path | None) -> tuple[object, dict[str, object]] | None:
     from edgegate.config import find_config, load_config
 
-    found = config_file or (find_config(paths[0]) if paths and paths[0].exists() else None)
+    start = paths[0] if paths and paths[0].is_dir() else (paths[0].parent if paths else None)
+    found = config_file or (find_config(start) if start is not None and start.exists() else None)
     if found is None:
         return None
     cfg = load_config(found)
