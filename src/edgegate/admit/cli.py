@@ -11,7 +11,6 @@ from edgegate._cli import DebugOpt, FormatOpt, OutputOpt, run_command
 from edgegate.sign._typer import SingleCommandGroup
 
 
-
 class _Group(SingleCommandGroup):
     default_command = "admit"
 

@@ -231,7 +231,7 @@ def admit(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> G
         verdict = "refused" if denied and policy.enforced else "admitted"
         if verdict == "admitted":
             admitted += 1
-            what = f"signed by {v.signer}" if v.signer else "no signature required"
+            what = f"signed by {v.signer}, {v.detail}" if v.signer else "no signature required"
             atts = f"; attestations: {', '.join(v.attestations)}" if v.attestations else ""
             findings.append(
                 _finding(cosign.ADMITTED, f"{label}: admitted {res.digest} — {what}{atts}", loc, res.digest,
