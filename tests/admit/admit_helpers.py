@@ -124,3 +124,63 @@ def image_line(path: Path, image: str) -> int:
             return n
     raise AssertionError(f"{image} not in {path}")
 
+
+
+def _fixed_tar(name: str, data: bytes) -> bytes:
+    """A one-file tar whose bytes depend only on `name` and `data` (USTAR, zero times and ids)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = len(data), 0, 0o644, 0, 0, "", ""
+        tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def fixed_image(label: str) -> tuple[dict[str, bytes], bytes]:
+    """A deterministic single-layer image (uncompressed layer): (blobs by digest, manifest bytes).
+    Its digest never changes, so example manifests can pin it."""
+    import hashlib
+    import json
+
+    def sha(b: bytes) -> str:
+        return "sha256:" + hashlib.sha256(b).hexdigest()
+
+    layer = _fixed_tar("app/IMAGE", f"{label}\n".encode())
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "config": {"Entrypoint": ["/app/run"], "User": "1000"},
+         "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}},
+        sort_keys=True, separators=(",", ":"),
+    ).encode()
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": len(config)},
+         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer), "size": len(layer)}]},
+        sort_keys=True, separators=(",", ":"),
+    ).encode()
+    return {sha(layer): layer, sha(config): config}, manifest
+
+
+def push_raw(host: str, repo: str, tag: str, blobs: dict[str, bytes], manifest: bytes,
+             media: str = "application/vnd.oci.image.manifest.v1+json") -> str:
+    """Push blobs and a manifest (under `tag` and its digest); return the digest."""
+    import hashlib
+
+    for digest, data in blobs.items():
+        req = urllib.request.Request(f"http://{host}/v2/{repo}/blobs/uploads/", data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            loc = r.headers["Location"]
+        loc = loc if loc.startswith("http") else f"http://{host}{loc}"
+        put = urllib.request.Request(f"{loc}{'&' if '?' in loc else '?'}digest={digest}", data=data, method="PUT",
+                                     headers={"Content-Type": "application/octet-stream"})
+        with urllib.request.urlopen(put, timeout=10):
+            pass
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    for ref in (tag, digest):
+        put = urllib.request.Request(f"http://{host}/v2/{repo}/manifests/{ref}", data=manifest, method="PUT",
+                                     headers={"Content-Type": media})
+        with urllib.request.urlopen(put, timeout=10):
+            pass
+    return digest
