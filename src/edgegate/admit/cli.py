@@ -69,6 +69,18 @@ def admit_command(
         typer.Option("--platform", help="Platform an image index must provide (default linux/amd64)."),
     ] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parallel registry lookups (default 8).")] = None,  # noqa: UP045
+    vuln_db: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--vuln-db", help="Also scan the admitted images against this offline OSV database."),
+    ] = None,
+    fail_on: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--fail-on", help="With --vuln-db: lowest severity that fails (default low)."),
+    ] = None,
+    sbom_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--sbom-dir", help="With --vuln-db: keep the admitted images' SBOMs here."),
+    ] = None,
     staging: Annotated[bool, typer.Option("--staging", help="Keyless: Sigstore's staging trust root.")] = False,
     pin: Annotated[
         Optional[Path],  # noqa: UP045
@@ -101,12 +113,15 @@ def admit_command(
             platform=platform,
             jobs=jobs,
             staging=staging,
+            vuln_db=vuln_db,
+            fail_on=fail_on,
+            sbom_dir=sbom_dir,
         )
-        from edgegate.admit.verify import admit
+        from edgegate.admit.verify import admit_results
 
-        result = admit(run_paths, opts)
+        results = admit_results(run_paths, opts)
         if pin is not None or write:
-            pin_manifests(result, patch=pin, write=write)
-        return [result]
+            pin_manifests(results[0], patch=pin, write=write)
+        return results
 
     raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate admit"))

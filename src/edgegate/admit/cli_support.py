@@ -48,6 +48,9 @@ def build_options(
     platform: str | None,
     jobs: int | None,
     staging: bool,
+    vuln_db: Path | None = None,
+    fail_on: str | None = None,
+    sbom_dir: Path | None = None,
 ) -> tuple[list[str], AdmitOptions]:
     """The manifest paths and options: [admit] (when found) overridden by the flags."""
     from edgegate.config import Config
@@ -99,6 +102,23 @@ def build_options(
         opts.jobs = jobs
     if staging:
         opts.instance = "staging"
+    if vuln_db is not None or fail_on is not None:
+        from edgegate.findings import Severity
+        from edgegate.vuln.scan import ScanSettings
+
+        settings = opts.vuln if opts.vuln is not None else ScanSettings()
+        if vuln_db is not None:
+            settings.db = vuln_db
+        if fail_on is not None:
+            try:
+                settings.fail_on = Severity.parse(fail_on)
+            except ValueError:
+                raise InputError(f"--fail-on {fail_on!r}: expected critical, high, medium, low or info") from None
+        if settings.db is None:
+            raise InputError("--fail-on needs --vuln-db (or [admit.vuln] db): admit scans offline only")
+        opts.vuln = settings
+    if sbom_dir is not None:
+        opts.sbom_dir = sbom_dir
     return run_paths, opts
 
 

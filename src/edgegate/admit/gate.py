@@ -14,6 +14,10 @@ images = ["registry.example.com/edge/**"]
 keys = ["signing/cosign.pub"]
 mode = "enforce"
 attestations = [{ predicate-type = "https://slsa.dev/provenance/v1", rules = ["policy/provenance"] }]
+
+[admit.vuln]            # optional: scan the admitted images (keys as in [vuln])
+db = "vuln/osv"
+fail-on = "high"
 ```
 
 ``EDGEGATE_ADMIT_MIRRORS`` (``host=mirror,host=mirror``) adds mirrors from the environment,
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from edgegate.admit.policy import policies_from_config
-from edgegate.admit.verify import AdmitOptions, admit
+from edgegate.admit.verify import AdmitOptions, admit_results
 from edgegate.config import Config
 from edgegate.errors import ConfigError
 from edgegate.findings import GateResult
@@ -60,7 +64,15 @@ def options_from_config(section: Mapping[str, Any], config: Config) -> AdmitOpti
     mirrors = {str(k): str(v) for k, v in dict(section.get("mirrors", {})).items()}
     mirrors.update(env_mirrors())
     oci_dir = section.get("oci-dir")
+    vuln = None
+    if isinstance(section.get("vuln"), dict):
+        from edgegate.vuln.gate import settings_from_section
+
+        vuln = settings_from_section(section["vuln"], config)
+    sbom_dir = section.get("sbom-dir")
     return AdmitOptions(
+        vuln=vuln,
+        sbom_dir=config.resolve(sbom_dir) if sbom_dir else None,
         policies=policies_from_config(section.get("policy", []), config.resolve),
         insecure=bool(section.get("insecure", False)),
         mirrors=mirrors,
@@ -82,4 +94,4 @@ def _shown(config: Config, value: str) -> str:
 
 def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
     paths = [_shown(config, p) for p in section.get("paths", ["."])]
-    return [admit(paths, options_from_config(section, config))]
+    return admit_results(paths, options_from_config(section, config))

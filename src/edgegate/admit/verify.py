@@ -41,6 +41,10 @@ class AdmitOptions:
     offline: bool = True
     source: ImageSource | None = None
     """Overrides the registry/oci-dir source (tests, benchmarks)."""
+    vuln: Any = None
+    """`edgegate.vuln.scan.ScanSettings`: also scan the admitted images (SBOM from the registry)."""
+    sbom_dir: Path | None = None
+    """Keep the admitted images' SBOMs here (default: a temp dir)."""
 
 
 @dataclass
@@ -154,14 +158,35 @@ def _signature(source: ImageSource, res: Resolved, policy: ImagePolicy, opts: Ad
 
 def admit(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> GateResult:
     """Check every image the manifests in `paths` name."""
+    return _admit(paths, options or AdmitOptions())[0]
+
+
+def admit_results(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> list[GateResult]:
+    """`admit`, then (with ``options.vuln``) the vulnerability gate over the admitted images."""
     opts = options or AdmitOptions()
+    result, admitted_images = _admit(paths, opts)
+    if opts.vuln is None:
+        return [result]
+    if opts.oci_dir is not None:
+        raise InputError("scanning admitted images for vulnerabilities reads them from a registry, not --oci-dir")
+    from edgegate.admit.vuln import scan_admitted
+
+    served = getattr(make_source(opts), "served", None)
+    images = [(shown, served(ref) if served else ref, digest) for shown, ref, digest in admitted_images]
+    return [
+        result,
+        scan_admitted(images, opts.vuln, platform=opts.platform, insecure=opts.insecure, sbom_dir=opts.sbom_dir),
+    ]
+
+
+def _admit(paths: Sequence[str | Path], opts: AdmitOptions) -> tuple[GateResult, list[tuple[str, Reference, str]]]:
     started = time.perf_counter()
     uses = collect_images(load_manifest_documents(paths))
     findings: list[Finding] = []
     errors: list[str] = []
     if not uses:
         errors.append(f"no container image is named in {', '.join(map(str, paths))}")
-        return GateResult.decide(GATE, [], errors=errors, stats={"images": 0})
+        return GateResult.decide(GATE, [], errors=errors, stats={"images": 0}), []
     source = make_source(opts)
 
     parsed: dict[str, Reference | InputError] = {}
@@ -193,6 +218,7 @@ def admit(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> G
 
     rows: list[list[str]] = []
     admitted = 0
+    admitted_images: dict[str, tuple[str, Reference, str]] = {}
     for use in uses:
         loc = Location(use.path, use.line, None, use.pointer)
         ref = parsed[use.image]
@@ -231,6 +257,7 @@ def admit(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> G
         verdict = "refused" if denied and policy.enforced else "admitted"
         if verdict == "admitted":
             admitted += 1
+            admitted_images.setdefault(res.digest, (use.image, ref, res.digest))
             what = f"signed by {v.signer}, {v.detail}" if v.signer else "no signature required"
             atts = f"; attestations: {', '.join(v.attestations)}" if v.attestations else ""
             findings.append(
@@ -249,7 +276,7 @@ def admit(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> G
         "seconds": round(time.perf_counter() - started, 3),
         "tables": [{"title": "Images", "columns": ["manifest", "image", "digest", "verdict"], "rows": rows}],
     }
-    return GateResult.decide(GATE, findings, errors=errors, stats=stats)
+    return GateResult.decide(GATE, findings, errors=errors, stats=stats), list(admitted_images.values())
 
 
 def _finding(
