@@ -28,7 +28,7 @@ from edgegate.admit.cosign import (
     KeyAuthority,
     _worst,
 )
-from edgegate.admit.oci import MAX_SIGNATURE_BLOB, ImageSource, parse_manifest
+from edgegate.admit.oci import MAX_SIGNATURE_BLOB, ImageSource
 from edgegate.sign.bundles import pae
 
 if TYPE_CHECKING:
@@ -171,8 +171,8 @@ def statement_about(env: Envelope, digest: str) -> dict[str, Any]:
     )
 
 
-def referrer_envelopes(source: ImageSource, res: Resolved) -> list[Envelope]:
-    """Every bundle v0.3 referrer of the image (its subject checked), as envelopes."""
+def referrer_bundles(source: ImageSource, res: Resolved) -> list[tuple[str, bytes]]:
+    """Every bundle v0.3 referrer of the image (its subject checked): (origin, bundle bytes)."""
     where = f"{res.ref.registry}/{res.ref.repository}"
     descriptors = source.referrers(res.ref, res.digest)
     if len(descriptors) > MAX_REFERRERS:
@@ -191,14 +191,93 @@ def referrer_envelopes(source: ImageSource, res: Resolved) -> list[Envelope]:
         origin = f"referrer {str(desc['digest'])[:19]}"
         subject = m.doc.get("subject")
         if not isinstance(subject, dict) or subject.get("digest") != res.digest:
-            raise AdmitFailure(OTHER_DIGEST, f"{origin} of {where} has subject {subject and subject.get('digest')}, not {res.digest}")
+            raise AdmitFailure(
+                OTHER_DIGEST, f"{origin} of {where} has subject {subject and subject.get('digest')}, not {res.digest}"
+            )
         layer = next(x for x in layers if isinstance(x, dict) and x.get("mediaType") == BUNDLE_V03)
         size = layer.get("size")
         if isinstance(size, int) and size > MAX_SIGNATURE_BLOB:
             raise AdmitFailure(MALFORMED, f"{origin}: bundle is {size} bytes (too large)")
-        data = source.blob(res.ref, str(layer.get("digest")), MAX_SIGNATURE_BLOB)
-        out.append(envelope_from_bundle(data, origin))
+        out.append((origin, source.blob(res.ref, str(layer.get("digest")), MAX_SIGNATURE_BLOB)))
     return out
+
+
+def _is_message_bundle(data: bytes) -> bool:
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(doc, dict) and "messageSignature" in doc and "dsseEnvelope" not in doc
+
+
+def referrer_envelopes(source: ImageSource, res: Resolved) -> list[Envelope]:
+    """The DSSE envelopes among the image's bundle referrers."""
+    return [envelope_from_bundle(data, origin) for origin, data in referrer_bundles(source, res)
+            if not _is_message_bundle(data)]
+
+
+def verify_message_bundle(
+    data: bytes,
+    digest: str,
+    keys: Sequence[KeyAuthority],
+    identities: Sequence[IdentityPolicy],
+    opts: AdmitOptions,
+    origin: str,
+) -> str:
+    """A bundle whose ``messageSignature`` signs `digest` (the image manifest's SHA-256): the
+    signer (key name or identity), or `AdmitFailure`. Keyless bundles go through sigstore-python."""
+    from pathlib import Path
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    from edgegate.sign import bundles as sign_bundles
+    from edgegate.sign.bundles import RawBundle, VerificationFailure
+
+    doc = json.loads(data)
+    ms = doc.get("messageSignature")
+    if not isinstance(ms, dict):
+        raise AdmitFailure(MALFORMED, f"{origin}: bundle has no message signature")
+    algo, _, hex_digest = digest.partition(":")
+    if algo != "sha256":
+        raise AdmitFailure(MALFORMED, f"{origin}: only sha256 digests are supported")
+    expected = bytes.fromhex(hex_digest)
+    md = ms.get("messageDigest")
+    if isinstance(md, dict) and _b64(md.get("digest"), f"{origin}: message digest") != expected:
+        raise AdmitFailure(OTHER_DIGEST, f"{origin}: bundle signs another digest, not {digest}")
+    vm = doc.get("verificationMaterial")
+    if isinstance(vm, dict) and "publicKey" in vm:
+        signature = _b64(ms.get("signature"), f"{origin}: signature")
+        for key in keys:
+            try:
+                key.key.verify(signature, expected, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+            except InvalidSignature:
+                continue
+            return key.name
+        if not keys:
+            raise AdmitFailure(UNTRUSTED_SIGNER, f"{origin}: signed with a key, but only identities are trusted")
+        raise AdmitFailure(BAD_SIGNATURE, f"{origin}: signature does not verify with any trusted key")
+    if not identities:
+        raise AdmitFailure(UNTRUSTED_SIGNER, f"{origin}: signed keylessly, but only keys are trusted")
+    from edgegate.sign.keyless import verify_file
+
+    raw = RawBundle(path=Path(origin), data=data, document=doc)
+    reasons: list[tuple[str, str]] = []
+    for policy in identities:
+        try:
+            verify_file(raw, hex_digest, policy, instance=opts.instance, offline=opts.offline)
+        except VerificationFailure as exc:
+            rule = {
+                sign_bundles.DIGEST_MISMATCH: OTHER_DIGEST,
+                sign_bundles.POLICY_MISMATCH: UNTRUSTED_SIGNER,
+                sign_bundles.UNTRUSTED: UNTRUSTED_SIGNER,
+                sign_bundles.BAD_SIGNATURE: BAD_SIGNATURE,
+            }.get(exc.rule_id, MALFORMED)
+            reasons.append((rule, f"{origin}: {exc.reason}"))
+            continue
+        return policy.describe()
+    raise AdmitFailure(*_worst(reasons))
 
 
 def verify_referrer_signatures(
@@ -208,32 +287,31 @@ def verify_referrer_signatures(
     identities: Sequence[IdentityPolicy],
     opts: AdmitOptions,
 ) -> tuple[str, str] | None:
-    """(signer, detail) for the first cosign signature bundle that holds; ``None`` when the image
-    has no signature bundle; `AdmitFailure` when none holds."""
+    """(signer, detail) for the first signature bundle that holds (cosign's DSSE statement
+    ``https://sigstore.dev/cosign/sign/v1``, or a message signature over the manifest digest);
+    ``None`` when the image has no signature bundle; `AdmitFailure` when none holds."""
     reasons: list[tuple[str, str]] = []
     seen = False
-    for env in referrer_envelopes(source, res):
+    for origin, data in referrer_bundles(source, res):
         try:
-            stmt = json.loads(env.payload) if env.payload_type == IN_TOTO else None
-        except (ValueError, UnicodeDecodeError):
-            stmt = None
-        if not isinstance(stmt, dict) or stmt.get("predicateType") != SIGN_PREDICATE:
-            continue
-        seen = True
-        try:
+            if _is_message_bundle(data):
+                seen = True
+                signer = verify_message_bundle(data, res.digest, keys, identities, opts, origin)
+                return signer, f"bundle v0.3 message signature ({origin})"
+            env = envelope_from_bundle(data, origin)
+            try:
+                stmt = json.loads(env.payload) if env.payload_type == IN_TOTO else None
+            except (ValueError, UnicodeDecodeError):
+                stmt = None
+            if not isinstance(stmt, dict) or stmt.get("predicateType") != SIGN_PREDICATE:
+                continue
+            seen = True
             signer = verify_envelope(env, keys, identities, opts)
             statement_about(env, res.digest)
         except AdmitFailure as exc:
             reasons.append((exc.rule_id, exc.reason))
             continue
         return signer, f"cosign bundle v0.3 ({env.origin})"
-    if not seen:
+    if not seen and not reasons:
         return None
     raise AdmitFailure(*_worst(reasons)) if reasons else AdmitFailure(NO_SIGNATURE, "no signature bundle")
-
-
-def parse_referrer_index(data: bytes, where: str) -> list[dict[str, Any]]:
-    """Descriptors of a referrers index document."""
-    m = parse_manifest(data, where)
-    items = m.doc.get("manifests")
-    return [d for d in items if isinstance(d, dict)] if isinstance(items, list) else []
