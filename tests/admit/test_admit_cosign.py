@@ -267,3 +267,10 @@ def _trusted_root(tmp: Path) -> Path:
     dest = tmp / "trusted_root.json"
     dest.write_bytes(found.read_bytes())
     return dest
+
+
+def test_identity_only_policy_refuses_legacy_key_signature(world: dict[str, Any], cli: Any, tmp_path: Path) -> None:
+    m = manifest_yaml(tmp_path / "deploy.yaml", [f"{world['host']}/edge/legacy:1.0", f"{world['host']}/edge/bundle:1.0"])
+    code, findings, errors = _admit(cli, m, "--identity", "dev@example.com", "--issuer", "https://accounts.example.com")
+    assert (code, errors) == (1, [])
+    assert [f["rule_id"] for f in findings] == ["EGA004", "EGA004"]

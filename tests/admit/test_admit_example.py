@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,59 @@ def test_plain_check_leaves_admit_out(cli: Any, root_dir: Path) -> None:
     r = cli("check", "examples/edge-app", "-f", "json", cwd=root_dir)
     assert r.exit_code == 1
     assert "admit" not in {g["gate"] for g in json.loads(r.stdout)["gates"]}
+
+
+def _export(registry: str, repo: str, name: str, reference: str, layout: Path) -> None:
+    """Copy `repo`@`reference` and its .sig tag from the registry into an OCI layout, named `name`."""
+    blobs = layout / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    index_path = layout / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {"schemaVersion": 2, "manifests": []}
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+
+    def get(path: str) -> bytes:
+        req = urllib.request.Request(f"http://{registry}/v2/{repo}/{path}",
+                                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        with urllib.request.urlopen(req) as r:
+            return bytes(r.read())
+
+    import hashlib
+
+    def add_manifest(ref: str, tag: str | None) -> str:
+        data = get(f"manifests/{ref}")
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        (blobs / digest[7:]).write_bytes(data)
+        doc = json.loads(data)
+        for d in [doc["config"], *doc["layers"]]:
+            (blobs / d["digest"][7:]).write_bytes(get(f"blobs/{d['digest']}"))
+        entry: dict[str, Any] = {"mediaType": doc["mediaType"], "digest": digest, "size": len(data)}
+        if tag:
+            entry["annotations"] = {"org.opencontainers.image.ref.name": f"{name}:{tag}"}
+        index["manifests"].append(entry)
+        return digest
+
+    digest = add_manifest(reference, None if reference.startswith("sha256:") else reference)
+    try:
+        add_manifest(digest.replace(":", "-") + ".sig", digest.replace(":", "-") + ".sig")
+    except urllib.error.HTTPError:
+        pass  # unsigned
+    index_path.write_text(json.dumps(index))
+
+
+def test_admit_example_offline_from_an_oci_layout(registry: str, mirror: dict[str, str], cli: Any, root_dir: Path,
+                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same verdicts with no registry at all: images and signatures from an OCI layout."""
+    monkeypatch.setenv("EDGEGATE_ADMIT_MIRRORS", f"registry.apexlogic.ai={registry},docker.io={registry}")
+    _sign(cli, root_dir, f"{SIGNED}@{mirror[SIGNED]}", monkeypatch)
+    layout = tmp_path / "mirror"
+    _export(registry, "edge/inference-server", SIGNED, mirror[SIGNED], layout)
+    _export(registry, "edge/text-classifier", TAMPERED, mirror[TAMPERED], layout)
+    _export(registry, "library/python", "docker.io/library/python", "latest", layout)
+    monkeypatch.delenv("EDGEGATE_ADMIT_MIRRORS")
+    r = cli("admit", "examples/edge-app", "--oci-dir", layout, "-f", "json", cwd=root_dir)
+    gate = json.loads(r.stdout)["gates"][0]
+    assert r.exit_code == 1 and gate["errors"] == []
+    by_rule = {f["rule_id"]: f for f in gate["findings"]}
+    assert by_rule["EGA000"]["message"].startswith(f"{SIGNED}@{mirror[SIGNED]}")
+    assert by_rule["EGA002"]["message"].startswith(f"{TAMPERED}@{mirror[TAMPERED]}")
+    assert by_rule["EGA001"]["details"]["digest"] == mirror["python"]
