@@ -191,3 +191,20 @@ def test_credential_helper_and_401(basic_registry: str, cli: Any, tmp_path: Path
     helper.write_text("#!/bin/sh\nprintf '{\"Username\":\"alice\",\"Secret\":\"wrong\"}'\n")
     code, gate, _ = _admit(cli, m, "--key", edgegate_keys[1], "--insecure")
     assert code == 2 and "401" in gate["errors"][0]
+
+
+def test_warn_mode_reports_without_failing_and_sign_needs_a_key(registry: str, cli: Any, tmp_path: Path,
+                                                                edgegate_keys: tuple[Path, Path]) -> None:
+    push_image(registry, "warn/app", "1", tmp_path)
+    ref = f"{registry}/warn/app:1"
+    manifest_yaml(tmp_path / "d.yaml", [ref])
+    (tmp_path / "edgegate.toml").write_text(
+        '[admit]\npaths = ["d.yaml"]\ninsecure = true\n\n[[admit.policy]]\nimages = ["**"]\nmode = "warn"\n'
+        f'keys = ["{edgegate_keys[1]}"]\n'
+    )
+    code, gate, _ = _admit(cli, tmp_path)
+    assert code == 0 and gate["status"] == "passed"
+    (f,) = gate["findings"]
+    assert f["rule_id"] == "EGA001" and f["blocking"] is False
+    r = cli("sign", "--image", ref, "--insecure")
+    assert r.exit_code == 2 and "needs --key" in r.stderr
