@@ -32,6 +32,7 @@ _SUBAPPS: list[tuple[str, str]] = [
     ("vuln", "edgegate.vuln.cli"),
     ("sign", "edgegate.sign.cli"),
     ("verify", "edgegate.sign.verify_cli"),
+    ("admit", "edgegate.admit.cli"),
     ("model", "edgegate.model.cli"),
     ("cost", "edgegate.finops.cli"),
 ]

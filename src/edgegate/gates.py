@@ -22,6 +22,7 @@ GATES: dict[str, str] = {
     "sbom": "edgegate.sbom.gate",
     "vuln": "edgegate.vuln.gate",
     "verify": "edgegate.sign.gate",
+    "admit": "edgegate.admit.gate",
     "model": "edgegate.model.gate",
     "cost": "edgegate.finops.gate",
 }

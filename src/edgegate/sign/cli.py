@@ -70,12 +70,30 @@ def artifact(
         Optional[bool],  # noqa: UP045
         typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: on a terminal)."),
     ] = None,
+    scheme: Annotated[
+        str,
+        typer.Option("--scheme", help="Registry image (--image REF): cosign's 'tag' (.sig) or 'referrers' (bundle v0.3)."),
+    ] = "tag",
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Registry image: plain HTTP (localhost registries only).")
+    ] = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Sign PATH into a Sigstore bundle."""
+    """Sign PATH into a Sigstore bundle (or, with --image REF, sign a registry image as cosign does)."""
     from edgegate.sign.signer import SignRequest, sign_result
+
+    if (image or kind == "image") and not path.exists():
+        from edgegate.admit.sign_cli import is_registry_ref, sign_registry_result
+
+        if is_registry_ref(str(path)):
+            raise typer.Exit(
+                run_command(
+                    lambda: [sign_registry_result(str(path), key, password_env, scheme=scheme, insecure=insecure)],
+                    formats=fmt, output=output, debug=debug, command="edgegate sign",
+                )
+            )
 
     req = SignRequest(
         path=path,
