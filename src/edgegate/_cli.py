@@ -38,6 +38,23 @@ DebugOpt = Annotated[
 ]
 
 
+def warning_line(message: str) -> None:
+    """Print one warning line to stderr."""
+    sys.stderr.write(f"edgegate: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def deprecated_alias(new: str | None, old: str | None, old_name: str, new_name: str) -> str | None:
+    """The value of an option that also has an old spelling: the old one works with a warning;
+    both at once is a usage error."""
+    if old is None:
+        return new
+    if new is not None:
+        raise typer.BadParameter(f"{old_name} is the old spelling of {new_name}; give only {new_name}")
+    warning_line(f"{old_name} is deprecated; use {new_name}")
+    return old
+
+
 def error_line(message: str) -> None:
     """Print one error line to stderr."""
     sys.stderr.write(f"edgegate: error: {message}\n")

@@ -141,8 +141,10 @@ def scan_cmd(
 def db_build(
     source: Annotated[Path, typer.Argument(help="A folder of OSV records (JSON/YAML) or an OSV all.zip.",
                                            show_default=False)],
-    out: Annotated[Path, typer.Option("--output", "-o", help="The database file to write.", show_default=False)],
+    out: Annotated[Path, typer.Option("--db", help="The database file to write.", show_default=False,
+                                      metavar="FILE")],
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Index OSV records into a database for fast offline scans (malformed records are skipped
@@ -153,7 +155,7 @@ def db_build(
 
         return [build_result(source, out)]
 
-    raise typer.Exit(run_command(produce, formats=fmt, output=None, debug=debug, command="edgegate vuln db build"))
+    raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate vuln db build"))
 
 
 @db_app.command("info")
