@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -38,8 +39,22 @@ DebugOpt = Annotated[
 ]
 
 
+@dataclass
+class RunState:
+    """The common options of the running command (set by `edgegate._grammar`)."""
+
+    quiet: bool = False
+    color: bool | None = None
+    """False with --no-color; None: decide from NO_COLOR / FORCE_COLOR / the terminal."""
+
+
+STATE = RunState()
+
+
 def warning_line(message: str) -> None:
-    """Print one warning line to stderr."""
+    """Print one warning line to stderr (not with --quiet)."""
+    if STATE.quiet:
+        return
     sys.stderr.write(f"edgegate: warning: {message}\n")
     sys.stderr.flush()
 
@@ -77,7 +92,8 @@ def run_command(
     def body() -> int:
         specs = parse_output_specs(list(formats or ["text"]), output)
         results = list(produce())
-        ctx = ReportContext(command=command, root=root or Path.cwd(), fallback_path=fallback_path)
+        ctx = ReportContext(command=command, root=root or Path.cwd(), fallback_path=fallback_path,
+                            color=STATE.color)
         write_reports(results, specs, ctx)
         return exit_code(results)
 

@@ -14,11 +14,16 @@ import typer
 
 from edgegate import __version__
 from edgegate._cli import DebugOpt, FormatOpt, OutputOpt, error_line, guard, run_command
+from edgegate._grammar import RootGroup
 
 app = typer.Typer(
     name="edgegate",
+    cls=RootGroup,
     help="The supply-chain and policy gate in front of edge AI deployments. "
     "Exit code: 0 every gate passed, 1 a gate failed, 2 usage or input error.",
+    epilog="Every option can also be set as EDGEGATE_<OPTION> (e.g. EDGEGATE_FORMAT=json, "
+    "EDGEGATE_FAIL_ON=high); the command line wins. Grammar: docs/cli.md.",
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -59,7 +64,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
     """edgegate: may this change ship?"""
