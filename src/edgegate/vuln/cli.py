@@ -166,6 +166,11 @@ def db_info(
         typer.Option("--max-age-days", help="Warn when it was built longer ago (default: [vuln] "
                      "max-db-age-days, else 14).", min=0),
     ] = None,
+    config_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", "-c", help="Config file whose [vuln] max-db-age-days applies (default: found "
+                     "from the current folder up)."),
+    ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -178,7 +183,7 @@ def db_info(
 
         limit = max_age_days
         if limit is None:
-            section, cfg = _config_section(Path.cwd(), None, False)
+            section, cfg = _config_section(Path.cwd(), config_file, False)
             limit = settings_from_section(section, cfg).max_db_age_days
         return [info_result(database, limit)]
 
