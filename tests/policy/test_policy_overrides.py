@@ -57,7 +57,7 @@ def _check(cli: Any, repo: Path, overrides: str = "", extra: str = "") -> tuple[
     )
     r = cli("check", repo, "-f", "json", cwd=repo)
     report = json.loads(r.stdout) if r.stdout.strip() else {}
-    return r.exitcode, report
+    return r.exit_code, report
 
 
 def _found(report: dict[str, Any]) -> list[tuple[str, str, str]]:
