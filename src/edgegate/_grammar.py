@@ -69,9 +69,11 @@ def _common_params() -> list[Any]:
                          help="Show the version and exit."),
         ] = False,
         quiet: Annotated[
-            bool, typer.Option("--quiet", "-q", help="No progress display and no warnings on stderr.")
+            bool, typer.Option("--quiet", "-q", envvar="EDGEGATE_QUIET",
+                         help="No progress display and no warnings on stderr.")
         ] = False,
-        no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: NO_COLOR=1).")] = False,
+        no_color: Annotated[bool, typer.Option("--no-color", envvar="EDGEGATE_NO_COLOR",
+                                                help="No colour (also: NO_COLOR=1).")] = False,
     ) -> None:
         """Holder of the common options."""
 
@@ -101,23 +103,41 @@ class RootGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         common = _common_params()
-        for command in iter_commands(self):
-            _apply(command, common)
+        commands = list(iter_commands(self))
+        flags = _flag_kinds([c for _, c in commands])
+        for words, command in commands:
+            _apply(words, command, common, flags)
 
 
-def iter_commands(group: Any) -> Iterator[Any]:
-    """Every leaf command below `group` (depth first)."""
-    for sub in getattr(group, "commands", {}).values():
+def iter_commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every leaf command below `group` (depth first) with its words: (("vuln", "db", "build"), cmd)."""
+    for name, sub in getattr(group, "commands", {}).items():
         if getattr(sub, "commands", None) is not None:
-            yield from iter_commands(sub)
+            yield from iter_commands(sub, (*prefix, name))
         else:
-            yield sub
+            yield (*prefix, name), sub
 
 
-def env_name(option: Any) -> str:
-    """``EDGEGATE_<NAME>`` for an option: its first long name, upper-case, dashes as underscores."""
+def env_name(option: Any, words: tuple[str, ...] = (), flags: dict[str, set[bool]] | None = None) -> str:
+    """``EDGEGATE_<NAME>`` for an option: its first long name, upper-case, dashes as underscores.
+    Where one name is a flag in some commands and takes a value in others (``--image``), the
+    flag's variable carries its command: ``EDGEGATE_SIGN_IMAGE``."""
     longs: list[str] = [o for o in option.opts if o.startswith("--")] or list(option.opts)
-    return ENV_PREFIX + longs[0].lstrip("-").upper().replace("-", "_")
+    name = longs[0].lstrip("-").upper().replace("-", "_")
+    if flags is not None and words and option.is_flag and len(flags.get(name, set())) > 1:
+        name = f"{words[0].upper().replace('-', '_')}_{name}"
+    return ENV_PREFIX + name
+
+
+def _flag_kinds(commands: list[Any]) -> dict[str, set[bool]]:
+    kinds: dict[str, set[bool]] = {}
+    for command in commands:
+        for param in command.params:
+            if isinstance(param, TyperArgument) or param.hidden or param.envvar is not None:
+                continue
+            longs = [o for o in param.opts if o.startswith("--")] or list(param.opts)
+            kinds.setdefault(longs[0].lstrip("-").upper().replace("-", "_"), set()).add(bool(param.is_flag))
+    return kinds
 
 
 def _metavar(option: Any) -> str:
@@ -132,7 +152,7 @@ def _metavar(option: Any) -> str:
     return "TEXT"
 
 
-def _apply(command: Any, common: list[Any]) -> None:
+def _apply(words: tuple[str, ...], command: Any, common: list[Any], flags: dict[str, set[bool]]) -> None:
     names = {p.name for p in command.params}
     for param in command.params:
         if isinstance(param, TyperArgument):
@@ -142,7 +162,7 @@ def _apply(command: Any, common: list[Any]) -> None:
         if param.hidden:
             continue
         if param.envvar is None:
-            param.envvar = env_name(param)
+            param.envvar = env_name(param, words, flags)
         if param.metavar is None and not param.is_flag:
             param.metavar = _metavar(param)
     for param in common:

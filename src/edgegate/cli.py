@@ -117,18 +117,36 @@ def _resolve_format(spec: str, root: Path) -> str:
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Folder to write edgegate.toml into.")] = Path("."),
+    path: Annotated[Path, typer.Argument(help="Repository folder to look at and write edgegate.toml into.")] = Path("."),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking (for scripts).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    debug: DebugOpt = False,
 ) -> None:
-    """Write a commented starter edgegate.toml and an example Rego rule."""
-    from edgegate.init import write_starter
+    """Look at the repository (manifests, Helm charts, models, requirements, signatures) and write
+    an edgegate.toml whose gates point at what is there, plus an example Rego rule with its tests.
+    Prints what it found and what it left out; asks before writing on a terminal."""
+    import sys
+
+    from edgegate.init import plan_init, write_plan
 
     def body() -> int:
-        for written in write_starter(path, force=force):
+        plan = plan_init(path)
+        for line in plan.found:
+            typer.echo(f"found: {line}")
+        for line in plan.left_out:
+            typer.echo(f"left out: {line}")
+        if not plan.gates:
+            typer.echo("no gate could be configured from what is here; edit edgegate.toml by hand")
+        else:
+            typer.echo(f"gates: {', '.join(plan.gates)}")
+        if not yes and sys.stdin.isatty() and not typer.confirm(f"write {len(plan.files)} file(s)?", default=True):
+            typer.echo("nothing written")
+            return 0
+        for written in write_plan(plan, force=force):
             typer.echo(f"wrote {written}")
         return 0
 
-    raise typer.Exit(guard(body))
+    raise typer.Exit(guard(body, debug))
 
 
 _register()
