@@ -149,6 +149,38 @@ def init(
     raise typer.Exit(guard(body, debug))
 
 
+@app.command("precommit")
+def precommit(
+    files: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Argument(help="Changed files (pre-commit passes them)."),
+    ] = None,
+    config_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", "-c", help="Config file (default: edgegate.toml found from the current folder up)."),
+    ] = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The pre-commit hook: lint the changed files that edgegate.toml's [policy] paths name, with
+    its rules, data and overrides (Helm templates skipped). Exit 1 when a changed file fails."""
+    from edgegate.check import load_for_check
+    from edgegate.precommit import lint_changed
+
+    def body() -> int:
+        cfg = load_for_check(Path("."), config_file)
+        return run_command(
+            lambda: lint_changed(list(files or []), cfg),
+            formats=fmt,
+            output=output,
+            debug=debug,
+            command="edgegate precommit",
+            root=cfg.root,
+        )
+
+    raise typer.Exit(guard(body, debug))
+
 _register()
 
 

@@ -154,3 +154,35 @@ def test_init_in_a_subprocess_without_a_terminal_writes(cli_subprocess, tmp_path
     if git:
         subprocess.run([git, "init", "-q", str(tmp_path)], check=True)
     assert cli_subprocess("check", cwd=tmp_path).exit_code == 1
+
+
+def test_precommit_keeps_the_finopspolicy_context_of_unchanged_files(cli, root_dir: Path, tmp_path: Path) -> None:
+    """EGP009/EGP010 need the FinOpsPolicy objects: linting only the changed file must not lose
+    their findings (a pass that should be a fail)."""
+    app = tmp_path / "edge-app"
+    shutil.copytree(root_dir / "examples" / "edge-app", app)
+    full = cli("check", app, "-g", "policy", "-f", "json", cwd=app)
+    wanted = sorted(
+        (f["rule_id"], Path(f["location"]["path"]).name)
+        for f in json.loads(full.stdout)["gates"][0]["findings"]
+        if f["location"]["path"].endswith("edge-ai.yaml")
+    )
+    assert ("EGP009", "edge-ai.yaml") in wanted
+    r = cli("precommit", "manifests/edge-ai.yaml", "-f", "json", cwd=app)
+    assert r.exit_code == 1, r.stderr
+    gate = json.loads(r.stdout)["gates"][0]
+    got = sorted((f["rule_id"], Path(f["location"]["path"]).name) for f in gate["findings"])
+    assert got == wanted  # the same findings for that file as the full run, and no others
+    assert gate["stats"]["context"] >= 1
+
+
+def test_precommit_without_files_in_scope_passes_and_without_policy_is_exit_2(cli, tmp_path: Path) -> None:
+    (tmp_path / "edgegate.toml").write_text('[policy]\npaths = ["deploy"]\nrules = ["builtin:edge-ai"]\n')
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "notes.yaml").write_text("a: 1\n")
+    r = cli("precommit", "notes.yaml", "-f", "json", cwd=tmp_path)
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["gates"][0]["stats"]["changed"] == 0
+    (tmp_path / "edgegate.toml").write_text('[cost]\npaths = ["deploy"]\n')
+    r = cli("precommit", "notes.yaml", cwd=tmp_path)
+    assert r.exit_code == 2 and "no [policy]" in r.stderr
