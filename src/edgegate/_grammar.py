@@ -154,6 +154,7 @@ def _metavar(option: Any) -> str:
 
 def _apply(words: tuple[str, ...], command: Any, common: list[Any], flags: dict[str, set[bool]]) -> None:
     names = {p.name for p in command.params}
+    command.context_settings.setdefault("help_option_names", ["-h", "--help"])
     for param in command.params:
         if isinstance(param, TyperArgument):
             if type(param) is TyperArgument:
