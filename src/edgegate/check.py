@@ -4,6 +4,7 @@ results. No gate logic lives here."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from edgegate.config import Config, did_you_mean, find_config, load_config
 from edgegate.errors import ConfigError, EdgegateError
 from edgegate.findings import GateResult, Status
 from edgegate.gates import GATES, entry_point
+from edgegate.progress import CheckDisplay
 
 
 def load_for_check(path: str | Path, config_file: str | Path | None = None) -> Config:
@@ -82,14 +84,15 @@ def _narrowed(name: str, section: dict[str, Any], only: Sequence[str] | None) ->
     return {k: v for k, v in section.items() if k in subs or k not in parts}
 
 
-def run_check(config: Config, only: Sequence[str] | None = None) -> list[GateResult]:
+def run_check(config: Config, only: Sequence[str] | None = None, display: CheckDisplay | None = None) -> list[GateResult]:
     """Run the selected gates. A gate that raises becomes an errored result, never a pass, and
     the other gates still run so the report shows everything."""
     results: list[GateResult] = []
     for name in selected_gates(config, only):
         section = _narrowed(name, config.section(name) or {}, only)
         try:
-            results.extend(entry_point(name)(section, config))
+            with display.gate(name) if display is not None else nullcontext():
+                results.extend(entry_point(name)(section, config))
         except EdgegateError as exc:
             results.append(GateResult(gate=name, status=Status.ERROR, errors=[str(exc)]))
         except Exception as exc:  # an internal error is an errored gate, never a pass

@@ -15,6 +15,7 @@ import typer
 from edgegate import __version__
 from edgegate._cli import DebugOpt, FormatOpt, OutputOpt, error_line, guard, run_command
 from edgegate._grammar import RootGroup
+from edgegate.findings import GateResult
 
 app = typer.Typer(
     name="edgegate",
@@ -95,8 +96,15 @@ def check(
             report = cfg.section("report") or {}
             formats = list(report.get("formats", [])) or ["text"]
             formats = [_resolve_format(f, cfg.root) for f in formats]
+        from edgegate._cli import STATE
+        from edgegate.progress import CheckDisplay
+
+        def produce() -> list[GateResult]:
+            with CheckDisplay(enabled=not STATE.quiet) as display:
+                return run_check(cfg, gate, display)
+
         return run_command(
-            lambda: run_check(cfg, gate),
+            produce,
             formats=formats,
             output=output,
             debug=debug,
