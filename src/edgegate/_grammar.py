@@ -57,6 +57,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+@functools.cache
 def _common_params() -> list[Any]:
     """`-V`, `-q`, `--no-color` as Click parameters (declared once, with Typer)."""
     holder = typer.Typer(add_completion=False)
