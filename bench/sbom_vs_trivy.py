@@ -86,14 +86,14 @@ def main() -> None:
         edgegate = [sys.executable, "-m", "edgegate", "sbom", "image"]
         cases = {
             "rootfs directory": (
-                [*edgegate, str(args.rootfs), "-o", str(tmp / "e-rootfs.json"), "-f", "json", "--report-output",
+                [*edgegate, str(args.rootfs), "--sbom-output", str(tmp / "e-rootfs.json"), "-f", "json", "-o",
                  str(tmp / "r.json")],
                 [str(trivy), "rootfs", "--format", "cyclonedx", "--scanners", "license", "--offline-scan",
                  "--output", str(tmp / "t-rootfs.json"), str(args.rootfs)],
                 "rootfs",
             ),
             "docker-archive tarball": (
-                [*edgegate, str(image), "-o", str(tmp / "e-image.json"), "-f", "json", "--report-output",
+                [*edgegate, str(image), "--sbom-output", str(tmp / "e-image.json"), "-f", "json", "-o",
                  str(tmp / "r.json")],
                 [str(trivy), "image", "--input", str(image), "--format", "cyclonedx", "--scanners", "license",
                  "--offline-scan", "--output", str(tmp / "t-image.json")],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -38,6 +39,37 @@ DebugOpt = Annotated[
 ]
 
 
+@dataclass
+class RunState:
+    """The common options of the running command (set by `edgegate._grammar`)."""
+
+    quiet: bool = False
+    color: bool | None = None
+    """False with --no-color; None: decide from NO_COLOR / FORCE_COLOR / the terminal."""
+
+
+STATE = RunState()
+
+
+def warning_line(message: str) -> None:
+    """Print one warning line to stderr (not with --quiet)."""
+    if STATE.quiet:
+        return
+    sys.stderr.write(f"edgegate: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def deprecated_alias(new: str | None, old: str | None, old_name: str, new_name: str) -> str | None:
+    """The value of an option that also has an old spelling: the old one works with a warning;
+    both at once is a usage error."""
+    if old is None:
+        return new
+    if new is not None:
+        raise typer.BadParameter(f"{old_name} is the old spelling of {new_name}; give only {new_name}")
+    warning_line(f"{old_name} is deprecated; use {new_name}")
+    return old
+
+
 def error_line(message: str) -> None:
     """Print one error line to stderr."""
     sys.stderr.write(f"edgegate: error: {message}\n")
@@ -62,7 +94,8 @@ def run_command(
         specs = parse_output_specs(list(formats or ["text"]), output)
         results = list(produce())
         ctx = ReportContext(
-            command=command, root=root or Path.cwd(), fallback_path=fallback_path, category=category
+            command=command, root=root or Path.cwd(), fallback_path=fallback_path, category=category,
+            color=STATE.color,
         )
         write_reports(results, specs, ctx)
         return exit_code(results)

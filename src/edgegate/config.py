@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,12 +117,37 @@ def validate_config(data: Mapping[str, Any], path: Path, prefix: str = "") -> No
     top = _load_schema("config.schema.json")
     if top is None:  # pragma: no cover - broken installation
         raise ConfigError("edgegate's config schema is missing from this installation", path)
+    if isinstance(data, dict):
+        _kebab_keys(data, top, path, prefix)
     _validate(data, top, path, prefix)
     for name, section in data.items():
         if isinstance(section, dict):
             schema = _load_schema(f"config/{name}.schema.json")
             if schema is not None:
+                _kebab_keys(section, schema, path, f"{prefix}{name}.")
                 _validate(section, schema, path, f"{prefix}{name}.")
+
+
+def _kebab_keys(data: dict[str, Any], schema: Mapping[str, Any], path: Path, prefix: str) -> None:
+    """Keys are kebab-case everywhere: an old snake_case spelling of a known key is renamed in
+    place, with a deprecation warning (both spellings at once is an error). Nested tables with
+    a schema of their own (``[model.scan]``) are handled too; free-form tables are left alone."""
+    props = schema.get("properties", {})
+    if not isinstance(props, dict):
+        return
+    for key in list(data):
+        new = key.replace("_", "-")
+        if new != key and key not in props and new in props:
+            if new in data:
+                raise ConfigError(f"'{prefix}{key}' and '{prefix}{new}' are the same key; keep '{new}'", path)
+            from edgegate._cli import warning_line
+
+            warning_line(f"{path}: '{prefix}{key}' is deprecated; write '{prefix}{new}'")
+            data[new] = data.pop(key)
+    for key, value in data.items():
+        sub = props.get(key)
+        if isinstance(value, dict) and isinstance(sub, dict) and "properties" in sub:
+            _kebab_keys(value, sub, path, f"{prefix}{key}.")
 
 
 def _validate(data: Any, schema: Mapping[str, Any], path: Path, prefix: str) -> None:
@@ -138,7 +163,8 @@ def _validate(data: Any, schema: Mapping[str, Any], path: Path, prefix: str) -> 
         extra = _extra_keys(error)
         if extra:
             where = f"{key}." if key else ""
-            raise ConfigError(f"unknown key '{where}{extra}'", path)
+            hint = did_you_mean(extra.split(", ")[0], error.schema.get("properties", {}))
+            raise ConfigError(f"unknown key '{where}{extra}'{hint}", path)
     where = f"'{key}'" if key else "top level"
     raise ConfigError(f"invalid value at {where}: {error.message}", path)
 
@@ -154,6 +180,17 @@ def _extra_keys(error: Any) -> str:
         if k not in props and not any(re.search(pat, k) for pat in patterns)
     ]
     return ", ".join(sorted(map(str, extra)))
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of `choices`, or ``""``."""
+    import difflib
+
+    options = [str(c) for c in choices]
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(word.replace("_", "-"), options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def default_config(root: str | Path) -> Config:

@@ -89,7 +89,7 @@ def test_section_schema_rejects_unknown_key(tmp_path: Path) -> None:
     f.write_text('[policy]\npaths = ["m"]\nrulez = ["policy"]\n')
     with pytest.raises(ConfigError) as info:
         load_config(f)
-    assert info.value.message == "unknown key 'policy.rulez'"
+    assert info.value.message == "unknown key 'policy.rulez' (did you mean 'rules'?)"
     assert info.value.path == str(f)
 
 

@@ -73,6 +73,7 @@ def _local_config(hook_ids: list[str]) -> str:
             "id": h["id"], "name": h["name"], "entry": h["entry"], "language": "system",
             "files": h["files"], "exclude": h["exclude"], "pass_filenames": h["pass_filenames"],
             "always_run": h["always_run"], "require_serial": h["require_serial"], "types": h["types"],
+            "stages": h["stages"],
         })
     return yaml.safe_dump({"repos": [{"repo": "local", "hooks": hooks}]})
 
@@ -84,18 +85,19 @@ def _pre_commit(args: list[str], cwd: Path, env: dict[str, str], timeout: float 
 
 def test_manifest_is_valid_and_declares_both_hooks() -> None:
     hooks = _hooks()
-    assert {"edgegate-check", "edgegate-policy-lint"} <= set(hooks)
+    assert set(hooks) == {"edgegate", "edgegate-check"}
+    hook = hooks["edgegate"]
+    assert hook["entry"].split() == ["edgegate", "precommit"]
+    assert hook["pass_filenames"] is True
+    import re
+
+    files = re.compile(hook["files"])
+    assert files.search("deploy/app.yaml") and files.search("k8s/x.yml") and files.search("a.json")
+    assert not files.search("src/app.py")
     check = hooks["edgegate-check"]
     assert check["entry"].split()[:2] == ["edgegate", "check"]
     assert check["pass_filenames"] is False and check["always_run"] is True
-    lint = hooks["edgegate-policy-lint"]
-    assert lint["entry"].split()[:3] == ["edgegate", "policy", "lint"]
-    assert lint["pass_filenames"] is True
-    import re
-
-    files = re.compile(lint["files"])
-    assert files.search("deploy/app.yaml") and files.search("k8s/x.yml") and files.search("a.json")
-    assert not files.search("src/app.py")
+    assert "pre-push" in check["stages"]  # every gate before a push; the commit hook stays fast
 
 
 @pytest.mark.slow
@@ -105,7 +107,7 @@ def test_pre_commit_runs_edgegate_check_on_the_example(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples" / "edge-app", repo)
     (repo / ".pre-commit-config.yaml").write_text(_local_config(["edgegate-check"]))
     _git_repo(repo, env)
-    proc = _pre_commit(["run", "--all-files", "--verbose", "edgegate-check"], repo, env)
+    proc = _pre_commit(["run", "--hook-stage", "pre-push", "--all-files", "--verbose", "edgegate-check"], repo, env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "edgegate check" in out and "Failed" in out
@@ -122,33 +124,57 @@ def test_pre_commit_hooks_pass_on_a_clean_repo(tmp_path: Path) -> None:
     shutil.copy(ROOT / "examples" / "edge-app" / "policy" / "team.rego", repo / "policy" / "team.rego")
     (repo / "edgegate.toml").write_text(CLEAN_CONFIG)
     (repo / "manifests" / "web.yaml").write_text(CLEAN_MANIFEST)
-    (repo / ".pre-commit-config.yaml").write_text(_local_config(["edgegate-check"]))
+    (repo / ".pre-commit-config.yaml").write_text(_local_config(["edgegate", "edgegate-check"]))
     _git_repo(repo, env)
-    proc = _pre_commit(["run", "--all-files", "edgegate-check"], repo, env)
+    proc = _pre_commit(["run", "--all-files", "edgegate"], repo, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Passed" in proc.stdout
+    proc = _pre_commit(["run", "--hook-stage", "pre-push", "--all-files", "edgegate-check"], repo, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+HELM_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "web.fullname" . }}
+{{- if .Values.x }}
+  replicas: 2
+{{- end }}
+"""
 
 
 @pytest.mark.slow
-def test_pre_commit_policy_lint_hook_gets_changed_manifests(tmp_path: Path) -> None:
+def test_edgegate_hook_lints_the_changed_files_edgegate_toml_names(tmp_path: Path) -> None:
     env = _env(tmp_path / "home")
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "examples" / "edge-app", repo)
     (repo / "notes.txt").write_text("not a manifest\n")
-    (repo / ".pre-commit-config.yaml").write_text(_local_config(["edgegate-policy-lint"]))
+    chart = repo / "manifests" / "chart"  # a Helm chart inside the [policy] paths
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "templates" / "deployment.yaml").write_text(HELM_TEMPLATE)
+    (repo / "elsewhere.yaml").write_text("kind: [not, a manifest\n")  # outside [policy] paths: not read
+    (repo / ".pre-commit-config.yaml").write_text(_local_config(["edgegate"]))
     _git_repo(repo, env)
-    # only knative-service.yaml is passed: the deliberately broken batch-embedder.yaml is not linted
-    proc = _pre_commit(["run", "--verbose", "edgegate-policy-lint", "--files",
-                        "manifests/knative-service.yaml", "notes.txt"], repo, env)
+    # the deliberately broken batch-embedder.yaml is not passed, so it is not linted
+    proc = _pre_commit(["run", "--verbose", "edgegate", "--files", "manifests/knative-service.yaml", "notes.txt",
+                        "manifests/chart/templates/deployment.yaml", "elsewhere.yaml"], repo, env)
     out = proc.stdout + proc.stderr
     assert proc.returncode in (0, 1), out
-    assert "batch-embedder" not in out
-    assert "Traceback" not in out
-    proc = _pre_commit(["run", "--verbose", "edgegate-policy-lint", "--files",
-                        "manifests/batch-embedder.yaml"], repo, env)
+    assert "batch-embedder" not in out and "Traceback" not in out
+    assert "malformed" not in out  # neither the Helm template nor elsewhere.yaml was parsed
+    proc = _pre_commit(["run", "--verbose", "edgegate", "--files", "manifests/batch-embedder.yaml"], repo, env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "batch-embedder.yaml" in out and "exit code: 1" in out
+    # it reads edgegate.toml: the repo's data (policy/data.yaml) and overrides apply
+    with open(repo / "edgegate.toml", "a") as fh:
+        fh.write("".join(f'\n[[policy.override]]\nrule = "{r}"\ndisable = true\nreason = "test"\n'
+                         for r in ("EGP001", "EGP002", "EGP003", "EGP004", "EGP005", "EGP006", "EGP007",
+                                   "EGP008", "EGP009", "EGP010", "EGP011", "main.deny", "main.warn")))
+    proc = _pre_commit(["run", "--verbose", "edgegate", "--files", "manifests/batch-embedder.yaml"], repo, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.network
@@ -161,7 +187,8 @@ def test_pre_commit_try_repo(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "examples" / "edge-app", repo)
     _git_repo(repo, env)
-    proc = _pre_commit(["try-repo", str(ROOT), "edgegate-check", "--all-files", "--verbose"], repo, env,
+    proc = _pre_commit(["try-repo", str(ROOT), "edgegate-check", "--hook-stage", "pre-push", "--all-files",
+                        "--verbose"], repo, env,
                        timeout=1800)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out

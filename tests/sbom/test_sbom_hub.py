@@ -113,7 +113,7 @@ def test_repo_id_through_local_hub_then_offline(
     }
     env.pop("HF_HUB_OFFLINE", None)
     out = tmp_path / "online.json"
-    r = cli_subprocess("sbom", "model", REPO, "-o", out, "--no-progress", env=env)
+    r = cli_subprocess("sbom", "model", REPO, "--sbom-output", out, "--no-progress", env=env)
     assert r.exit_code == 0, r.stderr
     assert any(line.startswith("GET /api/models/") for line in h.log)
     doc = json.loads(out.read_text())
@@ -131,7 +131,7 @@ def test_repo_id_through_local_hub_then_offline(
     h.log.clear()
     env_off = {**env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
     out2 = tmp_path / "offline.json"
-    r = cli_subprocess("sbom", "model", f"{REPO}@main", "-o", out2, "--no-progress", env=env_off)
+    r = cli_subprocess("sbom", "model", f"{REPO}@main", "--sbom-output", out2, "--no-progress", env=env_off)
     assert r.exit_code == 0, r.stderr
     assert h.log == []
     assert json.loads(out2.read_text())["metadata"]["component"]["version"] == COMMIT
@@ -148,7 +148,7 @@ def test_unknown_repo_on_local_hub_is_exit_2(hub: tuple[str, _Hub], tmp_path: Pa
     }
     env.pop("HF_HUB_OFFLINE", None)
     out = tmp_path / "o.json"
-    r = cli_subprocess("sbom", "model", "edgegate-test/absent", "-o", out, "--no-progress", env=env)
+    r = cli_subprocess("sbom", "model", "edgegate-test/absent", "--sbom-output", out, "--no-progress", env=env)
     assert r.exit_code == 2
     assert r.stderr.count("\n") == 1 and "cannot fetch from the Hugging Face Hub" in r.stderr, r.stderr
     assert not out.exists()

@@ -185,11 +185,11 @@ def test_oci_layout_directory_and_multi_arch_platform(tmp_path: Path, cli) -> No
     layout.mkdir()
     oci_layout(layout, [base], platforms=("linux/amd64", "linux/arm64"))
     out = tmp_path / "arm.json"
-    r = cli("sbom", "image", layout, "-o", out, "--platform", "linux/arm64", "-f", "json")
+    r = cli("sbom", "image", layout, "--sbom-output", out, "--platform", "linux/arm64", "-f", "json")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(out.read_text())
     assert _props(doc["metadata"]["component"])["edgegate:image:platform"] == "linux/arm64"
-    r = cli("sbom", "image", layout, "-o", tmp_path / "s390.json", "--platform", "linux/s390x")
+    r = cli("sbom", "image", layout, "--sbom-output", tmp_path / "s390.json", "--platform", "linux/s390x")
     assert r.exit_code == 2
     assert "no image for platform linux/s390x (index has: linux/amd64, linux/arm64)" in r.stderr
     assert not (tmp_path / "s390.json").exists()
@@ -228,7 +228,7 @@ def test_corrupt_and_truncated_archives_exit_2_without_output(tmp_path: Path, cl
         p = tmp_path / name
         p.write_bytes(content)
         out = tmp_path / f"{name}.json"
-        r = cli("sbom", "image", p, "-o", out)
+        r = cli("sbom", "image", p, "--sbom-output", out)
         assert r.exit_code == 2, (name, r.stdout, r.stderr)
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
         assert not out.exists()
@@ -242,7 +242,7 @@ def test_layer_content_not_matching_its_digest_is_an_error(tmp_path: Path, cli) 
     blobs = sorted((layout / "blobs/sha256").iterdir(), key=lambda p: p.stat().st_size)
     biggest = blobs[-1]
     biggest.write_bytes(biggest.read_bytes()[:-20])  # truncate the gzip layer
-    r = cli("sbom", "image", layout, "-o", tmp_path / "o.json")
+    r = cli("sbom", "image", layout, "--sbom-output", tmp_path / "o.json")
     assert r.exit_code == 2
     assert "truncated" in r.stderr or "does not match digest" in r.stderr
     assert not (tmp_path / "o.json").exists()
@@ -259,7 +259,7 @@ def test_manifest_naming_a_missing_layer(tmp_path: Path, cli) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
-    r = cli("sbom", "image", img, "-o", tmp_path / "o.json")
+    r = cli("sbom", "image", img, "--sbom-output", tmp_path / "o.json")
     assert r.exit_code == 2
     assert "manifest.json names a missing layer 'missing/layer.tar'" in r.stderr
 
@@ -287,7 +287,7 @@ def test_tar_bomb_is_refused(tmp_path: Path, cli) -> None:
     index = json.loads((layout / "index.json").read_text())
     index["manifests"][0].update(digest=new_man, size=len(man_bytes))
     (layout / "index.json").write_text(json.dumps(index))
-    r = cli("sbom", "image", layout, "-o", tmp_path / "o.json")
+    r = cli("sbom", "image", layout, "--sbom-output", tmp_path / "o.json")
     assert r.exit_code == 2, r.stderr
     assert "over the" in r.stderr and "limit" in r.stderr
     # a total-size bound applies to any member, wanted or not
@@ -383,7 +383,7 @@ def test_oci_layout_reference_name(tmp_path: Path, cli) -> None:
     layout.mkdir()
     oci_layout(layout, [_base_layer()])
     out = tmp_path / "s.json"
-    r = cli("sbom", "image", f"oci:{layout}:1.0", "-o", out)  # annotation is example/app:1.0
+    r = cli("sbom", "image", f"oci:{layout}:1.0", "--sbom-output", out)  # annotation is example/app:1.0
     assert r.exit_code == 0, r.stderr
-    r = cli("sbom", "image", f"oci:{layout}:2.0", "-o", tmp_path / "x.json")
+    r = cli("sbom", "image", f"oci:{layout}:2.0", "--sbom-output", tmp_path / "x.json")
     assert r.exit_code == 2 and "no image named '2.0' in the layout (has: example/app:1.0)" in r.stderr

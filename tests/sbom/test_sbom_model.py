@@ -154,7 +154,7 @@ def test_broken_safetensors_header_is_exit_2_and_no_sbom(tmp_path: Path, cli, he
     with pytest.raises(BrokenHeaderError, match=why):
         scan_model(str(d), progress=False)
     out = tmp_path / "o.json"
-    r = cli("sbom", "model", d, "-o", out)
+    r = cli("sbom", "model", d, "--sbom-output", out)
     assert r.exit_code == 2
     assert r.stderr.startswith("edgegate: error: ") and r.stderr.count("\n") == 1
     assert "broken safetensors header" in r.stderr
@@ -188,7 +188,7 @@ def test_hugging_face_repo_from_offline_cache(tmp_path: Path, cli_subprocess) ->
         "HF_ENDPOINT": "http://127.0.0.1:9",
     }
     out = tmp_path / "hf.json"
-    r = cli_subprocess("sbom", "model", "edgegate-test/tiny-model", "-o", out, "--no-progress", env=env)
+    r = cli_subprocess("sbom", "model", "edgegate-test/tiny-model", "--sbom-output", out, "--no-progress", env=env)
     assert r.exit_code == 0, r.stderr
     doc = json.loads(out.read_text())
     model = doc["metadata"]["component"]
@@ -200,13 +200,13 @@ def test_hugging_face_repo_from_offline_cache(tmp_path: Path, cli_subprocess) ->
         == hashlib.sha256((src / "model.safetensors").read_bytes()).hexdigest()
     )
     # a repo that is not in the cache, offline: exit 2, one line
-    r = cli_subprocess("sbom", "model", "edgegate-test/absent", "-o", tmp_path / "x.json", env=env)
+    r = cli_subprocess("sbom", "model", "edgegate-test/absent", "--sbom-output", tmp_path / "x.json", env=env)
     assert r.exit_code == 2
     assert r.stderr.count("\n") == 1 and "Hugging Face Hub" in r.stderr, r.stderr
 
 
 def test_missing_model_path(tmp_path: Path, cli) -> None:
-    r = cli("sbom", "model", tmp_path / "nope", "-o", tmp_path / "x.json")
+    r = cli("sbom", "model", tmp_path / "nope", "--sbom-output", tmp_path / "x.json")
     assert r.exit_code == 2
     assert "no such file or directory" in r.stderr
 
@@ -261,7 +261,7 @@ def test_broken_gguf_header(tmp_path: Path, cli) -> None:
     with pytest.raises(BrokenHeaderError, match="truncated"):
         scan_model(str(d), progress=False)
     (d / "model.gguf").write_bytes(b"GGUF" + struct.pack("<I", 99) + b"\0" * 64)
-    r = cli("sbom", "model", d, "-o", tmp_path / "o.json")
+    r = cli("sbom", "model", d, "--sbom-output", tmp_path / "o.json")
     assert r.exit_code == 2 and "unsupported GGUF version 99" in r.stderr
     (d / "model.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 2**40))  # absurd kv count
     with pytest.raises(BrokenHeaderError, match="out of range"):

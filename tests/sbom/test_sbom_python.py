@@ -82,11 +82,11 @@ def test_pyproject_dependencies(tmp_path: Path) -> None:
 
 def test_bad_requirement_is_exit_2(tmp_path: Path, cli) -> None:
     (tmp_path / "requirements.txt").write_text("requests==2.31.0\nthis is not valid ===\n")
-    r = cli("sbom", "python", tmp_path, "-o", tmp_path / "o.json")
+    r = cli("sbom", "python", tmp_path, "--sbom-output", tmp_path / "o.json")
     assert r.exit_code == 2
     assert "requirements.txt:2" in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "o.json").exists()
-    r = cli("sbom", "python", tmp_path / "empty-dir-does-not-exist", "-o", tmp_path / "o.json")
+    r = cli("sbom", "python", tmp_path / "empty-dir-does-not-exist", "--sbom-output", tmp_path / "o.json")
     assert r.exit_code == 2
 
 
@@ -125,22 +125,36 @@ def test_uv_lock_skips_the_project_itself(tmp_path: Path) -> None:
 
 def test_output_path_problems_are_exit_2(tmp_path: Path, cli) -> None:
     (tmp_path / "requirements.txt").write_text("requests==2.31.0\n")
-    r = cli("sbom", "python", tmp_path, "-o", tmp_path)
+    r = cli("sbom", "python", tmp_path, "--sbom-output", tmp_path)
     assert r.exit_code == 2 and "output path is a directory" in r.stderr
-    r = cli("sbom", "python", tmp_path, "-o", tmp_path / "missing" / "o.json")
+    r = cli("sbom", "python", tmp_path, "--sbom-output", tmp_path / "missing" / "o.json")
     assert r.exit_code == 2 and "output folder does not exist" in r.stderr
     r = cli(
         "sbom",
         "python",
         tmp_path,
-        "-o",
+        "--sbom-output",
         tmp_path / "o.json",
         "-f",
         "json",
-        "--report-output",
+        "-o",
         tmp_path / "r.json",
     )
     assert r.exit_code == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["gates"][0]["stats"]["components"] == 1
     assert [x.name for x in tmp_path.iterdir() if x.name.endswith(".tmp")] == []
+
+
+def test_report_output_old_spelling_warns_and_sbom_needs_its_own_option(tmp_path: Path, cli) -> None:
+    (tmp_path / "requirements.txt").write_text("requests==2.31.0\n")
+    r = cli("sbom", "python", tmp_path, "--sbom-output", tmp_path / "s.json", "-f", "json",
+            "--report-output", tmp_path / "r.json")
+    assert r.exit_code == 0 and "--report-output is deprecated" in r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["gates"][0]["stats"]["components"] == 1
+    both = cli("sbom", "python", tmp_path, "--sbom-output", tmp_path / "s.json", "-o", tmp_path / "a.json",
+               "--report-output", tmp_path / "b.json")
+    assert both.exit_code == 2 and not (tmp_path / "a.json").exists()
+    # the old `-o SBOM` is now the report: without --sbom-output the command is a usage error
+    old = cli("sbom", "python", tmp_path, "-o", tmp_path / "old.json")
+    assert old.exit_code == 2 and not (tmp_path / "old.json").exists()

@@ -116,7 +116,7 @@ def test_pull_by_tag_and_digest(registry: str, tmp_path: Path, cli) -> None:
     oci_layout(layout, _layers())
     push_layout(registry, "team/app", "1.0", layout)
     out = tmp_path / "sbom.json"
-    r = cli("sbom", "image", f"{registry}/team/app:1.0", "--insecure", "-o", out)
+    r = cli("sbom", "image", f"{registry}/team/app:1.0", "--insecure", "--sbom-output", out)
     assert r.exit_code == 0, r.stderr
     doc = json.loads(out.read_text())
     names = {c["name"] for c in doc["components"]}
@@ -126,7 +126,7 @@ def test_pull_by_tag_and_digest(registry: str, tmp_path: Path, cli) -> None:
     assert props["edgegate:image:source-kind"] == "registry"
     # by digest
     out2 = tmp_path / "sbom2.json"
-    r = cli("sbom", "image", f"registry:{registry}/team/app@{digest}", "--insecure", "-o", out2)
+    r = cli("sbom", "image", f"registry:{registry}/team/app@{digest}", "--insecure", "--sbom-output", out2)
     assert r.exit_code == 0, r.stderr
     assert {c["name"] for c in json.loads(out2.read_text())["components"]} == names
 
@@ -137,7 +137,7 @@ def test_multi_arch_index_platform(registry: str, tmp_path: Path, cli) -> None:
     oci_layout(layout, _layers(), platforms=("linux/amd64", "linux/arm64"))
     push_layout(registry, "team/multi", "latest", layout)
     out = tmp_path / "arm.json"
-    r = cli("sbom", "image", f"{registry}/team/multi", "--insecure", "--platform", "linux/arm64", "-o", out)
+    r = cli("sbom", "image", f"{registry}/team/multi", "--insecure", "--platform", "linux/arm64", "--sbom-output", out)
     assert r.exit_code == 0, r.stderr
     props = {
         p["name"]: p["value"] for p in json.loads(out.read_text())["metadata"]["component"]["properties"]
@@ -150,7 +150,7 @@ def test_multi_arch_index_platform(registry: str, tmp_path: Path, cli) -> None:
         "--insecure",
         "--platform",
         "windows/amd64",
-        "-o",
+        "--sbom-output",
         tmp_path / "w.json",
     )
     assert r.exit_code == 2 and "no image for platform windows/amd64" in r.stderr
@@ -158,11 +158,11 @@ def test_multi_arch_index_platform(registry: str, tmp_path: Path, cli) -> None:
 
 def test_registry_errors_are_one_line_exit_2(registry: str, tmp_path: Path, cli) -> None:
     out = tmp_path / "x.json"
-    r = cli("sbom", "image", f"{registry}/team/absent:1", "--insecure", "-o", out)
+    r = cli("sbom", "image", f"{registry}/team/absent:1", "--insecure", "--sbom-output", out)
     assert r.exit_code == 2 and "not found in registry" in r.stderr and r.stderr.count("\n") == 1
-    r = cli("sbom", "image", f"127.0.0.1:{_free_port()}/x/y:1", "--insecure", "-o", out)
+    r = cli("sbom", "image", f"127.0.0.1:{_free_port()}/x/y:1", "--insecure", "--sbom-output", out)
     assert r.exit_code == 2 and "registry unreachable" in r.stderr
-    r = cli("sbom", "image", "registry.example.com/x/y:1", "--insecure", "-o", out)
+    r = cli("sbom", "image", "registry.example.com/x/y:1", "--insecure", "--sbom-output", out)
     assert r.exit_code == 2 and "only allowed for a localhost registry" in r.stderr
     assert not out.exists()
 
@@ -340,7 +340,7 @@ def test_pull_with_bearer_token_auth(token_registry: tuple[str, _TokenIssuer], t
     _authed_put(host, issuer, "team/secure", layout, "1.0")
     issuer.requests.clear()
     out = tmp_path / "sbom.json"
-    r = cli("sbom", "image", f"{host}/team/secure:1.0", "--insecure", "-o", out)
+    r = cli("sbom", "image", f"{host}/team/secure:1.0", "--insecure", "--sbom-output", out)
     assert r.exit_code == 0, r.stderr
     assert {"base-files", "left-pad"} <= {c["name"] for c in json.loads(out.read_text())["components"]}
     assert any("scope=repository%3Ateam%2Fsecure%3Apull" in p for p in issuer.requests), issuer.requests
@@ -419,14 +419,14 @@ def test_pull_with_basic_auth_from_env_and_docker_config(basic_registry: str, tm
     ref = f"{host}/team/private:1.0"
     empty = tmp_path / "no-docker-config"
     empty.mkdir()
-    r = cli("sbom", "image", ref, "--insecure", "-o", tmp_path / "a.json", env={"DOCKER_CONFIG": str(empty)})
+    r = cli("sbom", "image", ref, "--insecure", "--sbom-output", tmp_path / "a.json", env={"DOCKER_CONFIG": str(empty)})
     assert r.exit_code == 2 and "registry requires credentials" in r.stderr
     r = cli(
         "sbom",
         "image",
         ref,
         "--insecure",
-        "-o",
+        "--sbom-output",
         tmp_path / "b.json",
         env={
             "EDGEGATE_REGISTRY_USERNAME": "alice",
@@ -440,7 +440,7 @@ def test_pull_with_basic_auth_from_env_and_docker_config(basic_registry: str, tm
         "image",
         ref,
         "--insecure",
-        "-o",
+        "--sbom-output",
         tmp_path / "c.json",
         env={"EDGEGATE_REGISTRY_USERNAME": "alice", "EDGEGATE_REGISTRY_PASSWORD": "s3cret"},
     )
@@ -450,7 +450,7 @@ def test_pull_with_basic_auth_from_env_and_docker_config(basic_registry: str, tm
     (docker / "config.json").write_text(
         json.dumps({"auths": {host: {"auth": base64.b64encode(b"alice:s3cret").decode()}}})
     )
-    r = cli("sbom", "image", ref, "--insecure", "-o", tmp_path / "d.json", env={"DOCKER_CONFIG": str(docker)})
+    r = cli("sbom", "image", ref, "--insecure", "--sbom-output", tmp_path / "d.json", env={"DOCKER_CONFIG": str(docker)})
     assert r.exit_code == 0, r.stderr
     assert {"base-files", "left-pad"} <= {
         c["name"] for c in json.loads((tmp_path / "d.json").read_text())["components"]
@@ -463,7 +463,7 @@ def test_missing_paths_are_not_taken_for_registry_references(tmp_path: Path, cli
     assert not looks_like_reference("build/app.tar")
     assert not looks_like_reference("org/app")  # ambiguous: a path unless written registry:org/app
     assert looks_like_reference("alpine:3.19") and looks_like_reference("ghcr.io/org/app")
-    r = cli("sbom", "image", tmp_path / "missing" / "app.tar", "-o", tmp_path / "o.json")
+    r = cli("sbom", "image", tmp_path / "missing" / "app.tar", "--sbom-output", tmp_path / "o.json")
     assert (
         r.exit_code == 2 and "no such file or directory (for a registry image write registry:REF)" in r.stderr
     )

@@ -151,7 +151,7 @@ def test_malformed_records_are_skipped_with_a_warning_naming_the_file(cli, tmp_p
     (osv / "BROKEN-3.json").write_text(json.dumps({"id": "BROKEN-3", "affected": [
         {"package": {"ecosystem": "PyPI", "name": "x"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"fixed": "1"}]}]}]}))
     db = tmp_path / "v.db"
-    built = cli("vuln", "db", "build", osv, "-o", db, "-f", "json")
+    built = cli("vuln", "db", "build", osv, "--db", db, "-f", "json")
     assert built.exit_code == 0, built.stderr
     res = _json(built.stdout)
     skipped = sorted(Path(f["location"]["path"]).name for f in res["findings"] if f["rule_id"] == "EGV002")
@@ -169,7 +169,7 @@ def test_malformed_records_are_skipped_with_a_warning_naming_the_file(cli, tmp_p
 def test_db_from_a_newer_edgegate_is_refused(cli, tmp_path: Path) -> None:
     osv = write_records(tmp_path / "osv")
     db = tmp_path / "v.db"
-    assert cli("vuln", "db", "build", osv, "-o", db).exit_code == 0
+    assert cli("vuln", "db", "build", osv, "--db", db).exit_code == 0
     conn = sqlite3.connect(db)
     conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     conn.commit()
@@ -270,7 +270,7 @@ def test_yaml_merge_key_bomb_is_refused(cli, tmp_path: Path) -> None:
         lines.append(f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}], k{i}: {i}}}")
     lines.append("id: BOMB-1\nsummary: *a29")
     (osv / "BOMB-1.yaml").write_text("\n".join(lines) + "\n")
-    out = cli("vuln", "db", "build", osv, "-o", tmp_path / "v.db", "-f", "json")
+    out = cli("vuln", "db", "build", osv, "--db", tmp_path / "v.db", "-f", "json")
     assert out.exit_code == 0
     notes = [f for f in _json(out.stdout)["findings"] if f["rule_id"] == "EGV002"]
     assert len(notes) == 1 and "merge key" in notes[0]["message"] and "BOMB-1.yaml" in notes[0]["message"]
@@ -279,7 +279,7 @@ def test_yaml_merge_key_bomb_is_refused(cli, tmp_path: Path) -> None:
 def test_sources_without_valid_records(cli, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    out = cli("vuln", "db", "build", empty, "-o", tmp_path / "v.db")
+    out = cli("vuln", "db", "build", empty, "--db", tmp_path / "v.db")
     assert out.exit_code == 2 and "no OSV records" in out.stderr
     _one_line_error(out.stderr)
     junk = tmp_path / "junk"
@@ -293,7 +293,7 @@ def test_sources_without_valid_records(cli, tmp_path: Path) -> None:
 def test_truncated_database(cli, tmp_path: Path) -> None:
     osv = write_records(tmp_path / "osv")
     db = tmp_path / "odd name?#.db"
-    assert cli("vuln", "db", "build", osv, "-o", db).exit_code == 0
+    assert cli("vuln", "db", "build", osv, "--db", db).exit_code == 0
     ok = cli("vuln", "scan", "--sbom", write_sbom(tmp_path / "s.json"), "--db", db, "--no-config")
     assert ok.exit_code == 1, ok.stderr  # a path with URI characters opens
     data = db.read_bytes()
@@ -311,7 +311,7 @@ def test_symlinks_in_an_osv_folder_are_not_followed(cli, tmp_path: Path) -> None
     (outside / "X-1.json").write_text(json.dumps({"id": "X-1", "affected": []}))
     (osv / "link.json").symlink_to(outside / "X-1.json")
     (osv / "loop").symlink_to(osv)
-    out = cli("vuln", "db", "build", osv, "-o", tmp_path / "v.db", "-f", "json")
+    out = cli("vuln", "db", "build", osv, "--db", tmp_path / "v.db", "-f", "json")
     assert out.exit_code == 0
     res = _json(out.stdout)
     assert res["stats"]["advisories"] == 10

@@ -69,32 +69,32 @@ def settings_from_section(section: Mapping[str, Any], config: Config | None = No
     s.nodes = section.get("nodes")
     s.base = section.get("base")
     s.basis = cast(Basis, section.get("basis", "max"))
-    s.scope = cast(CapScope, section.get("cap_scope", "total"))
-    if "expected_load" in section:
-        s.expected_load = _dec(section["expected_load"])
-    s.assume_max_replicas = int(section.get("assume_max_replicas", 10))
-    if "job_duration" in section:
+    s.scope = cast(CapScope, section.get("cap-scope", "total"))
+    if "expected-load" in section:
+        s.expected_load = _dec(section["expected-load"])
+    s.assume_max_replicas = int(section.get("assume-max-replicas", 10))
+    if "job-duration" in section:
         try:
-            s.job_duration_hours = parse_duration(section["job_duration"])
+            s.job_duration_hours = parse_duration(section["job-duration"])
         except ValueError as exc:
-            raise ConfigError(f"cost.job_duration: {exc}", where) from None
+            raise ConfigError(f"cost.job-duration: {exc}", where) from None
     s.org = section.get("org")
-    s.cost_center_key = section.get("cost_center_key")
+    s.cost_center_key = section.get("cost-center-key")
     s.budgets = {str(k): _dec(v) for k, v in (section.get("budgets") or {}).items()}
 
     def fill(text: str) -> str:
         return text.replace("{org}", s.org) if s.org else text
 
-    s.required_labels = [fill(x) for x in section.get("required_labels", [])]
-    s.required_annotations = [fill(x) for x in section.get("required_annotations", [])]
-    for key in ("max_monthly", "max_increase", "max_increase_percent"):
+    s.required_labels = [fill(x) for x in section.get("required-labels", [])]
+    s.required_annotations = [fill(x) for x in section.get("required-annotations", [])]
+    for key in ("max-monthly", "max-increase", "max-increase-percent"):
         if key in section:
-            setattr(s, key, _dec(section[key]))
+            setattr(s, key.replace("-", "_"), _dec(section[key]))
     unresolved = [x for x in (*s.required_labels, *s.required_annotations) if "{org}" in x]
     if unresolved:
         raise ConfigError(f"cost: {unresolved[0]!r} uses {{org}} but cost.org is not set", where)
     if s.budgets and s.center_key() is None:
-        raise ConfigError("cost.budgets needs cost.org (or cost.cost_center_key) to find cost centers", where)
+        raise ConfigError("cost.budgets needs cost.org (or cost.cost-center-key) to find cost centers", where)
     return s
 
 
@@ -118,7 +118,7 @@ def evaluate(paths: Sequence[str | Path], settings: CostSettings) -> GateResult:
     s = settings
     if (s.max_increase is not None or s.max_increase_percent is not None) and not s.base:
         raise ConfigError(
-            "cost.max_increase / max_increase_percent need a base to compare with (--base REF or cost.base)",
+            "cost.max-increase / max-increase-percent need a base to compare with (--base REF or cost.base)",
             s.config_path,
         )
     docs = load_manifests(paths)

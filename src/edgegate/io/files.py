@@ -49,3 +49,27 @@ def read_text_bounded(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> s
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError("not valid UTF-8 text", path, line) from None
+
+
+def read_head(path: str | Path, max_bytes: int) -> bytes:
+    """The first `max_bytes` of a regular file; FIFOs and devices are refused (opened without
+    blocking, checked on the open descriptor)."""
+    import os
+    import stat
+
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputError("no such file", p) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError("not a regular file", p)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(max_bytes)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
+    finally:
+        os.close(fd)

@@ -10,6 +10,7 @@ from edgegate.config import Config
 from edgegate.findings import GateResult, Severity
 from edgegate.policy.lint import LintOptions, lint
 from edgegate.policy.modules import BUILTIN_PREFIX
+from edgegate.policy.overrides import apply_overrides, overrides_from_section
 
 
 def _paths(config: Config, values: list[str]) -> list[str]:
@@ -28,6 +29,7 @@ def _shown(config: Config, values: list[str]) -> list[str]:
 
 
 def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
+    overrides = overrides_from_section(section.get("override"), config)
     options = LintOptions(
         rules=_shown(config, list(section.get("rules", ["policy"]))),
         data=_shown(config, list(section.get("data", []))),
@@ -39,6 +41,7 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
         fail_on_warn=bool(section.get("fail-on-warn", False)),
     )
     result = lint(_shown(config, list(section.get("paths", ["."]))), options)
+    result = apply_overrides(result, overrides, config)
     fail_on = section.get("fail-on")
     if fail_on:
         result = GateResult.decide(

@@ -65,8 +65,12 @@ def parse_output_specs(formats: Sequence[str], output: str | None = None) -> lis
         name, _, dest = raw.partition(":")
         name = name.strip().lower()
         if name not in FORMATS:
-            raise EdgegateError(f"unknown format {name!r} (expected one of: {', '.join(FORMATS)})")
+            raise EdgegateError(f"unknown format {name!r}{_did_you_mean(name)} (expected one of: {', '.join(FORMATS)})")
         specs.append(OutputSpec(name, Path(dest) if dest else None))
+    if output and output.strip().lower() in FORMATS and not Path(output).exists():
+        # conftest's `-o json` is a format; here -o is the report file: refuse, don't guess
+        raise EdgegateError(f"--output {output!r} names a file; for the format write --format {output.strip().lower()}"
+                            f" (or -o ./{output} for a file of that name)")
     if output:
         unrouted = [i for i, s in enumerate(specs) if s.path is None]
         if len(unrouted) != 1:
@@ -77,6 +81,13 @@ def parse_output_specs(formats: Sequence[str], output: str | None = None) -> lis
     if len(stdout_specs) > 1:
         raise EdgegateError("only one format can go to standard output; give the others a ':PATH'")
     return specs
+
+
+def _did_you_mean(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, FORMATS, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def render(fmt: str, results: Sequence[GateResult], ctx: ReportContext) -> str:

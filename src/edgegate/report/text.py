@@ -299,10 +299,12 @@ def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO
     out = file if file is not None else sys.stdout
     if ctx.color is not None:
         color = ctx.color
+    elif os.environ.get("NO_COLOR"):  # https://no-color.org: NO_COLOR beats FORCE_COLOR
+        color = False
     elif os.environ.get("FORCE_COLOR"):
         color = True
     else:
-        color = _isatty(out) and not os.environ.get("NO_COLOR")
+        color = _isatty(out)
     # A pipe or CI log has no width of its own: lay out for FILE_WIDTH, not rich's 80 columns.
     width = None if _isatty(out) or os.environ.get("COLUMNS") else FILE_WIDTH
     console = _console(out, color=color, width=width)

@@ -1,4 +1,5 @@
-"""``edgegate sbom image|model|python``: write a CycloneDX 1.6 SBOM (``-o FILE``) and report."""
+"""``edgegate sbom image|model|python``: write a CycloneDX 1.6 SBOM (``--sbom-output FILE``) and
+report (``-f``/``-o`` like every command)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgegate._cli import DebugOpt, FormatOpt, run_command
+from edgegate._cli import DebugOpt, FormatOpt, OutputOpt, deprecated_alias, run_command
 
 app = typer.Typer(
     help="Software bills of materials: container images, model weights, Python projects.",
@@ -16,11 +17,12 @@ app = typer.Typer(
 
 SbomOut = Annotated[
     Path,
-    typer.Option("--output", "-o", help="Where to write the CycloneDX 1.6 JSON SBOM.", show_default=False),
+    typer.Option("--sbom-output", help="Where to write the CycloneDX 1.6 JSON SBOM.", show_default=False,
+                 metavar="FILE"),
 ]
 ReportOut = Annotated[
     Optional[str],  # noqa: UP045 - typer needs Optional on 3.10
-    typer.Option("--report-output", help="Write the (one) report to this file instead of stdout."),
+    typer.Option("--report-output", hidden=True, help="Deprecated: use --output/-o."),
 ]
 
 
@@ -34,7 +36,7 @@ def image(
             "dir:, registry: force the kind."
         ),
     ],
-    output: SbomOut,
+    sbom_output: SbomOut,
     platform: Annotated[
         str, typer.Option("--platform", help="os/arch[/variant] to pick from a multi-arch index.")
     ] = "linux/amd64",
@@ -42,6 +44,7 @@ def image(
         bool, typer.Option("--insecure", help="Plain HTTP; only for a localhost registry.")
     ] = False,
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
     report_output: ReportOut = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -50,9 +53,9 @@ def image(
 
     raise typer.Exit(
         run_command(
-            lambda: [image_sbom(source, output, platform=platform, insecure=insecure)],
+            lambda: [image_sbom(source, sbom_output, platform=platform, insecure=insecure)],
             formats=fmt,
-            output=report_output,
+            output=deprecated_alias(output, report_output, "--report-output", "--output"),
             debug=debug,
             command="edgegate sbom image",
         )
@@ -64,7 +67,7 @@ def model(
     source: Annotated[
         str, typer.Argument(help="Model directory or file, or a Hugging Face repo id org/name[@rev].")
     ],
-    output: SbomOut,
+    sbom_output: SbomOut,
     revision: Annotated[
         str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit).")
     ] = None,
@@ -72,6 +75,7 @@ def model(
         bool, typer.Option("--progress/--no-progress", help="Hashing progress bar on stderr.")
     ] = True,
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
     report_output: ReportOut = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -80,9 +84,9 @@ def model(
 
     raise typer.Exit(
         run_command(
-            lambda: [model_sbom(source, output, revision=revision, progress=progress)],
+            lambda: [model_sbom(source, sbom_output, revision=revision, progress=progress)],
             formats=fmt,
-            output=report_output,
+            output=deprecated_alias(output, report_output, "--report-output", "--output"),
             debug=debug,
             command="edgegate sbom model",
         )
@@ -91,12 +95,13 @@ def model(
 
 @app.command("python")
 def python(
-    output: SbomOut,
+    sbom_output: SbomOut,
     path: Annotated[
         Path,
         typer.Argument(help="Project folder, requirements*.txt, pyproject.toml, or a virtual environment."),
     ] = Path("."),
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
     report_output: ReportOut = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -105,9 +110,9 @@ def python(
 
     raise typer.Exit(
         run_command(
-            lambda: [python_sbom(path, output)],
+            lambda: [python_sbom(path, sbom_output)],
             formats=fmt,
-            output=report_output,
+            output=deprecated_alias(output, report_output, "--report-output", "--output"),
             debug=debug,
             command="edgegate sbom python",
         )

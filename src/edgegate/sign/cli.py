@@ -43,7 +43,8 @@ def artifact(
         ),
     ] = None,
     password_env: Annotated[
-        str, typer.Option("--password-env", help="Environment variable holding the key passphrase.")
+        str, typer.Option("--password-env", help="Environment variable holding the key passphrase (asked on a "
+                          "terminal when it is unset).")
     ] = "EDGEGATE_KEY_PASSWORD",
     kind: Annotated[
         str, typer.Option("--kind", help="auto (directory → model, else file), file, model or image.")
@@ -126,14 +127,18 @@ def keygen(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Write an ECDSA P-256 key pair; the private key is encrypted with the passphrase in
-    $EDGEGATE_KEY_PASSWORD (or --password-env)."""
+    """Write an ECDSA P-256 key pair; the private key is encrypted with a passphrase: asked twice
+    on a terminal, else from $EDGEGATE_KEY_PASSWORD (or --password-env)."""
 
     def body() -> int:
-        from edgegate.sign.keys import generate_keypair, passphrase_from_env
+        from edgegate.errors import InputError
+        from edgegate.sign.keys import generate_keypair, read_passphrase
 
-        passphrase = passphrase_from_env(password_env)
-        assert passphrase is not None
+        passphrase = read_passphrase(password_env, interactive=_interactive(), confirm=True,
+                                     what=f"the new key {private}")
+        if passphrase is None:
+            raise InputError(f"environment variable {password_env} is not set (it holds the key passphrase; "
+                             "on a terminal edgegate asks for it)")
         generate_keypair(private, public, passphrase, force=force)
         typer.echo(f"wrote {private} (private, encrypted) and {public} (public)")
         return 0

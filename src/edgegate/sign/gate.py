@@ -81,4 +81,7 @@ def requests_from_config(section: Mapping[str, Any], config: Config) -> list[Ver
 
 
 def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
-    return [verify_gate(requests_from_config(section, config), progress=False)]
+    from edgegate.progress import shared
+
+    # inside `edgegate check` on a terminal: hashing shows its bytes in check's one display
+    return [verify_gate(requests_from_config(section, config), progress=shared() is not None)]

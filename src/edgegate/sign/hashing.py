@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from edgegate.errors import InputError
 
@@ -150,10 +151,17 @@ class _Progress:
     """A rich progress bar with bytes/s on stderr, or nothing."""
 
     def __init__(self, total: int, enabled: bool, label: str) -> None:
-        self._bar = None
+        self._bar: Any = None
         self._task = None
+        self._own = True
         self._lock = threading.Lock()
         if enabled and total > 0:
+            from edgegate.progress import shared
+
+            if shared() is not None:  # `edgegate check`'s display: a task in it, not a second one
+                self._bar, self._own = shared(), False
+                self._task = self._bar.add_task(label, total=total)
+                return
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
@@ -176,13 +184,16 @@ class _Progress:
             self._task = self._bar.add_task(label, total=total)
 
     def __enter__(self) -> _Progress:
-        if self._bar is not None:
+        if self._bar is not None and self._own:
             self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
-            self._bar.stop()
+            if self._own:
+                self._bar.stop()
+            elif self._task is not None:
+                self._bar.remove_task(self._task)
 
     def advance(self, n: int) -> None:
         if self._bar is not None and self._task is not None:

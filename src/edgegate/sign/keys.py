@@ -24,6 +24,31 @@ _MAX_KEY_BYTES = 64 * 1024
 _CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
 
+def read_passphrase(env: str, *, interactive: bool, confirm: bool = False, what: str = "the key") -> bytes | None:
+    """The passphrase: environment variable `env` if set, else asked on the terminal (twice with
+    `confirm`, as for a new key; a mismatch is an `InputError`), else None."""
+    value = passphrase_from_env(env, required=False)
+    if value is not None or not interactive:
+        return value
+    import getpass
+
+    try:
+        first = getpass.getpass(f"Enter passphrase for {what}: ")
+        if confirm:
+            again = getpass.getpass(f"Enter passphrase for {what} again: ")
+            if again != first:
+                raise InputError("the two passphrases differ")
+    except EOFError:
+        raise InputError(f"no passphrase given (set {env} when there is no terminal)") from None
+    return first.encode("utf-8") if first else None
+
+
+def is_encrypted_pem(path: str | Path) -> bool:
+    """Is the private key PEM at `path` encrypted (PKCS#8 ENCRYPTED or a legacy Proc-Type header)?"""
+    data = read_bounded(path, _MAX_KEY_BYTES)
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
+
+
 def passphrase_from_env(env: str = PASSWORD_ENV, *, required: bool = True) -> bytes | None:
     """The passphrase in environment variable `env`; an `InputError` when required and unset."""
     value = os.environ.get(env)

@@ -42,7 +42,7 @@ class SignRequest:
 
 def sign(req: SignRequest) -> SignOutcome:
     """Sign one artifact; return what was done. Errors are `EdgegateError`s (exit 2)."""
-    from edgegate.sign.keys import load_private_key, passphrase_from_env
+    from edgegate.sign.keys import is_encrypted_pem, load_private_key, passphrase_from_env, read_passphrase
 
     if req.keyless == (req.key is not None):
         raise InputError("choose one signing mode: --key PRIVATE.pem or --keyless")
@@ -56,9 +56,10 @@ def sign(req: SignRequest) -> SignOutcome:
     key = None
     token = None
     if req.key is not None:
-        key = load_private_key(
-            req.key, passphrase_from_env(req.password_env, required=False), req.password_env
-        )
+        passphrase = passphrase_from_env(req.password_env, required=False)
+        if passphrase is None and req.interactive and is_encrypted_pem(req.key):
+            passphrase = read_passphrase(req.password_env, interactive=True, what=str(req.key))
+        key = load_private_key(req.key, passphrase, req.password_env)
     else:
         from edgegate.sign.keyless import identity_token
 

@@ -141,8 +141,10 @@ def scan_cmd(
 def db_build(
     source: Annotated[Path, typer.Argument(help="A folder of OSV records (JSON/YAML) or an OSV all.zip.",
                                            show_default=False)],
-    out: Annotated[Path, typer.Option("--output", "-o", help="The database file to write.", show_default=False)],
+    out: Annotated[Path, typer.Option("--db", help="The database file to write.", show_default=False,
+                                      metavar="FILE")],
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Index OSV records into a database for fast offline scans (malformed records are skipped
@@ -153,7 +155,7 @@ def db_build(
 
         return [build_result(source, out)]
 
-    raise typer.Exit(run_command(produce, formats=fmt, output=None, debug=debug, command="edgegate vuln db build"))
+    raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate vuln db build"))
 
 
 @db_app.command("info")
@@ -163,6 +165,11 @@ def db_info(
         Optional[float],  # noqa: UP045
         typer.Option("--max-age-days", help="Warn when it was built longer ago (default: [vuln] "
                      "max-db-age-days, else 14).", min=0),
+    ] = None,
+    config_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", "-c", help="Config file whose [vuln] max-db-age-days applies (default: found "
+                     "from the current folder up)."),
     ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -176,7 +183,7 @@ def db_info(
 
         limit = max_age_days
         if limit is None:
-            section, cfg = _config_section(Path.cwd(), None, False)
+            section, cfg = _config_section(Path.cwd(), config_file, False)
             limit = settings_from_section(section, cfg).max_db_age_days
         return [info_result(database, limit)]
 
