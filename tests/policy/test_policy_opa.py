@@ -246,3 +246,10 @@ def test_build_hook_without_go_warns_and_builds(tmp_path: Path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "WARNING" in err and "install Go" in err and "EDGEGATE_OPA" in err
     assert not (tmp_path / "opa").exists()
+
+
+def test_shipped_schemas_are_valid_json_schemas() -> None:
+    """`lint` loads them unchecked (jsonschema is imported only when a document needs it)."""
+    from edgegate.policy.schemas import load_schemas, shipped_schema_dirs
+
+    assert len(load_schemas(shipped_schema_dirs(), check=True)) >= 2

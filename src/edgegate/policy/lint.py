@@ -124,10 +124,10 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
     opts = options or LintOptions()
     started = time.perf_counter()
     documents = load_inputs(paths, opts.parser)
-    schema_folders = [Path(p) for p in opts.schema_dirs]
+    schemas = load_schemas([Path(p) for p in opts.schema_dirs])
     if opts.builtin_schemas:
-        schema_folders = shipped_schema_dirs() + schema_folders
-    findings, schema_checked = validate_documents(documents, load_schemas(schema_folders), GATE)
+        schemas = load_schemas(shipped_schema_dirs(), check=False) + schemas
+    findings, schema_checked = validate_documents(documents, schemas, GATE)
 
     modules = load_modules([resolve_rule_dir(r) for r in opts.rules])
     chosen = engine.prepare(modules, opts.engine)
