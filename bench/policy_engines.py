@@ -57,7 +57,7 @@ def _best(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conftest", default=os.environ.get("EDGEGATE_TEST_CONFTEST") or shutil.which("conftest"))
-    parser.add_argument("--docs", type=int, nargs="+", default=[2000, 10000])
+    parser.add_argument("--docs", type=int, nargs="*", default=[2000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--regopy-max", type=int, default=2000, help="regopy is slow: only up to this many")
     args = parser.parse_args()
