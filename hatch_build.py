@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -89,4 +90,6 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         if build_opa(dest):
             build_data["force_include"][str(dest)] = "edgegate/_bin/opa"
             build_data["pure_python"] = False
-            build_data["infer_tag"] = True
+            # the binary depends on the platform, not on the Python version or ABI
+            platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+            build_data["tag"] = f"py3-none-{platform}"
