@@ -14,7 +14,7 @@ eg_cost_keys := [eg_cost_center_key, eg_project_id_key]
 deny contains result if {
 	eg_is_workload
 	some key in eg_cost_keys
-	not eg_annotation(input.metadata, key)
+	not eg_has_annotation(key)
 	result := eg_result(
 		"EGP006", "medium", "Cost annotations",
 		concat("", [eg_workload, ": metadata.annotations has no '", key, "' (cost attribution)"]),
@@ -28,7 +28,7 @@ deny contains result if {
 
 deny contains result if {
 	eg_is_workload
-	not eg_annotation(input.metadata, eg_classification_key)
+	not eg_has_annotation(eg_classification_key)
 	result := eg_result(
 		"EGP007", "medium", "Data classification",
 		concat("", [

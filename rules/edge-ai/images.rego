@@ -11,9 +11,13 @@ eg_digest_pattern := `@(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`
 
 eg_pin_hint := "pin it by digest (name@sha256:<digest>)"
 
+# Negate a function of a bound value: `not is_string(entry.container.image)` is undefined, not
+# true, under OPA when the image is missing (the undefined argument is hoisted out of `not`).
+eg_has_image(entry) if is_string(entry.container.image)
+
 deny contains result if {
 	some entry in eg_containers
-	not is_string(entry.container.image)
+	not eg_has_image(entry)
 	result := eg_result(
 		"EGP001", "high", "Image pinned by digest",
 		concat("", [eg_workload, ": ", entry.label, " has no image; it cannot be checked"]),

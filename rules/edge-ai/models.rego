@@ -57,11 +57,13 @@ eg_banned_as(name, banned) := "" if {
 	lower(name) == lower(banned)
 } else := concat("", [" (deny-list entry '", banned, "')"])
 
+eg_model_named if is_string(input.spec.modelRef.name)
+
 # Fail closed: a deny list applies but the deployment names no model.
 deny contains result if {
 	eg_is_edge_ai
 	count(eg_banned_keys) > 0
-	not is_string(input.spec.modelRef.name)
+	not eg_model_named
 	result := eg_result(
 		"EGP008", "critical", "Banned model",
 		concat("", [eg_workload, ": spec.modelRef.name is missing; the model deny list cannot be checked"]),

@@ -11,6 +11,10 @@ eg_effective_sc(entry, field) := value if {
 	value := eg_pod_spec.securityContext[field]
 }
 
+# True only when the effective runAsNonRoot is true. `not eg_effective_sc(e, f) == true` would
+# be undefined (not true) under OPA when neither sets the field: a silent pass.
+eg_runs_as_non_root(entry) if eg_effective_sc(entry, "runAsNonRoot") == true
+
 eg_container_sets(entry, field) if {
 	_ = entry.container.securityContext[field]
 }
@@ -31,7 +35,7 @@ eg_sc_pointer(entry, field) := concat("", [entry.path, "/securityContext/", fiel
 
 deny contains result if {
 	some entry in eg_containers
-	not eg_effective_sc(entry, "runAsNonRoot") == true
+	not eg_runs_as_non_root(entry)
 	result := eg_result(
 		"EGP003", "high", "Run as non-root",
 		concat("", [eg_workload, ": ", entry.label, " ", eg_non_root_problem(entry)]),

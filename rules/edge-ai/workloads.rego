@@ -256,6 +256,10 @@ eg_path_exists(path) if {
 }
 
 # A non-empty string annotation value.
+# `not f(input.metadata, k)` is undefined, not true, when input.metadata is missing (OPA hoists
+# a call's undefined arguments out of the negation): negate this one, whose argument is bound.
+eg_has_annotation(key) if eg_annotation(input.metadata, key)
+
 eg_annotation(metadata, key) := value if {
 	value := metadata.annotations[key]
 	is_string(value)

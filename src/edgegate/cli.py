@@ -59,7 +59,10 @@ def _register() -> None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"edgegate {__version__}")
+        from edgegate.policy.opa import engine_version
+
+        opa = engine_version()
+        typer.echo(f"edgegate {__version__} (OPA {opa or 'not installed'})")
         raise typer.Exit(0)
 
 

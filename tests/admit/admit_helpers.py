@@ -61,7 +61,7 @@ def start_registry(root: Path, extra: str = "") -> tuple[subprocess.Popen[bytes]
 def cosign_path() -> str | None:
     env = os.environ.get("EDGEGATE_COSIGN")
     if env:
-        return env
+        return env if Path(env).is_file() else None
     found = shutil.which("cosign")
     if found:
         return found

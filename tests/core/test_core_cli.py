@@ -80,11 +80,13 @@ def test_subcommand_help_does_not_import_heavy(sub: str) -> None:
 
 def test_version(cli, cli_subprocess) -> None:
     from edgegate import __version__
+    from edgegate.policy.opa import engine_version
 
+    opa = engine_version() or "not installed"
     r = cli("--version")
-    assert r.exit_code == 0 and r.stdout.strip() == f"edgegate {__version__}"
+    assert r.exit_code == 0 and r.stdout.strip() == f"edgegate {__version__} (OPA {opa})"
     r = cli_subprocess("--version")
-    assert r.exit_code == 0 and r.stdout.strip() == f"edgegate {__version__}"
+    assert r.exit_code == 0 and r.stdout.strip() == f"edgegate {__version__} (OPA {opa})"
 
 
 def test_check_without_config_is_exit_2_one_line(cli_subprocess, tmp_path: Path) -> None:

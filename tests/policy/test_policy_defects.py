@@ -33,7 +33,7 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def _lint(cli, cwd: Path, *args: str) -> tuple[Any, dict[str, Any] | None]:
-    r = cli("policy", "lint", *args, "-f", "json", cwd=cwd)
+    r = cli("policy", "lint", "--engine", "regopy", *args, "-f", "json", cwd=cwd)
     return r, (json.loads(r.stdout) if r.stdout.strip() else None)
 
 
@@ -224,9 +224,9 @@ def test_a_refused_in_policy_test_and_check(cli, tmp_path: Path) -> None:
                 input: {c: [{name: app, image: "a:latest"}]}
                 deny: ["latest image"]
         """,
-        "edgegate.toml": '[policy]\npaths = ["in"]\nrules = ["policy"]\n',
+        "edgegate.toml": '[policy]\nengine = "regopy"\npaths = ["in"]\nrules = ["policy"]\n',
     })
-    r = cli("policy", "test", "policy", cwd=tmp_path)
+    r = cli("policy", "test", "--engine", "regopy", "policy", cwd=tmp_path)
     assert r.exit_code == 2
     assert "policy/p.rego:6:" in _one_error_line(r.stderr)
     r = cli("check", tmp_path, "-f", "json", cwd=tmp_path)
@@ -262,7 +262,7 @@ def test_b_with_input_as_tests_are_never_passed(cli, tmp_path: Path) -> None:
             not deny["latest image a"] with input as {"c": [{"name": "a", "image": "a@sha256:00"}]}
         }
     """)})
-    r = cli("policy", "test", "policy", "-f", "json", cwd=tmp_path)
+    r = cli("policy", "test", "--engine", "regopy", "policy", "-f", "json", cwd=tmp_path)
     assert r.exit_code == 1, r.stdout + r.stderr
     gate = json.loads(r.stdout)["gates"][0]
     rows = {row[0]: row[2] for row in gate["stats"]["tables"][0]["rows"]}
@@ -338,7 +338,7 @@ def test_c_engine_crash_names_the_policy(cli, tmp_path: Path) -> None:
 
 def test_c_engine_crash_in_check_is_exit_2(cli, tmp_path: Path) -> None:
     _policy(tmp_path, 'deny contains msg if { x := rand.intn("seed", 0); msg := sprintf("%d", [x]) }\n')
-    _write(tmp_path, {"edgegate.toml": '[policy]\npaths = ["in"]\nrules = ["policy"]\n'})
+    _write(tmp_path, {"edgegate.toml": '[policy]\nengine = "regopy"\npaths = ["in"]\nrules = ["policy"]\n'})
     r = cli("check", tmp_path, "-f", "json", cwd=tmp_path)
     assert r.exit_code == 2
     report = json.loads(r.stdout)
@@ -349,7 +349,7 @@ def test_c_engine_crash_in_check_is_exit_2(cli, tmp_path: Path) -> None:
 def test_c_engine_crash_in_policy_test_is_exit_2(cli, tmp_path: Path) -> None:
     _policy(tmp_path, 'deny contains msg if { x := rand.intn("seed", 0); msg := sprintf("%d", [x]) }\n')
     _write(tmp_path, {"policy/tests/c.yaml": "cases:\n  - name: boom\n    input: {c: []}\n    deny: []\n"})
-    r = cli("policy", "test", "policy", cwd=tmp_path)
+    r = cli("policy", "test", "--engine", "regopy", "policy", cwd=tmp_path)
     assert r.exit_code == 2
     assert "crashed" in _one_error_line(r.stderr)
 

@@ -86,7 +86,7 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def _lint(cli, cwd: Path, *args: str) -> tuple[Any, dict[str, Any] | None]:
-    r = cli("policy", "lint", *args, "-f", "json", cwd=cwd)
+    r = cli("policy", "lint", "--engine", "regopy", *args, "-f", "json", cwd=cwd)
     return r, (json.loads(r.stdout) if r.stdout.strip() else None)
 
 
@@ -218,7 +218,7 @@ def test_inventory_by_kind_in_lint_and_test(cli, tmp_path: Path) -> None:
         "a sees 1 FinOpsPolicy, 3 documents", "f sees 1 FinOpsPolicy, 3 documents",
         "nokind sees 1 FinOpsPolicy, 3 documents",
     ]
-    r = cli("policy", "test", "policy", cwd=tmp_path)
+    r = cli("policy", "test", "--engine", "regopy", "policy", cwd=tmp_path)
     assert r.exit_code == 0, r.stdout + r.stderr
 
 

@@ -260,7 +260,13 @@ def test_evaluation_error_in_case_fails(cli, tmp_path: Path) -> None:
         "policy/p.rego": 'package main\n\nimport rego.v1\n\nx := 1 if input.a\nx := 2 if input.a\n\ndeny contains "x" if x\n',
         "policy/c.yaml": "cases:\n  - name: conflict\n    input: {a: true}\n    deny: []\n",
     })
+    # OPA: a conflict is a runtime error of the whole evaluation (exit 2, naming the rule's file)
     r, report = _test(cli, tmp_path, "policy")
+    assert r.exit_code == 2
+    line = _one_error_line(r.stderr)
+    assert "policy/p.rego:" in line and "conflicting" in line
+    # regopy: an undefined result for that case, which fails it
+    r, report = _test(cli, tmp_path, "--engine", "regopy", "policy")
     assert r.exit_code != 0
     assert _rows(report) == {"conflict": "FAIL"}
 

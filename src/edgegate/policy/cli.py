@@ -15,6 +15,13 @@ app = typer.Typer(
 )
 
 _Paths = Optional[list[str]]  # noqa: UP045 - typer needs Optional on 3.10
+_Engine = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--engine", help="Rego engine: opa (default, the real OPA) or regopy (the fallback)."),
+]
+_RegoVersion = Annotated[
+    str, typer.Option("--rego-version", help="Rego syntax of the policies: v1 (default) or v0, as conftest.")
+]
 
 
 @app.command("lint")
@@ -32,6 +39,8 @@ def lint_command(
     no_builtin_schemas: Annotated[bool, typer.Option("--no-builtin-schemas", help="Skip the shipped kind schemas.")] = False,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Warnings fail the gate too.")] = False,
     parser: Annotated[Optional[str], typer.Option("--parser", help="Force a parser: yaml, json or toml.")] = None,  # noqa: UP045
+    engine: _Engine = None,
+    rego_version: _RegoVersion = "v1",
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -55,6 +64,8 @@ def lint_command(
             builtin_schemas=not no_builtin_schemas,
             fail_on_warn=fail_on_warn,
             parser=parser,
+            engine=engine,
+            rego_version=rego_version,
         )
         return [lint(paths, options)]
 
@@ -64,16 +75,21 @@ def lint_command(
 @app.command("test")
 def test_command(
     folders: Annotated[Optional[list[Path]], typer.Argument(help="Policy folders (default: ./policy).")] = None,  # noqa: UP045
+    data: Annotated[_Paths, typer.Option("--data", "-d", help="Data file exposed under data. (repeatable).")] = None,
+    engine: _Engine = None,
+    rego_version: _RegoVersion = "v1",
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run Rego test_* rules and YAML test cases; exit 1 if any fails."""
+    from edgegate.policy.lint import load_data_files
     from edgegate.policy.modules import resolve_rule_dir
     from edgegate.policy.testing import test_policies
 
     def produce() -> list:  # type: ignore[type-arg]
         targets = [resolve_rule_dir(str(f)) for f in (folders or [Path("policy")])]
-        return [test_policies(targets)]
+        merged = load_data_files(data) if data else None
+        return [test_policies(targets, engine_name=engine, data=merged, rego_version=rego_version)]
 
     raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate policy test"))

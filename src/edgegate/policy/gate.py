@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgegate.config import Config
+from edgegate.errors import ConfigError
 from edgegate.findings import GateResult, Severity
 from edgegate.policy.lint import LintOptions, lint
 from edgegate.policy.modules import BUILTIN_PREFIX
@@ -28,6 +29,15 @@ def _shown(config: Config, values: list[str]) -> list[str]:
     return out
 
 
+def _text(section: Mapping[str, Any], key: str) -> str | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"[policy] {key} must be a string, not {type(value).__name__}")
+    return value
+
+
 def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
     overrides = overrides_from_section(section.get("override"), config)
     options = LintOptions(
@@ -39,6 +49,8 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
         schema_dirs=_shown(config, list(section.get("schemas", []))),
         builtin_schemas=bool(section.get("builtin-schemas", True)),
         fail_on_warn=bool(section.get("fail-on-warn", False)),
+        engine=_text(section, "engine"),
+        rego_version=_text(section, "rego-version") or "v1",
     )
     result = lint(_shown(config, list(section.get("paths", ["."]))), options)
     result = apply_overrides(result, overrides, config)

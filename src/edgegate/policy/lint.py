@@ -3,7 +3,9 @@
 - Rules ``deny``, ``violation`` (failures) and ``warn`` (warnings), each with an optional
   ``_suffix``; messages are strings or objects with ``msg`` (edgegate reads ``rule_id``,
   ``severity``, ``title`` and ``path`` from them too; anything else goes to the details).
-- ``exception contains rules`` excepts ``deny_<rule>``/``violation_<rule>`` results by suffix.
+- ``exception contains rules`` excepts ``deny_<rule>``/``violation_<rule>``/``warn_<rule>`` results by
+  suffix, and ``""`` the plain ``deny``/``violation``/``warn``, as conftest does
+  (``data.<ns>.exception[_][_] == "<suffix>"``); each match counts as one exception.
 - Default namespace ``main``; ``--namespace``; ``--all-namespaces``; ``--combine`` gives all
   documents as one array input of ``{"path", "contents"}`` like conftest.
 - ``data.edgegate.inventory``: every document of the run, so a rule can look at other documents
@@ -25,11 +27,11 @@ from edgegate.errors import InputError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.documents import Document, iter_input_files, load_documents
 from edgegate.policy import engine
-from edgegate.policy.modules import Module, ensure_supported, load_modules, resolve_rule_dir
+from edgegate.policy.modules import Module, load_modules, resolve_rule_dir
 from edgegate.policy.schemas import load_schemas, shipped_schema_dirs, validate_documents
 
 GATE = "policy"
-_RULE = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]+)?$")
+_RULE = re.compile(r"^(deny|violation|warn)((?:_[A-Za-z0-9]+)*)$")  # conftest's rule names
 _RESERVED = frozenset({"msg", "rule_id", "id", "severity", "title", "path"})
 
 
@@ -47,6 +49,12 @@ class LintOptions:
     fail_on_warn: bool = False
     parser: str | None = None
     extra_data: Mapping[str, Any] = field(default_factory=dict)
+    engine: str | None = None
+    """``opa`` (default) or ``regopy`` (the fallback)."""
+    rego_version: str = "v1"
+    """``v1`` (default, as conftest) or ``v0`` (conftest's ``--rego-version v0``)."""
+    strict_builtin_errors: bool = True
+    """A builtin error is an engine error (exit 2), never an undefined (silently passing) rule."""
 
 
 def deep_merge(base: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,13 +124,13 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
     opts = options or LintOptions()
     started = time.perf_counter()
     documents = load_inputs(paths, opts.parser)
-    schema_folders = [Path(p) for p in opts.schema_dirs]
+    schemas = load_schemas([Path(p) for p in opts.schema_dirs])
     if opts.builtin_schemas:
-        schema_folders = shipped_schema_dirs() + schema_folders
-    findings, schema_checked = validate_documents(documents, load_schemas(schema_folders), GATE)
+        schemas = load_schemas(shipped_schema_dirs(), check=False) + schemas
+    findings, schema_checked = validate_documents(documents, schemas, GATE)
 
     modules = load_modules([resolve_rule_dir(r) for r in opts.rules])
-    ensure_supported(modules)
+    chosen = engine.prepare(modules, opts.engine)
     entrypoints = _entrypoints(modules, opts)
     data = deep_merge(load_data_files(opts.data), opts.extra_data)
     inventory = [d.data for d in documents]
@@ -134,7 +142,10 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
     else:
         inputs = inventory
         anchors = documents
-    evaluation = engine.evaluate(modules, inputs, entrypoints=entrypoints, data=data)
+    evaluation = engine.evaluate(
+        modules, inputs, entrypoints=entrypoints, data=data, engine=chosen,
+        rego_version=opts.rego_version, strict_builtin_errors=opts.strict_builtin_errors,
+    )
 
     errors: list[str] = []
     for index, ep in evaluation.errors:
@@ -149,7 +160,9 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
     for index, per_ns in enumerate(evaluation.results):
         doc = anchors[index]
         for ep, package_doc in per_ns.items():
-            new, excepted, problems = _findings_for(doc, ep.replace("/", "."), package_doc, opts)
+            new, excepted, problems = _findings_for(
+                doc, ep.replace("/", "."), package_doc, opts, evaluation.rules.get(ep), evaluation.engine
+            )
             findings.extend(new)
             exceptions += excepted
             errors.extend(problems)
@@ -162,6 +175,7 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
         "schema_validated": schema_checked,
         "warnings": warnings,
         "exceptions": exceptions,
+        "engine": chosen,
         "seconds": round(time.perf_counter() - started, 3),
     }
     return GateResult.decide(GATE, findings, errors=errors, stats=stats)
@@ -203,8 +217,9 @@ def _from_key(key: str) -> Any:
     return key
 
 
-def _as_items(value: Any) -> list[Any]:
-    """The messages of a rule value; raises `_BadShape` for a value that is not a message set."""
+def _as_items(value: Any, sets_as_objects: bool = True) -> list[Any]:
+    """The messages of a rule value; raises `_BadShape` for a value that is not a message set.
+    `sets_as_objects`: regopy gives an old-style partial set as ``{member: true}``."""
     if value is None or value is False:
         return []
     if value is True:
@@ -216,47 +231,52 @@ def _as_items(value: Any) -> list[Any]:
     if isinstance(value, dict):
         if isinstance(value.get("msg"), str):  # a complete rule with one object message
             return [value]
-        if all(v is True for v in value.values()):  # old-style `deny[msg] {…}`: {msg: true}
+        if sets_as_objects and all(v is True for v in value.values()):  # old-style `deny[msg] {…}`: {msg: true}
             return [_from_key(k) for k in value]
     raise _BadShape(type(value).__name__)
 
 
-def _exceptions(package_doc: Mapping[str, Any]) -> set[str]:
-    names: set[str] = set()
+def _exception_lists(package_doc: Mapping[str, Any], sets_as_objects: bool) -> list[list[Any]]:
+    """The arrays of ``exception`` (conftest reads ``exception[_][_]``)."""
     try:
-        items = _as_items(package_doc.get("exception", []))
+        items = _as_items(package_doc.get("exception", []), sets_as_objects)
     except _BadShape:
-        return names
-    for item in items:
-        if isinstance(item, list):
-            names.update(str(x) for x in item)
-        elif isinstance(item, str):
-            names.add(item)
-    return names
+        return []
+    return [item for item in items if isinstance(item, list)]
 
 
-def package_results(namespace: str, package_doc: Any) -> PackageResults:
+def package_results(
+    namespace: str, package_doc: Any, *, rules: Sequence[str] | None = None, engine: str = "regopy"
+) -> PackageResults:
     """The messages of every ``deny``/``violation``/``warn`` rule of one package's value, with
-    conftest's ``exception`` rules applied; shared by `policy lint` and `policy test`."""
+    conftest's ``exception`` rules applied; shared by `policy lint` and `policy test`.
+
+    `rules` are the result rules the package defines (an undefined complete rule has no value
+    but its exceptions still count, as in conftest)."""
     out = PackageResults()
     if not isinstance(package_doc, dict):
         return out
-    excepted_rules = _exceptions(package_doc)
-    for rule, value in sorted(package_doc.items()):
+    sets_as_objects = engine == "regopy"
+    exception_lists = _exception_lists(package_doc, sets_as_objects)
+    names = sorted({r for r in package_doc if _RULE.match(r)} | {r for r in rules or () if _RULE.match(r)})
+    for rule in names:
         match = _RULE.match(rule)
-        if not match:
+        assert match is not None
+        kind, suffix = match.group(1), match.group(2)[1:]
+        matched = sum(item.count(suffix) for item in exception_lists)
+        if matched:
+            out.excepted += matched
             continue
-        kind, suffix = match.group(1), (match.group(2) or "")[1:]
+        if rule not in package_doc:
+            continue
+        value = package_doc[rule]
         try:
-            items = _as_items(value)
+            items = _as_items(value, sets_as_objects)
         except _BadShape as exc:
             out.problems.append(
                 f"{namespace}.{rule} returned {exc} ({json.dumps(value)[:80]}); results must be "
                 "strings, objects with 'msg', or sets of them"
             )
-            continue
-        if suffix and suffix in excepted_rules and kind != "warn":
-            out.excepted += len(items)
             continue
         for item in items:
             if item is None:
@@ -274,9 +294,10 @@ def package_results(namespace: str, package_doc: Any) -> PackageResults:
 
 
 def _findings_for(
-    doc: Document, namespace: str, package_doc: Any, opts: LintOptions
+    doc: Document, namespace: str, package_doc: Any, opts: LintOptions,
+    rules: Sequence[str] | None, engine_name: str,
 ) -> tuple[list[Finding], int, list[str]]:
-    res = package_results(namespace, package_doc)
+    res = package_results(namespace, package_doc, rules=rules, engine=engine_name)
     findings = [_to_finding(doc, namespace, r, opts) for r in res.results]
     problems = [f"{p} (for {doc.path}:{doc.line})" for p in res.problems]
     return findings, res.excepted, problems

@@ -14,6 +14,8 @@ from edgegate.resources import data_dir
 
 BUILTIN_PREFIX = "builtin:"
 _MAX_POLICY_BYTES = 4 * 1024 * 1024
+MAX_NESTING = 1000
+"""Deepest bracket nesting a policy may have (a 10,000-deep array drove regopy to 10.8 GB)."""
 
 
 class UnsupportedRegoError(EdgegateError):
@@ -76,9 +78,20 @@ def load_modules(locations: Iterable[str | Path], *, include_tests: bool = False
     return modules
 
 
+def _check_nesting(path: Path, blanked: str) -> None:
+    depth = 0
+    for m in re.finditer(r"[\[\](){}]", blanked):
+        depth += 1 if m.group(0) in "([{" else -1
+        if depth > MAX_NESTING:
+            line = blanked.count("\n", 0, m.start()) + 1
+            raise InputError(f"brackets nested deeper than {MAX_NESTING} levels; refused", path, line)
+
+
 def _read_module(path: Path) -> Module:
     source = read_text_bounded(path, _MAX_POLICY_BYTES)
-    match = _PACKAGE.search(_strip_comments(source))
+    blanked = _strip_comments(source)
+    _check_nesting(path, blanked)
+    match = _PACKAGE.search(blanked)
     if not match:
         raise InputError("Rego file has no 'package' declaration", path, 1)
     return Module(path=str(path), source=source, package=match.group(1))

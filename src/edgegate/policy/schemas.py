@@ -29,10 +29,10 @@ def shipped_schema_dirs() -> list[Path]:
     return [folder] if folder.is_dir() else []
 
 
-def load_schemas(folders: Iterable[Path]) -> list[KindSchema]:
-    """Every ``*.json`` schema in `folders`, checked to be a valid JSON Schema."""
-    import jsonschema
-
+def load_schemas(folders: Iterable[Path], *, check: bool = True) -> list[KindSchema]:
+    """Every ``*.json`` schema in `folders`, checked to be a valid JSON Schema (`check`; the
+    shipped ones are checked by the tests: jsonschema costs up to seconds to import, so a run
+    whose documents no schema applies to does not import it)."""
     out: list[KindSchema] = []
     for folder in folders:
         if not folder.exists():
@@ -45,16 +45,23 @@ def load_schemas(folders: Iterable[Path]) -> list[KindSchema]:
                 raise InputError(f"malformed JSON in schema: {exc.msg}", f, exc.lineno) from None
             if not isinstance(schema, dict):
                 raise InputError("a JSON Schema must be an object", f)
-            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-            try:
-                cls.check_schema(schema)
-            except jsonschema.exceptions.SchemaError as exc:
-                where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-                raise InputError(f"invalid JSON Schema at {where}: {exc.message}", f) from None
+            if check:
+                _check_schema(f, schema)
             match = schema.get("x-edgegate-match") or {}
             kind = match.get("kind") or f.name.split(".")[0].split("_")[0].split("-")[0]
             out.append(KindSchema(f, str(kind), match.get("apiVersion"), schema))
     return out
+
+
+def _check_schema(path: Path, schema: dict[str, Any]) -> None:
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise InputError(f"invalid JSON Schema at {where}: {exc.message}", path) from None
 
 
 def _applies(schema: KindSchema, doc: Any) -> bool:
@@ -70,8 +77,6 @@ def validate_documents(
     documents: Sequence[Document], schemas: Sequence[KindSchema], gate: str = "policy"
 ) -> tuple[list[Finding], int]:
     """Schema findings for every document a schema applies to, and how many were validated."""
-    import jsonschema
-
     findings: list[Finding] = []
     checked = 0
     for doc in documents:
@@ -79,6 +84,8 @@ def validate_documents(
             if not _applies(ks, doc.data):
                 continue
             checked += 1
+            import jsonschema
+
             cls = jsonschema.validators.validator_for(ks.schema, default=jsonschema.Draft202012Validator)
             validator = cls(ks.schema)
             for error in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):

@@ -29,7 +29,7 @@ from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.documents import Document, iter_input_files, load_documents
 from edgegate.policy import engine
 from edgegate.policy.lint import deep_merge, inventory_data, package_results
-from edgegate.policy.modules import Module, ensure_supported, load_modules
+from edgegate.policy.modules import Module, load_modules
 
 GATE = "policy-test"
 _TEST_RULE = re.compile(r"^(test_[A-Za-z0-9_]*)\b", re.MULTILINE)
@@ -53,7 +53,9 @@ def _case_files(folders: Sequence[Path]) -> list[Document]:
     return docs
 
 
-def _results_of(per_ns: dict[str, Any], rules: set[str] | None) -> tuple[list[str], list[str], list[str]]:
+def _results_of(
+    per_ns: dict[str, Any], rules: set[str] | None, evaluation: engine.Evaluation
+) -> tuple[list[str], list[str], list[str]]:
     """deny/violation messages, warn messages and problems (values that are not messages), read
     exactly like `policy lint` reads them (exceptions included)."""
     deny: list[str] = []
@@ -61,7 +63,7 @@ def _results_of(per_ns: dict[str, Any], rules: set[str] | None) -> tuple[list[st
     problems: list[str] = []
     for ep, package_doc in per_ns.items():
         namespace = ep.replace("/", ".")
-        res = package_results(namespace, package_doc)
+        res = package_results(namespace, package_doc, rules=evaluation.rules.get(ep), engine=evaluation.engine)
         problems += res.problems
         for r in res.results:
             rid = str(r.meta.get("rule_id") or r.meta.get("id") or f"{namespace}.{r.rule}")
@@ -71,7 +73,10 @@ def _results_of(per_ns: dict[str, Any], rules: set[str] | None) -> tuple[list[st
     return deny, warn, problems
 
 
-def run_case_files(modules: Sequence[Module], case_docs: Sequence[Document]) -> list[CaseOutcome]:
+def run_case_files(
+    modules: Sequence[Module], case_docs: Sequence[Document], *, engine_name: str | None = None,
+    rego_version: str = "v1",
+) -> list[CaseOutcome]:
     """Evaluate every case in one engine process and compare with the expected messages."""
     entrypoints = sorted({m.entrypoint for m in modules})
     jobs: list[tuple[list[Any], dict[str, Any]]] = []
@@ -93,7 +98,10 @@ def run_case_files(modules: Sequence[Module], case_docs: Sequence[Document]) -> 
             deep_merge(data, {"edgegate": inventory_data(inputs)})
             jobs.append((inputs, data))
             meta.append((doc, case, line))
-    evaluations = engine.evaluate_many(modules, jobs, entrypoints=entrypoints) if jobs else []
+    evaluations = (
+        engine.evaluate_many(modules, jobs, entrypoints=entrypoints, engine=engine_name, rego_version=rego_version)
+        if jobs else []
+    )
     outcomes: list[CaseOutcome] = []
     for (doc, case, line), evaluation in zip(meta, evaluations, strict=True):
         name = str(case.get("name") or f"case at line {line}")
@@ -106,7 +114,7 @@ def run_case_files(modules: Sequence[Module], case_docs: Sequence[Document]) -> 
         got_warn: list[str] = []
         problems: list[str] = []
         for per_ns in evaluation.results:
-            d, w, bad = _results_of(per_ns, rules)
+            d, w, bad = _results_of(per_ns, rules, evaluation)
             got_deny += d
             got_warn += w
             problems += bad
@@ -118,8 +126,28 @@ def run_case_files(modules: Sequence[Module], case_docs: Sequence[Document]) -> 
     return outcomes
 
 
-def run_rego_tests(modules: Sequence[Module]) -> list[CaseOutcome]:
-    """Run every ``test_*`` rule; a test passes only when it evaluates to true."""
+def _run_opa_tests(
+    modules: Sequence[Module], data: dict[str, Any] | None, rego_version: str
+) -> list[CaseOutcome]:
+    from edgegate.policy import opa
+
+    outcomes = []
+    for t in opa.run_tests(modules, data, rego_version=rego_version):
+        if t.result == "skip":
+            continue
+        message = "" if t.result == "pass" else f"{t.result}: {t.message}" if t.message else t.result
+        outcomes.append(CaseOutcome(t.path, t.line, t.name, t.result == "pass", message))
+    return outcomes
+
+
+def run_rego_tests(
+    modules: Sequence[Module], *, engine_name: str | None = None, data: dict[str, Any] | None = None,
+    rego_version: str = "v1",
+) -> list[CaseOutcome]:
+    """Run every ``test_*`` rule: with OPA's test runner (``opa test`` semantics: ``with``,
+    data, errors), or on regopy, where a test passes only when it evaluates to true."""
+    if engine.check_engine(engine_name) == "opa":
+        return _run_opa_tests(modules, data, rego_version)
     queries: list[tuple[Module, str, int]] = []
     for m in modules:
         for match in _TEST_RULE.finditer(m.source):
@@ -129,7 +157,9 @@ def run_rego_tests(modules: Sequence[Module]) -> list[CaseOutcome]:
                 queries.append((m, name, line))
     if not queries:
         return []
-    results, _ = engine.query(modules, [f"data.{m.package}.{name}" for m, name, _ in queries])
+    from edgegate.policy import _regopy
+
+    results, _ = _regopy.query(modules, [f"data.{m.package}.{name}" for m, name, _ in queries])
     row = results[0] if results else {}
     outcomes = []
     for m, name, line in queries:
@@ -146,16 +176,19 @@ def run_rego_tests(modules: Sequence[Module]) -> list[CaseOutcome]:
     return outcomes
 
 
-def test_policies(folders: Sequence[str | Path]) -> GateResult:
+def test_policies(
+    folders: Sequence[str | Path], *, engine_name: str | None = None, data: dict[str, Any] | None = None,
+    rego_version: str = "v1",
+) -> GateResult:
     """Run the Rego tests and YAML cases under `folders`."""
     started = time.perf_counter()
     paths = [Path(f) for f in folders]
     all_modules = load_modules(paths, include_tests=True)
-    ensure_supported(all_modules)
+    chosen = engine.prepare(all_modules, engine_name)
     modules = [m for m in all_modules if not m.is_test]
     case_docs = _case_files(paths)
-    outcomes = run_case_files(modules, case_docs) if modules else []
-    outcomes += run_rego_tests(all_modules)
+    outcomes = run_case_files(modules, case_docs, engine_name=chosen, rego_version=rego_version) if modules else []
+    outcomes += run_rego_tests(all_modules, engine_name=chosen, data=data, rego_version=rego_version)
     if not outcomes:
         raise InputError(f"no tests found in {', '.join(map(str, folders))} (test_* rules or YAML cases)")
     findings = [
@@ -174,6 +207,7 @@ def test_policies(folders: Sequence[str | Path]) -> GateResult:
     stats = {
         "passed": passed,
         "failed": len(outcomes) - passed,
+        "engine": chosen,
         "seconds": round(time.perf_counter() - started, 3),
         "tables": [
             {

@@ -1,0 +1,101 @@
+"""Memory and time limits for the Rego engine processes (a rule such as
+``numbers.range(1, 100000000)`` must not take the machine down with it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from edgegate.errors import InputError
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MEMORY_MB = 4096
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits of one engine process; from ``EDGEGATE_POLICY_TIMEOUT`` (seconds) and
+    ``EDGEGATE_POLICY_MEMORY_MB`` when not given."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    memory_mb: int = DEFAULT_MEMORY_MB
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls(_number("EDGEGATE_POLICY_TIMEOUT", DEFAULT_TIMEOUT),
+                   int(_number("EDGEGATE_POLICY_MEMORY_MB", DEFAULT_MEMORY_MB)))
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a number") from None
+    if not value > 0:
+        raise InputError(f"{name}={raw!r} must be a positive number")
+    return value
+
+
+class LimitExceeded(Exception):
+    """The child hit a limit: ``what`` is ``"time"`` or ``"memory"``."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def _address_space(memory_mb: int) -> Any:
+    def apply() -> None:
+        import resource
+
+        size = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+    return apply
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def run_limited(
+    argv: Sequence[str], *, stdin: IO[bytes] | int, stdout: IO[bytes], stderr: IO[bytes],
+    limits: Limits, address_space: bool, cwd: str | None = None, env: dict[str, str] | None = None,
+) -> int:
+    """Run `argv` to its end under `limits`; its exit code. `address_space`: cap it with
+    RLIMIT_AS (Go copes); else watch its resident size (allocators that reserve huge address
+    ranges, such as regopy's snmalloc, cannot start under RLIMIT_AS)."""
+    limit = limits.memory_mb * 1024 * 1024
+    proc = subprocess.Popen(
+        list(argv), stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=env,
+        preexec_fn=_address_space(limits.memory_mb) if address_space else None,
+    )
+    deadline = time.monotonic() + limits.timeout
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=0.02 if address_space else 0.05)
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() > deadline:
+                raise LimitExceeded("time")
+            if not address_space and _rss_bytes(proc.pid) > limit:
+                raise LimitExceeded("memory")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,349 @@
+"""The OPA engine: the real ``opa`` binary (shipped in the wheel, or ``EDGEGATE_OPA``, or PATH),
+one process per run (``opa eval`` over all modules and all documents: one compile), under a
+memory and a time limit. Its messages name the user's policy files and lines."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgegate.errors import EngineError, InputError
+from edgegate.policy._limits import LimitExceeded, Limits, run_limited
+from edgegate.policy.modules import Module, result_rules
+
+PINNED_VERSION = "1.22.3"
+_MIN_MAJOR = 1
+_PKG = Path(__file__).resolve().parents[1]
+_RUN_PACKAGE = "edgegate_internal_run"
+_INTERNAL = "edgegate_internal"
+_MAX_OUTPUT = 512 * 1024 * 1024
+_MAX_STDERR = 64 * 1024
+_COMPILE_CODES = ("rego_parse_error", "rego_compile_error", "rego_type_error", "rego_unsafe_var_error",
+                  "rego_recursion_error")
+FIX = ("install Go (https://go.dev/dl) and reinstall edgegate, or set EDGEGATE_OPA to an opa >= 1.0 "
+       "binary (or use --engine regopy)")
+
+
+@dataclass(frozen=True)
+class OpaBinary:
+    path: str
+    version: str
+    source: str  # "EDGEGATE_OPA", "bundled" or "PATH"
+
+
+def bundled_path() -> Path:
+    """Where the build hook puts the binary (in the wheel, or in src/ for editable installs)."""
+    return _PKG / "_bin" / "opa"
+
+
+def _read_version(path: str) -> str:
+    try:
+        proc = subprocess.run([path, "version"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EngineError(f"cannot run the OPA binary {path}: {exc}; {FIX}") from None
+    for line in proc.stdout.splitlines():
+        if line.startswith("Version:"):
+            return line.split(":", 1)[1].strip()
+    raise EngineError(f"{path} is not an OPA binary (`opa version` printed no version); {FIX}")
+
+
+@functools.lru_cache(maxsize=8)
+def _locate(env_value: str | None, path_env: str | None) -> OpaBinary:
+    if env_value:
+        candidates = [(env_value, "EDGEGATE_OPA")]
+    else:
+        candidates = [(str(bundled_path()), "bundled")]
+        on_path = shutil.which("opa", path=path_env)
+        if on_path:
+            candidates.append((on_path, "PATH"))
+    for path, source in candidates:
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            if source == "EDGEGATE_OPA":
+                raise EngineError(f"EDGEGATE_OPA={path} is not an executable file; {FIX}")
+            continue
+        version = _read_version(path)
+        major = re.match(r"v?(\d+)\.", version)
+        if not major or int(major.group(1)) < _MIN_MAJOR:
+            raise EngineError(f"{path} is OPA {version}; edgegate needs OPA >= {_MIN_MAJOR}.0 ({FIX})")
+        return OpaBinary(path, version.lstrip("v"), source)
+    raise EngineError(f"the OPA engine is not installed (no {bundled_path()}, no opa on PATH): {FIX}")
+
+
+def find_opa() -> OpaBinary:
+    """The ``opa`` to run: ``EDGEGATE_OPA``, else the bundled one, else ``opa`` on PATH."""
+    return _locate(os.environ.get("EDGEGATE_OPA") or None, os.environ.get("PATH"))
+
+
+def engine_version() -> str | None:
+    """The OPA version edgegate runs (for ``--version`` and the SARIF driver); None if missing."""
+    try:
+        return find_opa().version
+    except EngineError:
+        return None
+
+
+# --- one run -------------------------------------------------------------------------------------
+
+@dataclass
+class _Workspace:
+    root: Path
+    files: dict[str, str]  # temp path -> the user's path
+
+    def shown(self, path: str | None) -> str | None:
+        if not path:
+            return None
+        return self.files.get(path, self.files.get(os.path.realpath(path), path))
+
+    def scrub(self, text: str) -> str:
+        for tmp, real in self.files.items():
+            text = text.replace(tmp, real)
+        return text
+
+
+def _write_modules(root: Path, modules: Sequence[Module]) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for i, module in enumerate(modules):
+        folder = root / "m" / str(i)
+        folder.mkdir(parents=True)
+        name = os.path.basename(module.path) or "policy.rego"
+        if not name.endswith(".rego"):
+            name += ".rego"
+        target = folder / name
+        target.write_text(module.source, encoding="utf-8")
+        files[str(target)] = module.path
+    return files
+
+
+def _policy_names(modules: Sequence[Module]) -> str:
+    files = [m.path for m in modules]
+    if len(files) <= 3:
+        return ", ".join(files)
+    folders = sorted({os.path.dirname(f) or "." for f in files})
+    return ", ".join(folders) + f" ({len(files)} files)"
+
+
+def run_opa(
+    args: Sequence[str], modules: Sequence[Module], ws: _Workspace, limits: Limits
+) -> tuple[int, bytes, str]:
+    """Run ``opa ARGS`` with the limits; (exit code, stdout bytes, stderr text)."""
+    binary = find_opa()
+    names = _policy_names(modules)
+    out_path = ws.root / "stdout.json"
+    err_path = ws.root / "stderr.txt"
+    env = {**os.environ, "GOMEMLIMIT": f"{max(64, limits.memory_mb * 3 // 4)}MiB"}
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        try:
+            code = run_limited([binary.path, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                               limits=limits, address_space=True, cwd=str(ws.root), env=env)
+        except LimitExceeded:
+            raise EngineError(
+                f"OPA did not finish evaluating {names} within {limits.timeout:g} s (the time limit; "
+                "EDGEGATE_POLICY_TIMEOUT raises it)"
+            ) from None
+        except OSError as exc:
+            raise EngineError(f"cannot run OPA ({binary.path}): {exc}") from None
+    with open(err_path, "rb") as fh:
+        stderr = fh.read(_MAX_STDERR).decode("utf-8", "replace")
+    if "out of memory" in stderr or "cannot allocate memory" in stderr:
+        raise EngineError(
+            f"OPA ran out of memory evaluating {names} (limit {limits.memory_mb} MiB; "
+            "EDGEGATE_POLICY_MEMORY_MB raises it)"
+        )
+    if code < 0:
+        raise EngineError(f"OPA was killed by signal {-code} evaluating {names}")
+    size = out_path.stat().st_size
+    if size > _MAX_OUTPUT:
+        raise EngineError(f"OPA's results for {names} are larger than {_MAX_OUTPUT // 2**20} MiB "
+                          "(a rule returning a huge set?)")
+    return code, out_path.read_bytes(), stderr
+
+
+def _raise_errors(errors: list[dict[str, Any]], ws: _Workspace, modules: Sequence[Module]) -> None:
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    loc = first.get("location") or {}
+    path = ws.shown(loc.get("file")) or None
+    line = loc.get("row") or None
+    message = ws.scrub(str(first.get("message") or "unknown error")).replace("\n", "; ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if str(first.get("code")) in _COMPILE_CODES:
+        raise EngineError(f"Rego compile error: {message}{more}", path, line)
+    raise EngineError(f"Rego evaluation error ({_policy_names(modules)}): {message}{more}", path, line)
+
+
+def _parse(code: int, stdout: bytes, stderr: str, ws: _Workspace, modules: Sequence[Module]) -> Any:
+    try:
+        doc = json.loads(stdout) if stdout.strip() else None
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and doc.get("errors"):
+        _raise_errors(list(doc["errors"]), ws, modules)
+    if code != 0 or not isinstance(doc, (dict, list)):
+        detail = ws.scrub(stderr.strip().splitlines()[0] if stderr.strip() else f"exit code {code}")
+        raise EngineError(f"OPA failed on {_policy_names(modules)}: {detail[:300]}")
+    return doc
+
+
+def _wrapper(modules: Sequence[Module], labels: Sequence[str], n_jobs: int | None,
+             job_keys: Sequence[Sequence[str]]) -> tuple[str, dict[str, list[str]]]:
+    """The generated module that evaluates every document of the run in one query."""
+    lines = [f"package {_RUN_PACKAGE}", "", "import rego.v1", ""]
+    rules_of: dict[str, list[str]] = {}
+    row = []
+    for k, label in enumerate(labels):
+        package = label.replace("/", ".")
+        names = result_rules(modules, package)
+        rules_of[label] = names
+        parts = [f'{{"{n}": v | v := data.{package}.{n}}}' for n in names]
+        lines.append(f"_ns_{k} := object.union_n([{', '.join(parts)}])")
+        row.append(f'"{label}": _ns_{k}')
+    lines.append(f"_row := {{{', '.join(row)}}}")
+    if n_jobs is None:
+        lines.append(f"results := [r | some d in data.{_INTERNAL}.inputs; r := _row with input as d]")
+    else:
+        for j in range(n_jobs):
+            base = f"data.{_INTERNAL}.jobs[{j}]"
+            withs = "".join(f" with data.{key} as {base}.data[{json.dumps(key)}]" for key in job_keys[j])
+            lines.append(f"_job_{j} := [r | some d in {base}.inputs; r := _row with input as d{withs}]")
+        lines.append(f"results := [{', '.join(f'_job_{j}' for j in range(n_jobs))}]")
+    return "\n".join(lines) + "\n", rules_of
+
+
+def _common_args(rego_version: str, strict_builtin_errors: bool) -> list[str]:
+    args = []
+    if rego_version == "v0":
+        args.append("--v0-compatible")
+    elif rego_version != "v1":
+        raise InputError(f"unknown Rego version {rego_version!r} (expected v0 or v1)")
+    if strict_builtin_errors:
+        args.append("--strict-builtin-errors")
+    return args
+
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def evaluate_jobs(
+    modules: Sequence[Module],
+    jobs: Sequence[tuple[Sequence[Any], dict[str, Any]]] | None,
+    *,
+    inputs: Sequence[Any] = (),
+    data: dict[str, Any] | None = None,
+    entrypoints: Sequence[str],
+    rego_version: str = "v1",
+    strict_builtin_errors: bool = True,
+    limits: Limits | None = None,
+    to_json: Any = None,
+) -> tuple[list[list[dict[str, Any]]], dict[str, list[str]], str]:
+    """Evaluate the packages `entrypoints` over `inputs` with `data` (``jobs`` None), or over
+    several (inputs, data) jobs, in one ``opa eval``. Returns per job the rows (one per input:
+    entrypoint → {result rule: value}), the result rules per entrypoint, and print output."""
+    lim = limits or Limits.from_env()
+    if data and _INTERNAL in data:
+        raise InputError(f"data.{_INTERNAL} is reserved by edgegate; rename that data key")
+    with tempfile.TemporaryDirectory(prefix="edgegate-opa-") as tmp:
+        root = Path(tmp)
+        ws = _Workspace(root, _write_modules(root, modules))
+        if jobs is None:
+            document: dict[str, Any] = dict(data or {})
+            document[_INTERNAL] = {"inputs": list(inputs)}
+            keys: list[list[str]] = []
+        else:
+            document = {_INTERNAL: {"jobs": [{"inputs": list(i), "data": d} for i, d in jobs]}}
+            keys = []
+            for _, d in jobs:
+                bad = [k for k in d if not _KEY.match(k)]
+                if bad:
+                    raise InputError(f"data key {bad[0]!r} is not a Rego identifier")
+                keys.append(sorted(d))
+        source, rules_of = _wrapper(modules, entrypoints, None if jobs is None else len(jobs), keys)
+        (root / "run.rego").write_text(source, encoding="utf-8")
+        with open(root / "data.json", "w", encoding="utf-8") as fh:
+            json.dump(document, fh, default=to_json)
+        args = ["eval", "--format", "json", *_common_args(rego_version, strict_builtin_errors)]
+        for f in ws.files:
+            args += ["-d", f]
+        args += ["-d", str(root / "run.rego"), "-d", str(root / "data.json"),
+                 f"data.{_RUN_PACKAGE}.results"]
+        code, out, err = run_opa(args, modules, ws, lim)
+        doc = _parse(code, out, err, ws, modules)
+        try:
+            value = doc["result"][0]["expressions"][0]["value"]
+        except (KeyError, IndexError, TypeError):
+            raise EngineError(f"OPA gave no result for {_policy_names(modules)}") from None
+        prints = ws.scrub(err)
+    rows = [value] if jobs is None else value
+    return rows, rules_of, prints
+
+
+# --- opa test ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One ``test_*`` rule as OPA's test runner reports it."""
+
+    path: str
+    line: int
+    name: str
+    result: str  # "pass", "fail", "error", "skip"
+    message: str = ""
+
+    __test__ = False
+
+
+def run_tests(
+    modules: Sequence[Module],
+    data: dict[str, Any] | None = None,
+    *,
+    rego_version: str = "v1",
+    limits: Limits | None = None,
+) -> list[TestOutcome]:
+    """Run every ``test_*`` rule with ``opa test`` (its ``with``, data and error semantics)."""
+    lim = limits or Limits.from_env()
+    with tempfile.TemporaryDirectory(prefix="edgegate-opa-") as tmp:
+        root = Path(tmp)
+        ws = _Workspace(root, _write_modules(root, modules))
+        args = ["test", "--format", "json", *_common_args(rego_version, False)]
+        if data:
+            with open(root / "data.json", "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            args.append(str(root / "data.json"))
+        args += list(ws.files)
+        code, out, err = run_opa(args, modules, ws, lim)
+        try:
+            doc = json.loads(out) if out.strip() else None
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and doc.get("errors"):
+            _raise_errors(list(doc["errors"]), ws, modules)
+        if not isinstance(doc, list):
+            if code == 0 and not out.strip():
+                return []
+            detail = ws.scrub(err.strip().splitlines()[0] if err.strip() else f"exit code {code}")
+            raise EngineError(f"opa test failed on {_policy_names(modules)}: {detail[:300]}")
+        outcomes = []
+        for item in doc:
+            loc = item.get("location") or {}
+            package = str(item.get("package", "")).removeprefix("data.")
+            name = f"{package}.{item.get('name')}"
+            if item.get("error"):
+                error = item["error"]
+                msg = error.get("message") if isinstance(error, dict) else str(error)
+                result, message = "error", ws.scrub(str(msg)).replace("\n", "; ")
+            elif item.get("fail"):
+                result, message = "fail", "the test evaluated to false or undefined"
+            elif item.get("skip"):
+                result, message = "skip", "skipped (todo_)"
+            else:
+                result, message = "pass", ""
+            outcomes.append(TestOutcome(ws.shown(loc.get("file")) or "", int(loc.get("row") or 0),
+                                        name, result, message))
+    return sorted(outcomes, key=lambda o: (o.path, o.line))
