@@ -7,20 +7,15 @@ The top level is validated against `schemas/config.schema.json`; each gate's sec
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import ConfigError, EdgegateError
+from edgegate.errors import ConfigError, EdgegateError, InputError
 from edgegate.io.files import read_text_bounded
+from edgegate.io.parse import loads_toml
 from edgegate.resources import schema_path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CONFIG_NAMES = ("edgegate.toml", ".edgegate.toml")
 
@@ -68,8 +63,8 @@ def find_config(start: str | Path) -> Path | None:
 
 def _has_tool_section(pyproject: Path) -> bool:
     try:
-        data = tomllib.loads(read_text_bounded(pyproject))
-    except (EdgegateError, tomllib.TOMLDecodeError):
+        data = loads_toml(read_text_bounded(pyproject), pyproject)
+    except EdgegateError:
         return False
     return isinstance(data.get("tool"), dict) and "edgegate" in data["tool"]
 
@@ -82,12 +77,9 @@ def load_config(path: str | Path) -> Config:
     except Exception as exc:
         raise ConfigError(str(getattr(exc, "message", exc)), p) from None
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from edgegate.io.documents import toml_error
-
-        msg, line = toml_error(exc)
-        raise ConfigError(f"malformed TOML: {msg}", p, line) from None
+        raw = loads_toml(text, p)
+    except InputError as exc:
+        raise ConfigError(exc.message, p, exc.line) from None
     if p.name == "pyproject.toml":
         tool = raw.get("tool", {})
         data = tool.get("edgegate") if isinstance(tool, dict) else None

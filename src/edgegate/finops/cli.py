@@ -128,6 +128,7 @@ def rightsize(
     def produce() -> list[GateResult]:
         from decimal import Decimal
 
+        from edgegate.errors import NothingToCheckError
         from edgegate.finops.prices import load_prices
         from edgegate.finops.rightsize import (
             Settings,
@@ -150,6 +151,12 @@ def rightsize(
             hours_per_month=sheet.hours_per_month,
         )
         workloads = extract_workloads(load_manifests(paths), options)
+        if not workloads:
+            raise NothingToCheckError(
+                "no workload to rightsize (Deployment, StatefulSet, DaemonSet, Job, CronJob, Knative "
+                "Service, EdgeAIDeployment)",
+                ", ".join(map(str, paths)),
+            )
         observed = load_usage(list(usage))
         settings = Settings(cpu_percentile=Decimal(str(percentile)), margin=Decimal(str(margin)))
         recs, notes = recommend(workloads, observed, sheet, settings)

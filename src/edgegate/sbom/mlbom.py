@@ -171,7 +171,7 @@ def read_safetensors(path: Path, size: int, mf: ModelFile) -> None:
         raise BrokenHeaderError("broken safetensors header: truncated", where)
     try:
         header = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BrokenHeaderError(f"broken safetensors header: not JSON ({exc})", where) from None
     if not isinstance(header, dict):
         raise BrokenHeaderError("broken safetensors header: not a JSON object", where)
@@ -607,7 +607,7 @@ def scan_model(source: str, *, revision: str | None = None, progress: bool | Non
         if cfg.is_file() and cfg.stat().st_size <= MAX_CONFIG_BYTES:
             try:
                 conf = json.loads(cfg.read_bytes())
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 model.warnings.append("config.json is not valid JSON")
                 conf = {}
             if isinstance(conf, dict):

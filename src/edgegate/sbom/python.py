@@ -8,19 +8,14 @@ environment is read from its ``*.dist-info/METADATA`` files.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgegate.errors import InputError
 from edgegate.io.files import read_text_bounded
+from edgegate.io.parse import loads_toml
 from edgegate.sbom.catalog import Package, normalize_pypi_name, parse_python_metadata, pypi_purl_name
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MAX_INCLUDE_DEPTH = 10
 MAX_METADATA = 4 * 1024 * 1024
@@ -159,10 +154,7 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
     """``[project]`` dependencies and optional dependencies of a pyproject.toml (PEP 621)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
-    try:
-        data: dict[str, Any] = tomllib.loads(read_text_bounded(path))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML: {exc}", path) from None
+    data: dict[str, Any] = loads_toml(read_text_bounded(path), path)
     proj = data.get("project")
     if not isinstance(proj, dict):
         raise InputError("no [project] table (PEP 621) in pyproject.toml", path)
@@ -195,10 +187,7 @@ LOCK_FILES = ("poetry.lock", "uv.lock")
 def scan_lock(path: Path, project: PythonProject) -> None:
     """Locked packages of a ``poetry.lock`` or ``uv.lock`` (``[[package]]`` name/version); local
     directory, editable and virtual packages (the project itself) are left out."""
-    try:
-        data: dict[str, Any] = tomllib.loads(read_text_bounded(path))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML: {exc}", path) from None
+    data: dict[str, Any] = loads_toml(read_text_bounded(path), path)
     packages = data.get("package")
     if not isinstance(packages, list):
         raise InputError("no [[package]] entries", path)
@@ -223,8 +212,8 @@ def scan_lock(path: Path, project: PythonProject) -> None:
     pyproject = path.parent / "pyproject.toml"
     if pyproject.is_file():
         try:
-            meta = tomllib.loads(read_text_bounded(pyproject))
-        except tomllib.TOMLDecodeError:
+            meta = loads_toml(read_text_bounded(pyproject), pyproject)
+        except InputError:
             return
         table = meta.get("project") or (meta.get("tool") or {}).get("poetry") or {}
         if isinstance(table, dict):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgegate.errors import InputError
 from edgegate.io.files import read_bounded
+from edgegate.io.parse import loads_json
 from edgegate.sign.keys import ecdsa_hash, key_hint
 
 if TYPE_CHECKING:
@@ -78,11 +79,7 @@ def read_bundle(path: str | Path) -> RawBundle:
     """Read a bundle file: missing/unreadable/not JSON/not an object → `InputError` (exit 2)."""
     p = Path(path)
     data = read_bounded(p, MAX_BUNDLE_BYTES)
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise InputError(f"bundle is not JSON{where}", p) from None
+    doc = loads_json(data, p, "bundle JSON")
     if not isinstance(doc, dict):
         raise InputError("bundle is not a JSON object", p)
     return RawBundle(p, data, doc)

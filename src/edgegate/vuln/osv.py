@@ -307,6 +307,8 @@ def _parse_bytes(data: bytes, name: str, shown: str) -> list[Any]:
             raise MalformedRecord(f"malformed JSON: {exc.msg} (line {exc.lineno})") from None
         except RecursionError:
             raise MalformedRecord("JSON nested too deeply") from None
+        except ValueError:
+            raise MalformedRecord("malformed JSON: a number with too many digits") from None
         return value if isinstance(value, list) else [value]
     return _load_yaml_records(text, shown)
 
