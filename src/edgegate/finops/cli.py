@@ -164,7 +164,9 @@ def rightsize(
         if patch is not None or write:
             files = apply_edits(recs)
             if patch is not None:
-                patch.write_text(unified_patch(files), encoding="utf-8")
+                from edgegate.io.output import write_output
+
+                write_output(patch, unified_patch(files), "the patch")
                 result.stats["patch"] = str(patch)
             if write:
                 write_files(files)

@@ -67,11 +67,15 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def parse_requirements(
-    path: Path, project: PythonProject, depth: int = 0, seen: set[Path] | None = None
+    path: Path, project: PythonProject, depth: int = 0, seen: set[Path] | None = None, root: Path | None = None
 ) -> None:
-    """Add the requirements of a pip requirements file (following ``-r``/``-c`` includes)."""
+    """Add the requirements of a pip requirements file (following ``-r``/``-c`` includes, which
+    must stay inside `root`: default the file's project root)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from edgegate.io.paths import confine, excerpt, project_root
+
+    root = root if root is not None else project_root(path)
     seen = seen if seen is not None else set()
     real = path.resolve()
     if real in seen:
@@ -83,7 +87,11 @@ def parse_requirements(
     for line_no, line in _logical_lines(text):
         if line.startswith(("-r ", "--requirement ", "-r", "--requirement=")):
             target = re.sub(r"^(-r|--requirement)[ =]?", "", line).strip()
-            parse_requirements(path.parent / target, project, depth + 1, seen)
+            try:
+                confine(path.parent / target, root, f"the included requirements file {excerpt(target)!r}")
+            except InputError as exc:
+                raise InputError(exc.message, path, line_no) from None
+            parse_requirements(path.parent / target, project, depth + 1, seen, root)
             continue
         if line.startswith("-"):
             continue  # options: -c, -e, --index-url, --hash on their own, ...
@@ -95,7 +103,7 @@ def parse_requirements(
             req = Requirement(spec)
         except InvalidRequirement as exc:
             raise InputError(
-                f"invalid requirement {spec!r}: {str(exc).splitlines()[0]}", path, line_no
+                f"invalid requirement {excerpt(spec)!r}: {str(exc).splitlines()[0]}", path, line_no
             ) from None
         version = None
         for s in req.specifier:

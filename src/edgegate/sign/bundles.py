@@ -79,7 +79,10 @@ def read_bundle(path: str | Path) -> RawBundle:
     """Read a bundle file: missing/unreadable/not JSON/not an object → `InputError` (exit 2)."""
     p = Path(path)
     data = read_bounded(p, MAX_BUNDLE_BYTES)
-    doc = loads_json(data, p, "bundle JSON")
+    try:
+        doc = loads_json(data, p)
+    except InputError as exc:  # also 10,000-deep nesting and 100,000-digit numbers
+        raise InputError(f"bundle is not JSON ({exc.message})", p, exc.line) from None
     if not isinstance(doc, dict):
         raise InputError("bundle is not a JSON object", p)
     return RawBundle(p, data, doc)

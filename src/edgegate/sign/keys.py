@@ -48,6 +48,9 @@ def generate_keypair(
     if not passphrase:
         raise InputError("refusing to write an unencrypted private key: the passphrase is empty")
     priv, pub = Path(private_path), Path(public_path)
+    from edgegate.io.paths import check_distinct_outputs
+
+    check_distinct_outputs([("--private", priv), ("--public", pub)])
     for p in (priv, pub):
         if p.exists() and not force:
             raise InputError("already exists (pass --force to overwrite)", p)
