@@ -7,6 +7,7 @@ The top level is validated against `schemas/config.schema.json`; each gate's sec
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,9 @@ from edgegate.io.parse import loads_toml
 from edgegate.resources import schema_path
 
 CONFIG_NAMES = ("edgegate.toml", ".edgegate.toml")
+ALLOWED_ENV = "EDGEGATE_ALLOWED_PATHS"
+"""Folders outside the project that config paths may name (os.pathsep-separated; set by the CI
+owner, never by the config under review)."""
 
 
 @dataclass
@@ -33,9 +37,23 @@ class Config:
         return value if isinstance(value, dict) else None
 
     def resolve(self, value: str | Path) -> Path:
-        """A path from the config, made absolute against the config's folder."""
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else self.root / p
+        """A path from the config, made absolute against the config's folder. In a pull request
+        the config is the author's, so the path must resolve (symlinks followed) inside the
+        project folder or a folder listed in ``$EDGEGATE_ALLOWED_PATHS``; else a `ConfigError`."""
+        p = Path(value)
+        full = p if p.is_absolute() else self.root / p
+        if self.path is None:  # no config file: paths came from the command line
+            return full
+        from edgegate.io.paths import is_inside
+
+        allowed = [self.root, *(Path(a) for a in os.environ.get(ALLOWED_ENV, "").split(os.pathsep) if a)]
+        if not any(is_inside(full, root) for root in allowed):
+            raise ConfigError(
+                f"path {str(value)!r} resolves outside the project folder {self.root} "
+                f"(list extra folders in ${ALLOWED_ENV})",
+                self.path,
+            )
+        return full
 
     @property
     def shown(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from edgegate.errors import EdgegateError
@@ -71,10 +72,17 @@ def write_starter(folder: str | Path, *, force: bool = False) -> list[Path]:
         root / "policy" / "team.rego": EXAMPLE_RULE,
         root / "policy" / "tests" / "team.yaml": EXAMPLE_CASES,
     }
-    existing = [p for p in files if p.exists()]
+    from edgegate.io.output import write_output
+    from edgegate.io.paths import confine
+
+    existing = [p for p in files if os.path.lexists(p)]  # a dangling symlink exists too
     if existing and not force:
         raise EdgegateError("already exists (use --force to overwrite)", existing[0])
+    for path in files:
+        if os.path.islink(path) and not os.path.exists(path):
+            raise EdgegateError("is a dangling symbolic link; refusing to write through it", path)
+        confine(path, root, "the file to write")  # a symlink (file or folder) out of `folder`
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_output(path, text, "the starter file")
     return list(files)

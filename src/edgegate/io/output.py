@@ -145,6 +145,7 @@ def atomic_path(path: str | Path, what: str = "output", *, mode: int | None = No
 
 def write_output(path: str | Path, data: str | bytes, what: str = "output", *, mode: int | None = None) -> None:
     """Write `data` (text as UTF-8, newlines as given) to `path` by the rules above."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    # a file name that is not UTF-8 (surrogate escapes) is written as "\udcXX", never a crash
+    raw = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
     with atomic_path(path, what, mode=mode) as tmp:
         tmp.write_bytes(raw)
