@@ -325,3 +325,23 @@ def test_sign_refuses_non_utf8_names_and_reports_them(cli, tmp_path: Path) -> No
     r = cli("sign", "artifact", "-k", tmp_path / "k.key", blob, "-f", "json", env=env)
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("value", ["1e+28", "1e50", "1E19", 10**30, 1e40])
+def test_quantities_out_of_range_are_quantity_errors(value: object) -> None:
+    from decimal import Decimal
+
+    from edgegate.finops.quantities import MAX_QUANTITY, QuantityError, parse_cpu, parse_memory
+
+    with pytest.raises(QuantityError, match="out of range"):
+        parse_cpu(value)
+    with pytest.raises(QuantityError, match="out of range"):
+        parse_memory(value)
+    assert parse_memory("8Ei") <= MAX_QUANTITY and parse_cpu("1e18") == Decimal(10**18)
+
+
+def test_huge_cpu_in_a_manifest_is_an_input_error(cli, tmp_path: Path) -> None:
+    text = (EXAMPLE / "manifests" / "inference-deployment.yaml").read_text()
+    (tmp_path / "big.yaml").write_text(text.replace('cpu: "500m"', 'cpu: "1e+28"'))
+    r = cli("cost", "estimate", "--no-config", tmp_path / "big.yaml")
+    assert r.exit_code == 2 and "out of range" in r.stderr and "internal error" not in r.stderr

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from edgegate.errors import InputError
-from edgegate.finops.quantities import QuantityError, parse_cpu, parse_memory
+from edgegate.finops.quantities import MAX_QUANTITY, QuantityError, parse_cpu, parse_memory
 from edgegate.io import read_text_bounded
 from edgegate.io.parse import loads_json
 
@@ -176,6 +176,8 @@ def _points(values: list[Any], path: str, where: str) -> list[tuple[Decimal, Dec
             raise InputError(f"{where}.values[{j}]: not a number: {raw!r}", path) from None
         if points[-1][1] < 0:
             raise InputError(f"{where}.values[{j}]: negative usage {raw!r}", path)
+        if points[-1][1] > MAX_QUANTITY or abs(points[-1][0]) > MAX_QUANTITY:
+            raise InputError(f"{where}.values[{j}]: out of range: {str(raw)[:64]!r}", path)
     return points
 
 

@@ -135,10 +135,11 @@ def read_columns(path: str | Path, columns: Sequence[str]) -> tuple[list[list[st
 
 
 def _read_csv(p: Path, columns: Sequence[str]) -> list[list[str]]:
-    try:
-        fh = p.open("r", encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
+    import io
+
+    from edgegate.io.files import open_input
+
+    fh = io.TextIOWrapper(open_input(p), encoding="utf-8-sig", newline="")  # regular files only
     with fh:
         sample = fh.read(64 * 1024)
         if "\x00" in sample:
