@@ -30,7 +30,10 @@ pytestmark = pytest.mark.skipif(
     not hasattr(os, "mkfifo") or os.geteuid() != 0, reason="needs mkfifo and root (mknod)"
 )
 
-SPECIAL = ("fifo", "zero", "null")
+SPECIAL = ("fifo", "zero")
+"""A FIFO and an endless character device; the empty one ("null") is in `SPECIAL_ALL` only for a
+few slots, as every reader takes the same path for both (the table runs ~140 processes)."""
+SPECIAL_ALL = ("fifo", "zero", "null")
 EMPTY = ("empty",)
 PARSED = ("deep", "hugeint")
 
@@ -87,13 +90,13 @@ def _slots() -> list[Slot]:
     m, osv, req = "ws/app.yaml", "ws/osv", "ws/requirements.txt"
     docs = SPECIAL + EMPTY + PARSED
     return [
-        Slot("policy-lint-yaml", ("policy", "lint", "-p", "builtin:edge-ai", "{F}"), "in.yaml", docs),
+        Slot("policy-lint-yaml", ("policy", "lint", "-p", "builtin:edge-ai", "{F}"), "in.yaml", (*docs, "null")),
         Slot("policy-lint-json", ("policy", "lint", "-p", "builtin:edge-ai", "{F}"), "in.json", EMPTY + PARSED),
         Slot("policy-lint-toml", ("policy", "lint", "-p", "builtin:edge-ai", "{F}"), "in.toml", EMPTY + PARSED),
         Slot("policy-lint-data", ("policy", "lint", "-p", "builtin:edge-ai", "-d", "{F}", m), "data.yaml",
              SPECIAL + PARSED),
         Slot("policy-lint-rules", ("policy", "lint", "-p", "{F}", m), "rule.rego", SPECIAL),
-        Slot("cost-estimate", ("cost", "estimate", "--no-config", "{F}"), "in.yaml", docs),
+        Slot("cost-estimate", ("cost", "estimate", "--no-config", "{F}"), "in.yaml", (*docs, "null")),
         Slot("cost-estimate-prices", ("cost", "estimate", "--no-config", "--prices", "{F}", m), "prices.yaml",
              docs),
         Slot("cost-rightsize", ("cost", "rightsize", "--no-config", "--usage", "ws/usage.csv", "{F}"),
@@ -103,7 +106,7 @@ def _slots() -> list[Slot]:
         Slot("cost-rightsize-usage-json", ("cost", "rightsize", "--no-config", "--usage", "{F}", m),
              "usage.json", SPECIAL + EMPTY + PARSED),
         Slot("vuln-scan-requirements", ("vuln", "scan", "--no-config", "--db", osv, "{F}"), "requirements.txt",
-             SPECIAL + EMPTY),
+             SPECIAL_ALL + EMPTY),
         Slot("vuln-scan-pyproject", ("vuln", "scan", "--no-config", "--db", osv, "{F}"), "pyproject.toml",
              docs),
         Slot("vuln-scan-sbom", ("vuln", "scan", "--no-config", "--db", osv, "--sbom", "{F}"), "bom.json", docs),
@@ -119,7 +122,7 @@ def _slots() -> list[Slot]:
         Slot("sbom-model", ("sbom", "model", "{F}", "-o", "ws/m.cdx.json"), "model.onnx", SPECIAL + EMPTY),
         Slot("sbom-image", ("sbom", "image", "{F}", "-o", "ws/i.cdx.json"), "image.tar", SPECIAL + EMPTY),
         Slot("sign-artifact", ("sign", "artifact", "-k", "ws/k.key", "-b", "ws/out.sigstore.json", "{F}"),
-             "blob.bin", SPECIAL),
+             "blob.bin", SPECIAL_ALL),
         Slot("sign-key", ("sign", "artifact", "-k", "{F}", "-b", "ws/out.sigstore.json", "ws/blob.bin"),
              "k.key", SPECIAL + EMPTY),
         Slot("verify-artifact", ("verify", "artifact", "-k", "ws/k.pub", "-b", "ws/blob.bin.sigstore.json",
@@ -127,12 +130,14 @@ def _slots() -> list[Slot]:
         Slot("verify-key", ("verify", "artifact", "-k", "{F}", "-b", "ws/blob.bin.sigstore.json",
                             "ws/blob.bin"), "k.pub", SPECIAL + EMPTY),
         Slot("verify-bundle", ("verify", "artifact", "-k", "ws/k.pub", "-b", "{F}", "ws/blob.bin"),
-             "bundle.json", docs),
-        Slot("model-scan", ("model", "scan", "{F}"), "model.pkl", SPECIAL + EMPTY),
-        Slot("model-scan-onnx", ("model", "scan", "{F}"), "model.onnx", SPECIAL + EMPTY),
-        Slot("model-quant", ("model", "quant", "{F}"), "model.onnx", SPECIAL + EMPTY),
-        Slot("model-bias", ("model", "bias", "{F}", "--label", "label", "--score", "score", "--group",
-                            "region"), "pred.csv", SPECIAL + EMPTY),
+             "bundle.json", (*docs, "null")),
+        Slot("model-scan", ("model", "scan", "{F}"), "model.pkl", SPECIAL_ALL + EMPTY),
+        Slot("model-scan-onnx", ("model", "scan", "{F}"), "model.onnx", SPECIAL + EMPTY,
+             xfail={"empty": "model scan of an empty .onnx passes (issue 15; branch model-scan)"}),
+        Slot("model-quant", ("model", "quant", "{F}"), "model.onnx", SPECIAL + EMPTY,
+             xfail={"empty": "model quant of an empty .onnx passes (issue 15; branch model-qb)"}),
+        Slot("model-bias", ("model", "bias", "{F}", "--label", "label", "--score", "score", "--threshold",
+                            "0.5", "--group", "region"), "pred.csv", SPECIAL + EMPTY),
         Slot("check-config", ("check", "ws", "-c", "{F}"), "edgegate.toml", docs),
     ]
 

@@ -269,7 +269,8 @@ def read_pyproject(path: Path, shown: str) -> list[Component]:
     """Components of ``[project] dependencies`` and ``optional-dependencies`` (PEP 621)."""
     from edgegate.io.documents import load_documents
 
-    data = load_documents(path, parser="toml")[0].data
+    docs = load_documents(path, parser="toml")
+    data = docs[0].data if docs else {}  # an empty file has no document
     project = data.get("project") if isinstance(data, dict) else None
     if not isinstance(project, dict):
         return []
