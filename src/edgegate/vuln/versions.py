@@ -1,7 +1,7 @@
-"""Version order per OSV ecosystem, each from a well-kept library.
+"""Version order per OSV ecosystem, from well-kept libraries where one agrees with the tool.
 
-PyPI: PEP 440 (`packaging`); Debian/Ubuntu: dpkg order (`python-debian`); Alpine: apk order
-(`univers`); npm and OSV ``SEMVER`` ranges: SemVer 2.0 (`semver`). Anything that does not parse
+PyPI: PEP 440 (`packaging`); Debian/Ubuntu: dpkg order (`python-debian`); Alpine: apk-tools'
+order (`edgegate.vuln.apk`: univers disagreed with apk-tools); npm and OSV ``SEMVER`` ranges: SemVer 2.0 (`semver`). Anything that does not parse
 raises `UnparseableVersion`: the caller reports it, it never reads as "not affected".
 """
 
