@@ -345,3 +345,11 @@ def test_huge_cpu_in_a_manifest_is_an_input_error(cli, tmp_path: Path) -> None:
     (tmp_path / "big.yaml").write_text(text.replace('cpu: "500m"', 'cpu: "1e+28"'))
     r = cli("cost", "estimate", "--no-config", tmp_path / "big.yaml")
     assert r.exit_code == 2 and "out of range" in r.stderr and "internal error" not in r.stderr
+
+
+def test_documents_per_yaml_file_are_bounded() -> None:
+    from edgegate.io.documents import load_yaml_text
+
+    assert len(load_yaml_text("---\na: 1\n" * 100, "f.yaml", max_documents=100)) == 100
+    with pytest.raises(InputError, match="more than 100 YAML documents"):
+        load_yaml_text("---\na: 1\n" * 101, "f.yaml", max_documents=100)

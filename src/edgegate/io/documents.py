@@ -226,7 +226,13 @@ def _check_depth(text: str, path: str) -> None:
             depth -= 1
 
 
-def load_yaml_text(text: str, path: str, max_nodes: int = MAX_NODES) -> list[Document]:
+MAX_DOCUMENTS = 50_000
+"""Most YAML documents one file may hold (a 12 MB file of 200,000 tiny documents is refused)."""
+
+
+def load_yaml_text(
+    text: str, path: str, max_nodes: int = MAX_NODES, max_documents: int = MAX_DOCUMENTS
+) -> list[Document]:
     """The non-empty documents of a (multi-document) YAML text; `path` names it in errors.
 
     At most `max_nodes` nodes are built over all documents (aliases and merge keys counted each
@@ -238,6 +244,8 @@ def load_yaml_text(text: str, path: str, max_nodes: int = MAX_NODES) -> list[Doc
     try:
         _check_depth(text, path)
         for index, node in enumerate(yaml.compose_all(text, Loader=_yaml_loader())):
+            if index >= max_documents:
+                raise InputError(f"more than {max_documents:,} YAML documents in one file", path)
             if node is None:
                 continue
             builder = _YamlBuilder(path, budget)
