@@ -353,3 +353,17 @@ def test_documents_per_yaml_file_are_bounded() -> None:
     assert len(load_yaml_text("---\na: 1\n" * 100, "f.yaml", max_documents=100)) == 100
     with pytest.raises(InputError, match="more than 100 YAML documents"):
         load_yaml_text("---\na: 1\n" * 101, "f.yaml", max_documents=100)
+
+
+def test_keygen_never_writes_a_key_through_a_fifo_and_keeps_it_private(cli, tmp_path: Path) -> None:
+    env = {"EDGEGATE_KEY_PASSWORD": "pw"}
+    fifo = tmp_path / "k.key"
+    os.mkfifo(fifo)
+    r = cli("sign", "keygen", "--private", fifo, "--public", tmp_path / "k.pub", "--force", env=env)
+    assert r.exit_code == 2 and stat.S_ISFIFO(os.lstat(fifo).st_mode)  # no hang, nothing replaced
+    key = tmp_path / "k2.key"
+    key.write_text("old")
+    key.chmod(0o644)
+    r = cli("sign", "keygen", "--private", key, "--public", tmp_path / "k2.pub", "--force", env=env)
+    assert r.exit_code == 0, r.stderr
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600

@@ -99,13 +99,18 @@ def _copy_into_stream(tmp: Path, real: Path, shown: Path, what: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, what: str = "output", *, mode: int | None = None) -> Iterator[Path]:
+def atomic_path(
+    path: str | Path, what: str = "output", *, mode: int | None = None, regular_only: bool = False
+) -> Iterator[Path]:
     """Yield a fresh temp file to fill; on success it becomes `path` by the rules above (missing
     parent folders are created). `mode`: the permissions of a newly created file (default
-    0o666 less the umask; a replaced file keeps its own). On any error the temp file is removed
+    0o666 less the umask; a replaced file keeps its own, unless `regular_only`, which also refuses
+    devices and FIFOs: for secrets, always `mode`). On any error the temp file is removed
     and `path` is untouched; an `OSError` becomes an `InputError` "cannot write <what>: ..." naming `path`."""
     shown = Path(path)
     real, through = output_target(shown, what)
+    if through and regular_only:
+        raise InputError(f"cannot write {what}: not a regular file", shown)
     private: str | None = None
     try:
         if through:
@@ -127,6 +132,8 @@ def atomic_path(path: str | Path, what: str = "output", *, mode: int | None = No
             _copy_into_stream(tmp, real, shown, what)
         else:
             try:
+                if regular_only and mode is not None:
+                    raise FileNotFoundError
                 keep = stat.S_IMODE(os.stat(real).st_mode)
             except FileNotFoundError:
                 keep = mode if mode is not None else 0o666 & ~_umask()
@@ -143,9 +150,12 @@ def atomic_path(path: str | Path, what: str = "output", *, mode: int | None = No
             shutil.rmtree(private, ignore_errors=True)
 
 
-def write_output(path: str | Path, data: str | bytes, what: str = "output", *, mode: int | None = None) -> None:
+def write_output(
+    path: str | Path, data: str | bytes, what: str = "output", *, mode: int | None = None,
+    regular_only: bool = False,
+) -> None:
     """Write `data` (text as UTF-8, newlines as given) to `path` by the rules above."""
     # a file name that is not UTF-8 (surrogate escapes) is written as "\udcXX", never a crash
     raw = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
-    with atomic_path(path, what, mode=mode) as tmp:
+    with atomic_path(path, what, mode=mode, regular_only=regular_only) as tmp:
         tmp.write_bytes(raw)

@@ -60,14 +60,11 @@ def generate_keypair(
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(passphrase),
     )
-    try:
-        fd = os.open(priv, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        os.chmod(priv, 0o600)
-        pub.write_bytes(public_pem(key.public_key()))
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror or exc}", exc.filename or priv) from None
+    from edgegate.io.output import write_output
+
+    # whole files (temp + rename): never through a FIFO or device, never half a key
+    write_output(priv, pem, "the private key", mode=0o600, regular_only=True)
+    write_output(pub, public_pem(key.public_key()), "the public key")
 
 
 def public_pem(key: ec.EllipticCurvePublicKey) -> bytes:
