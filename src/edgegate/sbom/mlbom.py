@@ -411,7 +411,11 @@ def _npy_header(fh: BinaryIO, where: str) -> tuple[str, list[int]]:
     if len(magic) < 8 or not magic.startswith(b"\x93NUMPY"):
         raise BrokenHeaderError("not a NumPy .npy file", where)
     major = magic[6]
-    hlen = struct.unpack("<H", fh.read(2))[0] if major == 1 else struct.unpack("<I", fh.read(4))[0]
+    width = 2 if major == 1 else 4
+    raw_len = fh.read(width)
+    if len(raw_len) != width:
+        raise BrokenHeaderError("broken NumPy header: truncated", where)
+    hlen = struct.unpack("<H" if width == 2 else "<I", raw_len)[0]
     if hlen > MAX_NPY_HEADER:
         raise BrokenHeaderError("NumPy header too long", where)
     text = fh.read(hlen).decode("latin-1")
@@ -421,8 +425,11 @@ def _npy_header(fh: BinaryIO, where: str) -> tuple[str, list[int]]:
         raise BrokenHeaderError("broken NumPy header", where) from None
     if not isinstance(header, dict) or not isinstance(header.get("shape"), tuple):
         raise BrokenHeaderError("broken NumPy header", where)
-    shape = [int(d) for d in header["shape"]]
-    return _numpy_dtype(str(header.get("descr"))), shape
+    try:
+        shape = [int(d) for d in header["shape"]]
+        return _numpy_dtype(str(header.get("descr"))), shape
+    except (ValueError, TypeError, KeyError, IndexError):  # e.g. shape ("a",), descr "<x9"
+        raise BrokenHeaderError("broken NumPy header", where) from None
 
 
 def read_numpy(path: Path, mf: ModelFile) -> None:
