@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -16,6 +16,9 @@ from edgegate import __version__
 from edgegate._cli import DebugOpt, FormatOpt, OutputOpt, error_line, guard, run_command
 from edgegate._grammar import RootGroup
 from edgegate.findings import GateResult
+
+if TYPE_CHECKING:
+    from edgegate.config import Config
 
 app = typer.Typer(
     name="edgegate",
@@ -99,7 +102,7 @@ def check(
         report = cfg.section("report") or {}
         if not formats:
             formats = list(report.get("formats", [])) or ["text"]
-            formats = [_resolve_format(f, cfg.root) for f in formats]
+            formats = [_resolve_format(f, cfg) for f in formats]
         from edgegate._cli import STATE
         from edgegate.progress import CheckDisplay
 
@@ -121,10 +124,10 @@ def check(
     raise typer.Exit(guard(body, debug))
 
 
-def _resolve_format(spec: str, root: Path) -> str:
+def _resolve_format(spec: str, cfg: Config) -> str:
     name, sep, dest = spec.partition(":")
-    if sep and not Path(dest).is_absolute():
-        return f"{name}:{root / dest}"
+    if sep:
+        return f"{name}:{cfg.resolve(dest)}"  # a config's report path stays inside the project
     return spec
 
 

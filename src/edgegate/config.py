@@ -7,22 +7,21 @@ The top level is validated against `schemas/config.schema.json`; each gate's sec
 from __future__ import annotations
 
 import json
-import sys
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import ConfigError, EdgegateError
+from edgegate.errors import ConfigError, EdgegateError, InputError
 from edgegate.io.files import read_text_bounded
+from edgegate.io.parse import loads_toml
 from edgegate.resources import schema_path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 CONFIG_NAMES = ("edgegate.toml", ".edgegate.toml")
+ALLOWED_ENV = "EDGEGATE_ALLOWED_PATHS"
+"""Folders outside the project that config paths may name (os.pathsep-separated; set by the CI
+owner, never by the config under review)."""
 
 
 @dataclass
@@ -38,9 +37,23 @@ class Config:
         return value if isinstance(value, dict) else None
 
     def resolve(self, value: str | Path) -> Path:
-        """A path from the config, made absolute against the config's folder."""
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else self.root / p
+        """A path from the config, made absolute against the config's folder. In a pull request
+        the config is the author's, so the path must resolve (symlinks followed) inside the
+        project folder or a folder listed in ``$EDGEGATE_ALLOWED_PATHS``; else a `ConfigError`."""
+        p = Path(value)
+        full = p if p.is_absolute() else self.root / p
+        if self.path is None:  # no config file: paths came from the command line
+            return full
+        from edgegate.io.paths import is_inside
+
+        allowed = [self.root, *(Path(a) for a in os.environ.get(ALLOWED_ENV, "").split(os.pathsep) if a)]
+        if not any(is_inside(full, root) for root in allowed):
+            raise ConfigError(
+                f"path {str(value)!r} resolves outside the project folder {self.root} "
+                f"(list extra folders in ${ALLOWED_ENV})",
+                self.path,
+            )
+        return full
 
     @property
     def shown(self) -> str:
@@ -68,8 +81,8 @@ def find_config(start: str | Path) -> Path | None:
 
 def _has_tool_section(pyproject: Path) -> bool:
     try:
-        data = tomllib.loads(read_text_bounded(pyproject))
-    except (EdgegateError, tomllib.TOMLDecodeError):
+        data = loads_toml(read_text_bounded(pyproject), pyproject)
+    except EdgegateError:
         return False
     return isinstance(data.get("tool"), dict) and "edgegate" in data["tool"]
 
@@ -82,12 +95,9 @@ def load_config(path: str | Path) -> Config:
     except Exception as exc:
         raise ConfigError(str(getattr(exc, "message", exc)), p) from None
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from edgegate.io.documents import toml_error
-
-        msg, line = toml_error(exc)
-        raise ConfigError(f"malformed TOML: {msg}", p, line) from None
+        raw = loads_toml(text, p)
+    except InputError as exc:
+        raise ConfigError(exc.message, p, exc.line) from None
     if p.name == "pyproject.toml":
         tool = raw.get("tool", {})
         data = tool.get("edgegate") if isinstance(tool, dict) else None

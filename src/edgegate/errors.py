@@ -32,3 +32,15 @@ class InputError(EdgegateError):
 
 class EngineError(EdgegateError):
     """An engine (Rego, ONNX runtime, ...) could not evaluate: the gate cannot decide."""
+
+
+NOTHING_TO_CHECK = "nothing to check"
+"""The words for every gate given no input to judge (exit 2: what was not checked never passes)."""
+
+
+class NothingToCheckError(InputError):
+    """A gate was given nothing to judge (an empty file, a folder without inputs, a file with no
+    document of the kind it checks). One rule for every command: exit 2, the same words."""
+
+    def __init__(self, what: str, path: str | Path | None = None) -> None:
+        super().__init__(f"{NOTHING_TO_CHECK}: {what}", path)

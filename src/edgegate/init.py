@@ -8,6 +8,7 @@ print it.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,12 +135,21 @@ def scan_limit() -> int:
 
 def write_plan(plan: InitPlan, *, force: bool = False) -> list[Path]:
     """Write the planned files; an existing file is refused unless `force`."""
-    existing = [p for p in plan.files if p.exists()]
+    from edgegate.io.output import write_output
+    from edgegate.io.paths import confine
+
+    if not plan.root.is_dir():
+        raise EdgegateError("no such directory", plan.root)
+    existing = [p for p in plan.files if os.path.lexists(p)]  # a dangling symlink exists too
     if existing and not force:
         raise EdgegateError("already exists (use --force to overwrite)", existing[0])
+    for path in plan.files:
+        if os.path.islink(path) and not os.path.exists(path):
+            raise EdgegateError("is a dangling symbolic link; refusing to write through it", path)
+        confine(path, plan.root, "the file to write")  # a symlink (file or folder) out of the folder
     for path, text in plan.files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_output(path, text, "the starter file")
     return list(plan.files)
 
 

@@ -55,7 +55,11 @@ def test_load_pyproject_tool_section(tmp_path: Path) -> None:
     assert cfg.section("policy") == {"paths": ["k8s"], "fail-on-warn": True}
     assert cfg.root == tmp_path.resolve()
     assert cfg.resolve("k8s") == tmp_path.resolve() / "k8s"
-    assert cfg.resolve("/abs/x") == Path("/abs/x")
+    # issue 15: a config path outside the project is refused unless a folder is allowed
+    with pytest.raises(ConfigError, match="outside the project folder"):
+        cfg.resolve("/abs/x")
+    with pytest.raises(ConfigError, match="outside the project folder"):
+        cfg.resolve("../../x")
 
 
 def test_pyproject_unknown_key_is_prefixed(tmp_path: Path) -> None:

@@ -186,7 +186,7 @@ def test_inputs_without_documents_are_an_input_error(cli, tmp_path: Path) -> Non
     _write(tmp_path, {"in/a.yaml": "# nothing\n", "in/b.yaml": "---\n", "policy/p.rego": ACCEPTED})
     r, _ = _lint(cli, tmp_path, "in")
     assert r.exit_code == 2
-    assert "no documents in in" in _one_error_line(r.stderr)
+    assert "in: nothing to check: no documents" in _one_error_line(r.stderr)
 
 
 BY_KIND = HEADER + """\

@@ -69,7 +69,9 @@ def test_ignore_on_command_line_by_alias(cli, pypa_db: Path, tmp_path: Path) -> 
     assert _json(out.stdout)["stats"]["suppressed"] == 2
 
 
-def test_config_ignores_with_expiry_and_check(cli, pypa_db: Path, tmp_path: Path) -> None:
+def test_config_ignores_with_expiry_and_check(cli, pypa_db: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGEGATE_ALLOWED_PATHS", str(pypa_db.parent))  # a db outside the project
     proj = tmp_path / "proj"
     proj.mkdir()
     _req(proj, "jinja2==2.10\n")

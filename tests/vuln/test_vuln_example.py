@@ -3,15 +3,20 @@ examples/edge-app/edgegate.toml (paths made absolute so the test runs from anywh
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from edgegate.config import load_config
 from edgegate.findings import Status
 from edgegate.vuln.gate import run_from_config
 
 
-def test_example_config(root_dir: Path, pypa_dir: Path, tmp_path: Path) -> None:
+def test_example_config(root_dir: Path, pypa_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ex = root_dir / "examples" / "edge-app" / "vuln"
+    # config paths outside the project must be allowed explicitly (issue 15)
+    monkeypatch.setenv("EDGEGATE_ALLOWED_PATHS", os.pathsep.join([str(ex), str(pypa_dir)]))
     cfg = tmp_path / "edgegate.toml"
     cfg.write_text(f"""
 [vuln]

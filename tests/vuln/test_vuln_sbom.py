@@ -180,17 +180,20 @@ def test_records_used_by_the_suite_are_valid() -> None:
     assert all(advisory_from_record(r) is not None for r in RECORDS)
 
 
-def test_apk_suffixes_univers_rejects_are_unscannable(osv_dir: Path, tmp_path: Path) -> None:
-    """apk-tools accepts _git/_svn/_cvs/_hg suffixes; univers' AlpineLinuxVersion does not, so such
-    a version is reported as not comparable (a visible warning), never as clean."""
+def test_apk_git_suffixes_are_ordered_as_apk_tools_orders_them(osv_dir: Path, tmp_path: Path) -> None:
+    """apk-tools accepts _git/_svn/_cvs/_hg suffixes (univers did not: issue 15): a _git snapshot
+    of 1.2.4 sorts after 1.2.4-r10 (fixed), one of 1.2.3 before it (affected)."""
     sbom = write_sbom(tmp_path / "s.json", [
         {"type": "library", "name": "musl", "version": "1.2.4_git20230717-r4",
          "purl": "pkg:apk/alpine/musl@1.2.4_git20230717-r4?distro=3.19.1"},
+        {"type": "library", "name": "musl", "version": "1.2.3_git20230717-r4",
+         "purl": "pkg:apk/alpine/musl@1.2.3_git20230717-r4?distro=3.19.1"},
     ])
     result = _run(sbom, osv_dir)
-    assert _vulns(result) == set()
-    notes = [f for f in result.findings if f.rule_id == "EGV001"]
-    assert len(notes) == 1 and notes[0].details["advisories"] == ["ALPINE-0001"]
+    hits = [f for f in result.findings if f.blocking]
+    assert [f.details.get("version") or f.message for f in hits] and len(hits) == 1
+    assert "1.2.3_git20230717-r4" in hits[0].message
+    assert not [f for f in result.findings if f.rule_id == "EGV001"]
 
 
 def test_image_input_through_the_sbom_module(osv_dir: Path, tmp_path: Path) -> None:

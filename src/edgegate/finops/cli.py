@@ -128,6 +128,7 @@ def rightsize(
     def produce() -> list[GateResult]:
         from decimal import Decimal
 
+        from edgegate.errors import NothingToCheckError
         from edgegate.finops.prices import load_prices
         from edgegate.finops.rightsize import (
             Settings,
@@ -150,6 +151,12 @@ def rightsize(
             hours_per_month=sheet.hours_per_month,
         )
         workloads = extract_workloads(load_manifests(paths), options)
+        if not workloads:
+            raise NothingToCheckError(
+                "no workload to rightsize (Deployment, StatefulSet, DaemonSet, Job, CronJob, Knative "
+                "Service, EdgeAIDeployment)",
+                ", ".join(map(str, paths)),
+            )
         observed = load_usage(list(usage))
         settings = Settings(cpu_percentile=Decimal(str(percentile)), margin=Decimal(str(margin)))
         recs, notes = recommend(workloads, observed, sheet, settings)
@@ -157,7 +164,9 @@ def rightsize(
         if patch is not None or write:
             files = apply_edits(recs)
             if patch is not None:
-                patch.write_text(unified_patch(files), encoding="utf-8")
+                from edgegate.io.output import write_output
+
+                write_output(patch, unified_patch(files), "the patch")
                 result.stats["patch"] = str(patch)
             if write:
                 write_files(files)

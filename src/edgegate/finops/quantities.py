@@ -52,9 +52,21 @@ class QuantityError(ValueError):
     """A string that is not a valid Kubernetes quantity (or not a valid one for its resource)."""
 
 
+MAX_QUANTITY = Decimal(2**63 - 1)
+"""The largest magnitude accepted in base units (Kubernetes stores quantities in an int64): far
+larger values (``1e+28`` cores, ``1e50`` bytes) would overflow the cost arithmetic."""
+
+
 def parse_quantity(value: object) -> Decimal:
     """Parse a quantity (``"100m"``, ``"1.5"``, ``"512Mi"``, ``"1G"``, ``"1e3"``, or a YAML
-    int/float) into an exact `Decimal` in base units."""
+    int/float) into an exact `Decimal` in base units, at most `MAX_QUANTITY` in magnitude."""
+    amount = _parse_quantity(value)
+    if abs(amount) > MAX_QUANTITY:
+        raise QuantityError(f"quantity out of range: {str(value)[:_MAX_LEN]!r}")
+    return amount
+
+
+def _parse_quantity(value: object) -> Decimal:
     if isinstance(value, bool) or value is None:
         raise QuantityError(f"not a quantity: {value!r}")
     if isinstance(value, int):

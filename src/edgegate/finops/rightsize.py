@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -348,17 +347,10 @@ def unified_patch(files: Mapping[str, tuple[str, str]]) -> str:
 
 def write_files(files: Mapping[str, tuple[str, str]]) -> None:
     """Replace each file with its new text (temp file in the same folder, then rename)."""
+    from edgegate.io.output import write_output
+
     for path, (_, new) in files.items():
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(new)
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_output(path, new, "the manifest")
 
 
 # --- report -------------------------------------------------------------------------------

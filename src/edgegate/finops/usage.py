@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,8 +26,9 @@ from decimal import Decimal
 from typing import Any
 
 from edgegate.errors import InputError
-from edgegate.finops.quantities import QuantityError, parse_cpu, parse_memory
+from edgegate.finops.quantities import MAX_QUANTITY, QuantityError, parse_cpu, parse_memory
 from edgegate.io import read_text_bounded
+from edgegate.io.parse import loads_json
 
 __all__ = ["Series", "Usage", "load_usage"]
 
@@ -129,10 +129,7 @@ def _load_csv(text: str, path: str, out: Usage) -> None:
 
 
 def _load_prometheus(text: str, path: str, kind: str | None, out: Usage) -> None:
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg}", path, exc.lineno) from None
+    body = loads_json(text, path)
     data = body.get("data") if isinstance(body, Mapping) else None
     if not isinstance(data, Mapping) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
         raise InputError("not a Prometheus range-query result (data.resultType must be 'matrix')", path)
@@ -179,6 +176,8 @@ def _points(values: list[Any], path: str, where: str) -> list[tuple[Decimal, Dec
             raise InputError(f"{where}.values[{j}]: not a number: {raw!r}", path) from None
         if points[-1][1] < 0:
             raise InputError(f"{where}.values[{j}]: negative usage {raw!r}", path)
+        if points[-1][1] > MAX_QUANTITY or abs(points[-1][0]) > MAX_QUANTITY:
+            raise InputError(f"{where}.values[{j}]: out of range: {str(raw)[:64]!r}", path)
     return points
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import InputError
+from edgegate.errors import InputError, NothingToCheckError
 from edgegate.finops.cron import CronError, runs_per_month
 from edgegate.finops.quantities import QuantityError, parse_cpu, parse_gpu, parse_memory
 from edgegate.io import Document, iter_input_files, load_documents
@@ -169,14 +169,20 @@ def parse_duration(text: object) -> Decimal:
 
 def load_manifests(paths: Iterable[str | Path]) -> list[Document]:
     """Every YAML/JSON document under `paths` (directories recursively). A folder without any
-    YAML or JSON file is an error: nothing to price is not a pass."""
+    YAML or JSON file, or whose files hold no Kubernetes object, is a `NothingToCheckError`:
+    nothing to price is not a pass."""
     docs: list[Document] = []
     for path in paths:
         files = list(iter_input_files([path], MANIFEST_SUFFIXES))
         if not files:
-            raise InputError("no YAML or JSON manifests here", path)
+            raise NothingToCheckError("no YAML or JSON manifests", path)
+        found = 0
         for file in files:
-            docs.extend(load_documents(file))
+            loaded = load_documents(file)
+            found += sum(1 for _ in _objects(loaded))
+            docs.extend(loaded)
+        if not found:
+            raise NothingToCheckError("no Kubernetes objects (documents with apiVersion and kind)", path)
     return docs
 
 

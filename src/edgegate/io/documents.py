@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,7 @@ from typing import Any
 
 from edgegate.errors import InputError
 from edgegate.io.files import DEFAULT_MAX_BYTES, read_text_bounded
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from edgegate.io.parse import loads_json, loads_toml
 
 YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 JSON_SUFFIXES = frozenset({".json"})
@@ -122,7 +117,19 @@ class _YamlBuilder:
             return [self._build(v, f"{pointer}/{i}", v.start_mark.line + 1) for i, v in enumerate(node.value)]
         if node.tag == _STR_TAG:  # what SafeConstructor.construct_yaml_str returns, without its overhead
             return node.value
-        return self._loader.construct_object(node, deep=True)
+        return self._scalar(node)
+
+    def _scalar(self, node: Any) -> Any:
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except ValueError:  # a 100,000-digit int, a timestamp like 2024-13-45
+            value = str(node.value)
+            shown = value if len(value) <= 20 else value[:20] + "..."
+            raise InputError(
+                f"malformed YAML: cannot read the value {shown!r} as {node.tag.rsplit(':', 1)[-1]}",
+                self._path,
+                node.start_mark.line + 1,
+            ) from None
 
     def _mapping(self, node: Any, pointer: str) -> dict[Any, Any]:
         # YAML merge keys, as PyYAML's flatten_mapping but over built (budget-counted) values:
@@ -183,7 +190,7 @@ class _YamlBuilder:
             raise InputError("mapping keys must be scalars", self._path, node.start_mark.line + 1)
         if node.tag in (_STR_TAG, _VALUE_TAG):  # a plain "=" key is a string too (as in PyYAML)
             return str(node.value)
-        key = self._loader.construct_object(node, deep=True)
+        key = self._scalar(node)
         try:
             hash(key)
         except TypeError:
@@ -234,7 +241,13 @@ def _count_depth(text: str, path: str, loader: Any) -> None:
             depth -= 1
 
 
-def load_yaml_text(text: str, path: str, max_nodes: int = MAX_NODES) -> list[Document]:
+MAX_DOCUMENTS = 50_000
+"""Most YAML documents one file may hold (a 12 MB file of 200,000 tiny documents is refused)."""
+
+
+def load_yaml_text(
+    text: str, path: str, max_nodes: int = MAX_NODES, max_documents: int = MAX_DOCUMENTS
+) -> list[Document]:
     """The non-empty documents of a (multi-document) YAML text; `path` names it in errors.
 
     At most `max_nodes` nodes are built over all documents (aliases and merge keys counted each
@@ -246,6 +259,8 @@ def load_yaml_text(text: str, path: str, max_nodes: int = MAX_NODES) -> list[Doc
     try:
         _check_depth(text, path)
         for index, node in enumerate(yaml.compose_all(text, Loader=_yaml_loader())):
+            if index >= max_documents:
+                raise InputError(f"more than {max_documents:,} YAML documents in one file", path)
             if node is None:
                 continue
             builder = _YamlBuilder(path, budget)
@@ -260,6 +275,8 @@ def load_yaml_text(text: str, path: str, max_nodes: int = MAX_NODES) -> list[Doc
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "malformed YAML"
+        if "nesting depth" in problem:  # libyaml's own limit (0.2.5+) can come before MAX_DEPTH
+            raise InputError("YAML nested too deeply", path, line) from None
         raise InputError(f"malformed YAML: {problem}", path, line) from None
     except yaml.YAMLError as exc:
         raise InputError(f"malformed YAML: {exc}", path) from None
@@ -269,12 +286,7 @@ def load_yaml_text(text: str, path: str, max_nodes: int = MAX_NODES) -> list[Doc
 
 
 def _load_json(text: str, path: str) -> list[Document]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply", path) from None
+    data = loads_json(text, path)
     lines = _json_lines(text)
     if isinstance(data, list) and data and all(isinstance(d, dict) for d in data) and _looks_like_doc_list(data):
         return [
@@ -349,27 +361,9 @@ def _sub_lines(lines: dict[str, int], prefix: str) -> dict[str, int]:
     return out
 
 
-_TOML_WHERE = re.compile(r"\(at line (\d+), (column \d+)\)")
-
-
-def toml_error(exc: Exception) -> tuple[str, int | None]:
-    """The message and 1-based line of a `tomllib.TOMLDecodeError`. The line is an attribute
-    only from Python 3.14 on; before, it is in the text: "Invalid value (at line 3, column 5)"."""
-    text = str(exc)
-    m = _TOML_WHERE.search(text)
-    lineno = getattr(exc, "lineno", None)
-    line = lineno if isinstance(lineno, int) else int(m.group(1)) if m else None
-    msg = getattr(exc, "msg", None) or _TOML_WHERE.sub(r"(\2)", text).strip() or "syntax error"
-    return str(msg), line
-
-
 def _load_toml(text: str, path: str) -> list[Document]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg, line = toml_error(exc)
-        raise InputError(f"malformed TOML: {msg}", path, line) from None
-    return [Document(data=data, path=path, line=1)]
+    data = loads_toml(text, path)
+    return [Document(data=data, path=path, line=1)] if data else []  # empty: no document, as in YAML
 
 
 def load_documents(

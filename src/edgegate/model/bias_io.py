@@ -42,7 +42,9 @@ def _first_bad_line(p: Path) -> int | None:
 
     decoder = codecs.getincrementaldecoder("utf-8")()
     line = 1
-    with p.open("rb") as fh:
+    from edgegate.io.files import open_input
+
+    with open_input(p) as fh:
         while chunk := fh.read(1024 * 1024):
             try:
                 decoder.decode(chunk)
@@ -53,10 +55,11 @@ def _first_bad_line(p: Path) -> int | None:
 
 
 def _read_csv_text(p: Path, columns: Sequence[str]) -> list[list[str]]:
-    try:
-        fh = p.open("r", encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
+    import io
+
+    from edgegate.io.files import open_input
+
+    fh = io.TextIOWrapper(open_input(p), encoding="utf-8-sig", newline="")  # regular files only
     with fh:
         sample = fh.read(64 * 1024)
         if "\x00" in sample:

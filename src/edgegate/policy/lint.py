@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import InputError
+from edgegate.errors import InputError, NothingToCheckError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.documents import Document, iter_input_files, load_documents
 from edgegate.policy import engine
@@ -82,14 +82,13 @@ def load_inputs(paths: Sequence[str | Path], parser: str | None = None) -> list[
     """Every document in `paths` (files, or folders searched for YAML/JSON/TOML)."""
     docs: list[Document] = []
     files = list(iter_input_files(paths))
+    shown = ", ".join(map(str, paths)) or "(none)"
     if not files:
-        shown = ", ".join(map(str, paths)) or "(none)"
-        raise InputError(f"no YAML, JSON or TOML inputs found in {shown}")
+        raise NothingToCheckError("no YAML, JSON or TOML inputs", shown)
     for f in files:
         docs.extend(load_documents(f, parser=parser))
     if not docs:
-        shown = ", ".join(map(str, paths))
-        raise InputError(f"no documents in {shown} (every input file is empty)")
+        raise NothingToCheckError("no documents (every input file is empty)", shown)
     return docs
 
 
@@ -212,7 +211,7 @@ def _from_key(key: str) -> Any:
     if text[:1] in ("{", "["):
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return key
     return key
 

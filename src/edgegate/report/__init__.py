@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,6 +76,9 @@ def parse_output_specs(formats: Sequence[str], output: str | None = None) -> lis
             raise EdgegateError("--output needs exactly one --format without a ':PATH' of its own")
         i = unrouted[0]
         specs[i] = OutputSpec(specs[i].format, Path(output))
+    from edgegate.io.paths import check_distinct_outputs
+
+    check_distinct_outputs((f"--format {s.format}:{s.path}", s.path) for s in specs)
     stdout_specs = [s for s in specs if s.path is None]
     if len(stdout_specs) > 1:
         raise EdgegateError("only one format can go to standard output; give the others a ':PATH'")
@@ -127,19 +129,8 @@ def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ct
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same folder, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise EdgegateError(f"cannot write report: {exc.strerror or exc}", path) from None
+    """Write `text` to `path`: a regular file or new path whole (temp file, then rename), a
+    character device or FIFO written through, a symlink's target (`edgegate.io.output`)."""
+    from edgegate.io.output import write_output
+
+    write_output(path, text, "report")

@@ -215,7 +215,7 @@ def write_stream(stream: TextIO, text: str, *, utf8: bool = False) -> None:
         raw = getattr(stream, "buffer", None)
         if utf8 and raw is not None:
             stream.flush()
-            raw.write(text.encode("utf-8"))
+            raw.write(text.encode("utf-8", "backslashreplace"))  # a non-UTF-8 file name: \udcXX
             raw.flush()
             return
         try:

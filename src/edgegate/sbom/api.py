@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from edgegate.errors import NothingToCheckError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.archive import ArchiveLimits
 
@@ -49,6 +50,8 @@ def image_sbom(
         fs = build_filesystem(opened.info, limits=limits)
     finally:
         opened.close()
+    if not fs.nodes and not fs.skipped:
+        raise NothingToCheckError("the image has no files", label or source)
     os_info, packages, notes = catalog_all(fs)
     text = render(image_bom(opened.info, os_info, packages))
     write_atomic(output, text)
@@ -128,6 +131,8 @@ def python_sbom(source: Path, output: Path, *, label: str | None = None) -> Gate
 
     start = time.perf_counter()
     project = scan_python(source)
+    if not project.packages:
+        raise NothingToCheckError("no packages (the project lists no requirement)", label or source)
     write_atomic(output, render(python_bom(project)))
     shown = label or str(source)
     findings = [_warning("EGS301", "Requirement not pinned", w, shown) for w in project.warnings]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -229,25 +227,10 @@ def validate_file(path: Path) -> str | None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same folder and a rename."""
+    """Write `text` to `path` by `edgegate.io.output`'s rules (whole, or through to a device)."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError("output folder does not exist", folder)
-    if path.is_dir():
-        raise InputError("output path is a directory", path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InputError(f"cannot write the SBOM: {exc.strerror or exc}", path) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write the SBOM: {exc.strerror or exc}", path) from None
-        raise
+    from edgegate.io.output import write_output
+
+    write_output(path, text, "the SBOM")

@@ -503,7 +503,7 @@ def catalog_npm(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Packa
         assert node.data is not None
         try:
             doc = json.loads(node.data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             notes.append(Note("EGS104", "package.json is not valid JSON", path, node.layer))
             continue
         if not isinstance(doc, dict):

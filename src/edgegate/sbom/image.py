@@ -85,7 +85,7 @@ class BlobStore(Protocol):
 def _loads(data: bytes, what: str, where: str) -> Any:
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"{what} is not valid JSON ({exc})", where) from None
 
 

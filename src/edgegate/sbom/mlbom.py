@@ -168,7 +168,7 @@ def read_safetensors(path: Path, size: int, mf: ModelFile) -> None:
         raise BrokenHeaderError("broken safetensors header: truncated", where)
     try:
         header = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BrokenHeaderError(f"broken safetensors header: not JSON ({exc})", where) from None
     if not isinstance(header, dict):
         raise BrokenHeaderError("broken safetensors header: not a JSON object", where)
@@ -408,7 +408,11 @@ def _npy_header(fh: BinaryIO, where: str) -> tuple[str, list[int]]:
     if len(magic) < 8 or not magic.startswith(b"\x93NUMPY"):
         raise BrokenHeaderError("not a NumPy .npy file", where)
     major = magic[6]
-    hlen = struct.unpack("<H", fh.read(2))[0] if major == 1 else struct.unpack("<I", fh.read(4))[0]
+    width = 2 if major == 1 else 4
+    raw_len = fh.read(width)
+    if len(raw_len) != width:
+        raise BrokenHeaderError("broken NumPy header: truncated", where)
+    hlen = struct.unpack("<H" if width == 2 else "<I", raw_len)[0]
     if hlen > MAX_NPY_HEADER:
         raise BrokenHeaderError("NumPy header too long", where)
     text = fh.read(hlen).decode("latin-1")
@@ -418,8 +422,11 @@ def _npy_header(fh: BinaryIO, where: str) -> tuple[str, list[int]]:
         raise BrokenHeaderError("broken NumPy header", where) from None
     if not isinstance(header, dict) or not isinstance(header.get("shape"), tuple):
         raise BrokenHeaderError("broken NumPy header", where)
-    shape = [int(d) for d in header["shape"]]
-    return _numpy_dtype(str(header.get("descr"))), shape
+    try:
+        shape = [int(d) for d in header["shape"]]
+        return _numpy_dtype(str(header.get("descr"))), shape
+    except (ValueError, TypeError, KeyError, IndexError):  # e.g. shape ("a",), descr "<x9"
+        raise BrokenHeaderError("broken NumPy header", where) from None
 
 
 def read_numpy(path: Path, mf: ModelFile) -> None:
@@ -609,7 +616,7 @@ def scan_model(source: str, *, revision: str | None = None, progress: bool | Non
         if cfg.is_file() and cfg.stat().st_size <= MAX_CONFIG_BYTES:
             try:
                 conf = json.loads(cfg.read_bytes())
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 model.warnings.append("config.json is not valid JSON")
                 conf = {}
             if isinstance(conf, dict):

@@ -8,19 +8,14 @@ environment is read from its ``*.dist-info/METADATA`` files.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgegate.errors import InputError
 from edgegate.io.files import read_text_bounded
+from edgegate.io.parse import loads_toml
 from edgegate.sbom.catalog import Package, normalize_pypi_name, parse_python_metadata, pypi_purl_name
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MAX_INCLUDE_DEPTH = 10
 MAX_METADATA = 4 * 1024 * 1024
@@ -72,11 +67,15 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def parse_requirements(
-    path: Path, project: PythonProject, depth: int = 0, seen: set[Path] | None = None
+    path: Path, project: PythonProject, depth: int = 0, seen: set[Path] | None = None, root: Path | None = None
 ) -> None:
-    """Add the requirements of a pip requirements file (following ``-r``/``-c`` includes)."""
+    """Add the requirements of a pip requirements file (following ``-r``/``-c`` includes, which
+    must stay inside `root`: default the file's project root)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from edgegate.io.paths import confine, excerpt, project_root
+
+    root = root if root is not None else project_root(path)
     seen = seen if seen is not None else set()
     real = path.resolve()
     if real in seen:
@@ -88,7 +87,11 @@ def parse_requirements(
     for line_no, line in _logical_lines(text):
         if line.startswith(("-r ", "--requirement ", "-r", "--requirement=")):
             target = re.sub(r"^(-r|--requirement)[ =]?", "", line).strip()
-            parse_requirements(path.parent / target, project, depth + 1, seen)
+            try:
+                confine(path.parent / target, root, f"the included requirements file {excerpt(target)!r}")
+            except InputError as exc:
+                raise InputError(exc.message, path, line_no) from None
+            parse_requirements(path.parent / target, project, depth + 1, seen, root)
             continue
         if line.startswith("-"):
             continue  # options: -c, -e, --index-url, --hash on their own, ...
@@ -100,7 +103,7 @@ def parse_requirements(
             req = Requirement(spec)
         except InvalidRequirement as exc:
             raise InputError(
-                f"invalid requirement {spec!r}: {str(exc).splitlines()[0]}", path, line_no
+                f"invalid requirement {excerpt(spec)!r}: {str(exc).splitlines()[0]}", path, line_no
             ) from None
         version = None
         for s in req.specifier:
@@ -159,10 +162,7 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
     """``[project]`` dependencies and optional dependencies of a pyproject.toml (PEP 621)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
-    try:
-        data: dict[str, Any] = tomllib.loads(read_text_bounded(path))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML: {exc}", path) from None
+    data: dict[str, Any] = loads_toml(read_text_bounded(path), path)
     proj = data.get("project")
     if not isinstance(proj, dict):
         raise InputError("no [project] table (PEP 621) in pyproject.toml", path)
@@ -195,10 +195,7 @@ LOCK_FILES = ("poetry.lock", "uv.lock")
 def scan_lock(path: Path, project: PythonProject) -> None:
     """Locked packages of a ``poetry.lock`` or ``uv.lock`` (``[[package]]`` name/version); local
     directory, editable and virtual packages (the project itself) are left out."""
-    try:
-        data: dict[str, Any] = tomllib.loads(read_text_bounded(path))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML: {exc}", path) from None
+    data: dict[str, Any] = loads_toml(read_text_bounded(path), path)
     packages = data.get("package")
     if not isinstance(packages, list):
         raise InputError("no [[package]] entries", path)
@@ -223,8 +220,8 @@ def scan_lock(path: Path, project: PythonProject) -> None:
     pyproject = path.parent / "pyproject.toml"
     if pyproject.is_file():
         try:
-            meta = tomllib.loads(read_text_bounded(pyproject))
-        except tomllib.TOMLDecodeError:
+            meta = loads_toml(read_text_bounded(pyproject), pyproject)
+        except InputError:
             return
         table = meta.get("project") or (meta.get("tool") or {}).get("poetry") or {}
         if isinstance(table, dict):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgegate.errors import InputError
 from edgegate.io.files import read_bounded
+from edgegate.io.parse import loads_json
 from edgegate.sign.keys import ecdsa_hash, key_hint
 
 if TYPE_CHECKING:
@@ -79,10 +80,9 @@ def read_bundle(path: str | Path) -> RawBundle:
     p = Path(path)
     data = read_bounded(p, MAX_BUNDLE_BYTES)
     try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise InputError(f"bundle is not JSON{where}", p) from None
+        doc = loads_json(data, p)
+    except InputError as exc:  # also 10,000-deep nesting and 100,000-digit numbers
+        raise InputError(f"bundle is not JSON ({exc.message})", p, exc.line) from None
     if not isinstance(doc, dict):
         raise InputError("bundle is not a JSON object", p)
     return RawBundle(p, data, doc)

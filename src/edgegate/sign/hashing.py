@@ -110,6 +110,9 @@ def walk_model(
             raise InputError(f"cannot list directory: {exc.strerror or exc}", folder) from None
         for child in children:
             name = f"{prefix}{child.name}"
+            if not _utf8(child.name):  # the signature lists names as UTF-8 text
+                shown = os.fsencode(child.path).decode("utf-8", "backslashreplace")
+                raise InputError("file name is not valid UTF-8; rename it to sign the model", shown)
             if _is_ignored(name, ignore):
                 continue
             path = Path(child.path)
@@ -127,6 +130,14 @@ def walk_model(
                 raise InputError("not a regular file or directory (socket, FIFO or device)", path)
     entries.sort(key=lambda e: e.name)
     return entries
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _symlink_entry(name: str, path: Path, real_root: Path, allow: bool) -> FileEntry:
@@ -217,14 +228,9 @@ def sha256_file(
     buf = buffer if buffer is not None else bytearray(CHUNK_SIZE)
     view = memoryview(buf)
     digest = hashlib.sha256()
-    try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise InputError("no such file", p) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", p) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
+    from edgegate.io.files import open_regular_fd
+
+    fd = open_regular_fd(p)  # regular files only: a FIFO or /dev/zero would never end
     try:
         if hasattr(os, "posix_fadvise"):
             try:

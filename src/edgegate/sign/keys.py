@@ -73,6 +73,9 @@ def generate_keypair(
     if not passphrase:
         raise InputError("refusing to write an unencrypted private key: the passphrase is empty")
     priv, pub = Path(private_path), Path(public_path)
+    from edgegate.io.paths import check_distinct_outputs
+
+    check_distinct_outputs([("--private", priv), ("--public", pub)])
     for p in (priv, pub):
         if p.exists() and not force:
             raise InputError("already exists (pass --force to overwrite)", p)
@@ -82,14 +85,11 @@ def generate_keypair(
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(passphrase),
     )
-    try:
-        fd = os.open(priv, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        os.chmod(priv, 0o600)
-        pub.write_bytes(public_pem(key.public_key()))
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror or exc}", exc.filename or priv) from None
+    from edgegate.io.output import write_output
+
+    # whole files (temp + rename): never through a FIFO or device, never half a key
+    write_output(priv, pem, "the private key", mode=0o600, regular_only=True)
+    write_output(pub, public_pem(key.public_key()), "the public key")
 
 
 def public_pem(key: ec.EllipticCurvePublicKey) -> bytes:

@@ -378,13 +378,6 @@ def _reusable_digests(
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise InputError(f"cannot write: {exc.strerror or exc}", path) from None
+    from edgegate.io.output import write_output
+
+    write_output(path, text, "the signature")

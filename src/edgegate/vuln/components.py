@@ -4,13 +4,15 @@ release), plus the CycloneDX VEX statements an SBOM or VEX file carries."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import InputError
+from edgegate.errors import InputError, NothingToCheckError
+from edgegate.io.paths import excerpt
 
 MAX_SBOM_BYTES = 256 * 1024 * 1024
 MAX_REQUIREMENTS_BYTES = 8 * 1024 * 1024
@@ -192,7 +194,7 @@ def _requirement(text: str, source: str, line: int | None, pointer: str | None) 
         req = Requirement(text)
     except InvalidRequirement as exc:
         why = str(exc).splitlines()[0] if str(exc) else "not a PEP 508 requirement"
-        raise InputError(f"invalid requirement {text!r}: {why}", source, line) from None
+        raise InputError(f"invalid requirement {excerpt(text)!r}: {why}", source, line) from None
     if req.url:
         return pypi_component(req.name, None, source, line=line, pointer=pointer,
                               problem="installed from a URL, not a PyPI version")
@@ -219,10 +221,15 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, buf.strip()
 
 
-def read_requirements(path: Path, shown: str, _depth: int = 0, _seen: set[Path] | None = None) -> list[Component]:
-    """Components of a pip requirements file (``-r``/``-c`` includes followed, options skipped)."""
+def read_requirements(
+    path: Path, shown: str, _depth: int = 0, _seen: set[Path] | None = None, root: Path | None = None
+) -> list[Component]:
+    """Components of a pip requirements file (``-r``/``-c`` includes followed, options skipped).
+    Includes must stay inside `root` (default: the file's project root, `project_root`)."""
     from edgegate.io.files import read_text_bounded
+    from edgegate.io.paths import confine, project_root
 
+    root = root if root is not None else project_root(path)
     seen = _seen if _seen is not None else set()
     real = path.resolve()
     if real in seen:
@@ -236,10 +243,14 @@ def read_requirements(path: Path, shown: str, _depth: int = 0, _seen: set[Path] 
             if _depth >= _MAX_INCLUDE_DEPTH:
                 raise InputError("requirements includes nested too deeply", shown, line_no)
             inc = path.parent / m.group(2)
-            if not inc.is_file():
-                raise InputError(f"included requirements file {m.group(2)!r} does not exist", shown, line_no)
             inc_shown = str(Path(shown).parent / m.group(2))
-            out += read_requirements(inc, inc_shown, _depth + 1, seen)
+            try:
+                confine(inc, root, f"the included requirements file {excerpt(m.group(2))!r}")
+            except InputError as exc:
+                raise InputError(exc.message, shown, line_no) from None
+            if not inc.is_file():
+                raise InputError(f"included requirements file {excerpt(m.group(2))!r} does not exist", shown, line_no)
+            out += read_requirements(inc, inc_shown, _depth + 1, seen, root)
             continue
         if line.startswith("-e ") or line.startswith("--editable"):
             out.append(pypi_component(line.split(maxsplit=1)[-1], None, shown, line=line_no,
@@ -258,7 +269,8 @@ def read_pyproject(path: Path, shown: str) -> list[Component]:
     """Components of ``[project] dependencies`` and ``optional-dependencies`` (PEP 621)."""
     from edgegate.io.documents import load_documents
 
-    data = load_documents(path, parser="toml")[0].data
+    docs = load_documents(path, parser="toml")
+    data = docs[0].data if docs else {}  # an empty file has no document
     project = data.get("project") if isinstance(data, dict) else None
     if not isinstance(project, dict):
         return []
@@ -301,7 +313,14 @@ def read_environment() -> list[Component]:
 
 def read_python_path(path: Path, shown: str) -> list[Component]:
     """A requirements file, a pyproject.toml, or a folder holding ``requirements*.txt`` and/or
-    ``pyproject.toml`` (not recursive)."""
+    ``pyproject.toml`` (not recursive). No requirement at all is a `NothingToCheckError`."""
+    found = _read_python_path(path, shown)
+    if not found:
+        raise NothingToCheckError("no requirements (no package is listed)", shown)
+    return found
+
+
+def _read_python_path(path: Path, shown: str) -> list[Component]:
     if path.is_dir():
         files = sorted(path.glob("requirements*.txt"))
         if (path / "pyproject.toml").is_file():
@@ -310,9 +329,9 @@ def read_python_path(path: Path, shown: str) -> list[Component]:
             raise InputError("no requirements*.txt or pyproject.toml in this folder", shown)
         out: list[Component] = []
         for f in files:
-            out += read_python_path(f, str(Path(shown) / f.name))
+            out += _read_python_path(f, str(Path(shown) / f.name))
         return out
-    if not path.exists():
+    if not os.path.lexists(path):
         raise InputError("no such file or directory", shown)
     if path.name == "pyproject.toml" or path.suffix == ".toml":
         return read_pyproject(path, shown)
@@ -338,6 +357,8 @@ def _load_cyclonedx(path: Path, shown: str) -> dict[str, Any]:
         raise InputError(f"not a CycloneDX JSON SBOM: malformed JSON ({exc.msg})", shown, exc.lineno) from None
     except RecursionError:
         raise InputError("not a CycloneDX JSON SBOM: nested too deeply", shown) from None
+    except ValueError:
+        raise InputError("not a CycloneDX JSON SBOM: a number with too many digits", shown) from None
     if not isinstance(data, dict) or data.get("bomFormat") != "CycloneDX":
         hint = " (an SPDX document?)" if isinstance(data, dict) and "spdxVersion" in data else ""
         raise InputError(f"not a CycloneDX SBOM: no \"bomFormat\": \"CycloneDX\"{hint}", shown)
@@ -346,19 +367,26 @@ def _load_cyclonedx(path: Path, shown: str) -> dict[str, Any]:
     return data
 
 
-def _walk_components(items: Any, pointer: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    if not isinstance(items, list):
+def _walk_components(items: Any, pointer: str, shown: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every component, nested ones too. `components` that is not a list, or an entry that is not
+    an object, is an `InputError` (read as "no components", the SBOM would pass unchecked)."""
+    if items is None:
         return
+    if not isinstance(items, list):
+        raise InputError(f"not a CycloneDX SBOM: {pointer} must be a list", shown)
     stack = [(f"{pointer}/{i}", c) for i, c in enumerate(items)]
     stack.reverse()
     while stack:
         ptr, comp = stack.pop()
         if not isinstance(comp, Mapping):
-            continue
+            raise InputError(f"not a CycloneDX SBOM: {ptr} must be an object", shown)
         yield ptr, comp
         children = comp.get("components")
-        if isinstance(children, list):
-            stack.extend(reversed([(f"{ptr}/components/{i}", c) for i, c in enumerate(children)]))
+        if children is None:
+            continue
+        if not isinstance(children, list):
+            raise InputError(f"not a CycloneDX SBOM: {ptr}/components must be a list", shown)
+        stack.extend(reversed([(f"{ptr}/components/{i}", c) for i, c in enumerate(children)]))
 
 
 def _vex_of(data: Mapping[str, Any], shown: str) -> list[VexStatement]:
@@ -387,7 +415,9 @@ def read_sbom(path: Path, shown: str) -> Inventory:
     """Components (with purls) and VEX statements of a CycloneDX JSON SBOM."""
     data = _load_cyclonedx(path, shown)
     inv = Inventory()
-    for ptr, comp in _walk_components(data.get("components"), "/components"):
+    if not data.get("components"):
+        raise NothingToCheckError("the SBOM lists no components", shown)
+    for ptr, comp in _walk_components(data.get("components"), "/components", shown):
         purl = comp.get("purl")
         name = str(comp["name"]) if isinstance(comp.get("name"), str) else "?"
         version = comp.get("version") if isinstance(comp.get("version"), str) else None

@@ -7,9 +7,7 @@ file, or builds one in memory straight from a folder or zip, so a scan can use e
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -125,21 +123,23 @@ def build_db(source: Path, output: Path) -> tuple[DbInfo, list[LoadWarning]]:
     """Build a database file at `output` (written atomically) from OSV records in `source`."""
     stats = LoadStats()
     advisories = iter_source(source, stats)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".edgegate-vulndb-", suffix=".tmp", dir=output.parent)
-    os.close(fd)
-    try:
+    from edgegate.io.output import atomic_path, output_target
+
+    real, through = output_target(output)
+    with atomic_path(output, "the database") as tmp:
         conn = sqlite3.connect(tmp)
         try:
             _fill(conn, advisories, stats, str(source))
             conn.execute("VACUUM")
         finally:
             conn.close()
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    db = open_db(output)
+        if through:  # a device or FIFO: describe the database before it goes
+            db = open_db(tmp)
+            try:
+                return db.info(), stats.warnings
+            finally:
+                db.close()
+    db = open_db(real)
     try:
         return db.info(), stats.warnings
     finally:

@@ -137,6 +137,11 @@ def normalize_name(ecosystem: str, name: str) -> str:
     return name
 
 
+class _NumericVersion(MalformedRecord):
+    """An event version written as a YAML/JSON number (``fixed: 1.10`` reads as 1.1): the range
+    is skipped with a warning, never coerced to a string it did not say."""
+
+
 def _range(raw: Any, where: str) -> Range | None:
     if not isinstance(raw, Mapping):
         raise MalformedRecord(f"{where} must be a mapping")
@@ -148,7 +153,11 @@ def _range(raw: Any, where: str) -> Range | None:
         ((k, v),) = ev.items()
         if k not in _EVENT_KINDS:
             raise MalformedRecord(f"{where}.events[{i}] has unknown event {k!r}")
-        if not isinstance(v, (str, int, float)) or isinstance(v, bool) or str(v) == "":
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            raise _NumericVersion(
+                f"{where}.events[{i}].{k} is the number {v!r}, not a version string: range skipped"
+            )
+        if not isinstance(v, str) or v == "":
             raise MalformedRecord(f"{where}.events[{i}].{k} must be a version string")
         events.append((str(k), str(v)))
     if kind not in ("ECOSYSTEM", "SEMVER"):
@@ -158,8 +167,9 @@ def _range(raw: Any, where: str) -> Range | None:
     return Range(kind, tuple(events))
 
 
-def advisory_from_record(data: Any, source: str = "") -> Advisory | None:
-    """Validate a raw OSV record; None when it is withdrawn. Raises `MalformedRecord`."""
+def advisory_from_record(data: Any, source: str = "", warnings: list[str] | None = None) -> Advisory | None:
+    """Validate a raw OSV record; None when it is withdrawn. Raises `MalformedRecord`. A range
+    with a numeric event version is left out and said in `warnings`."""
     if not isinstance(data, Mapping):
         raise MalformedRecord("an OSV record must be a mapping")
     vid = _str(data.get("id"), "id")
@@ -178,11 +188,23 @@ def advisory_from_record(data: Any, source: str = "") -> Advisory | None:
             raise MalformedRecord(f"{where}.package must be a mapping")
         eco = _str(pkg.get("ecosystem"), f"{where}.package.ecosystem")
         name = _str(pkg.get("name"), f"{where}.package.name")
-        ranges = [r for j, rr in enumerate(_list(raw.get("ranges"), f"{where}.ranges"))
-                  if (r := _range(rr, f"{where}.ranges[{j}]")) is not None]
+        ranges: list[Range] = []
+        for j, rr in enumerate(_list(raw.get("ranges"), f"{where}.ranges")):
+            try:
+                r = _range(rr, f"{where}.ranges[{j}]")
+            except _NumericVersion as exc:
+                if warnings is not None:
+                    warnings.append(f"{vid}: {exc}")
+                continue
+            if r is not None:
+                ranges.append(r)
         versions = _list(raw.get("versions"), f"{where}.versions")
         if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in versions):
             raise MalformedRecord(f"{where}.versions must be a list of version strings")
+        if not all(isinstance(v, str) for v in versions):
+            if warnings is not None:
+                warnings.append(f"{vid}: {where}.versions holds a number, not a version string: entries skipped")
+            versions = [v for v in versions if isinstance(v, str)]
         affected.append(
             Affected(eco, normalize_name(eco, name), tuple(ranges), frozenset(str(v) for v in versions))
         )
@@ -237,6 +259,9 @@ def range_affects(r: Range, ecosystem: str, version: str) -> bool:
             events.append((parse(kind, text), k))
     if not unlimited and not any(v < lim for lim in limits):
         return False
+    # Independent of the order in the file: at one version, "fixed"/"last_affected" come before
+    # "introduced" (a version both fixed and (re)introduced is affected). Two stable sorts.
+    events.sort(key=lambda e: e[1] == "introduced")
     events.sort(key=functools.cmp_to_key(_cmp))
     affected = False
     for at, k in events:
@@ -251,10 +276,28 @@ def range_affects(r: Range, ecosystem: str, version: str) -> bool:
     return affected
 
 
+def _listed(entry: Affected, version: str) -> bool:
+    """Whether `version` equals a listed version by the ecosystem's own equality (PyPI ``0.5`` is
+    ``0.5.0``, ``3.2RC1`` is ``3.2rc1``); exact text where the ecosystem has no ordering."""
+    if not entry.versions or not can_order(entry.base):
+        return False
+    try:
+        v = parse(entry.base, version)
+    except UnparseableVersion:
+        return False
+    for listed in entry.versions:
+        try:
+            if parse(entry.base, listed) == v:
+                return True
+        except UnparseableVersion:
+            continue
+    return False
+
+
 def evaluate(entry: Affected, version: str) -> Evaluation:
     """Whether `version` of `entry`'s package is affected; UNKNOWN (with the reasons) when a
     range could not be evaluated and nothing else says affected."""
-    if version in entry.versions:
+    if version in entry.versions or _listed(entry, version):
         return Evaluation(Verdict.AFFECTED)
     problems: list[str] = []
     for r in entry.ranges:
@@ -307,6 +350,8 @@ def _parse_bytes(data: bytes, name: str, shown: str) -> list[Any]:
             raise MalformedRecord(f"malformed JSON: {exc.msg} (line {exc.lineno})") from None
         except RecursionError:
             raise MalformedRecord("JSON nested too deeply") from None
+        except ValueError:
+            raise MalformedRecord("malformed JSON: a number with too many digits") from None
         return value if isinstance(value, list) else [value]
     return _load_yaml_records(text, shown)
 
@@ -332,10 +377,12 @@ def _records_of(data: bytes, name: str, shown: str, st: LoadStats) -> Iterator[A
         return
     for raw in raws:
         try:
-            adv = advisory_from_record(raw, shown)
+            notes: list[str] = []
+            adv = advisory_from_record(raw, shown, notes)
         except MalformedRecord as exc:
             st.warnings.append(LoadWarning(shown, f"skipped malformed OSV record: {exc}"))
             continue
+        st.warnings += [LoadWarning(shown, n) for n in notes]
         if adv is None:
             st.withdrawn += 1
         else:

@@ -1,13 +1,12 @@
-"""Version order per OSV ecosystem, each from a well-kept library.
+"""Version order per OSV ecosystem, from well-kept libraries where one agrees with the tool.
 
-PyPI: PEP 440 (`packaging`); Debian/Ubuntu: dpkg order (`python-debian`); Alpine: apk order
-(`univers`); npm and OSV ``SEMVER`` ranges: SemVer 2.0 (`semver`). Anything that does not parse
+PyPI: PEP 440 (`packaging`); Debian/Ubuntu: dpkg order (`python-debian`); Alpine: apk-tools'
+order (`edgegate.vuln.apk`: univers disagreed with apk-tools); npm and OSV ``SEMVER`` ranges: SemVer 2.0 (`semver`). Anything that does not parse
 raises `UnparseableVersion`: the caller reports it, it never reads as "not affected".
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -42,42 +41,12 @@ def _dpkg(text: str) -> Any:
     return Version(text)
 
 
-@functools.total_ordering
-class _Apk:
-    """An apk version ordered by univers' comparator alone (`gentoo.vercmp`): univers'
-    AlpineLinuxVersion defines ``<``, ``>`` and ``==`` that way but inherits ``<=``/``>=`` from a
-    plain string order, which gets ``1.2.4-r9 >= 1.2.4-r10`` wrong."""
-
-    __slots__ = ("text", "value")
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-        self.text = str(value)
-
-    def _cmp(self, other: _Apk) -> int:
-        from univers.gentoo import vercmp
-
-        return int(vercmp(self.value.value, other.value.value))  # type: ignore[no-untyped-call]
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Apk) and self._cmp(other) == 0
-
-    def __lt__(self, other: _Apk) -> bool:
-        return self._cmp(other) < 0
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-    def __str__(self) -> str:
-        return self.text
-
-
 def _apk(text: str) -> Any:
-    from univers.versions import AlpineLinuxVersion, InvalidVersion
+    from edgegate.vuln.apk import ApkVersion, InvalidApkVersion
 
     try:
-        return _Apk(AlpineLinuxVersion(text))
-    except InvalidVersion:
+        return ApkVersion(text)
+    except InvalidApkVersion:
         raise ValueError(text) from None
 
 
