@@ -475,6 +475,7 @@ def build_filesystem(info: ImageInfo, *, limits: ArchiveLimits | None = None) ->
         return fs
     for layer in info.layers:
         fs.add_layer(layer.digest, _layer_entries(layer, limits))
+    fs.resolve_hard_links(lambda i: _layer_entries(info.layers[i], limits))
     return fs
 
 
