@@ -415,3 +415,24 @@ def test_deb_purl_upstream_carries_the_source_version_as_syft_writes_it(tmp_path
     # the offline matcher then compares the source version, which Debian advisories name
     c = component_from_purl(comps["bash"]["purl"], "s")
     assert (c.key, c.version, c.name) == ("bash", "5.2.15-2", "bash")
+
+
+def test_validation_agrees_with_cyclonedx_strict_validator_on_unique_items(tmp_path: Path) -> None:
+    """edgegate's validator (a linear uniqueItems check) and cyclonedx-python-lib's strict one
+    give the same verdicts, valid and with a duplicated component."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    from edgegate.sbom.bom import validate_text
+
+    layer = layer_tar([E("etc/os-release", data=OS_RELEASE), E("var/lib/dpkg/status", data=DPKG_STATUS)])
+    out = tmp_path / "s.json"
+    image_sbom(str(docker_archive(tmp_path / "img.tar", [layer])), out)
+    text = out.read_text()
+    peer = JsonStrictValidator(SchemaVersion.V1_6)
+    assert validate_text(text) is None and peer.validate_str(text) is None
+    doc = json.loads(text)
+    doc["components"].append(doc["components"][0])  # the same component twice: not unique
+    bad = json.dumps(doc)
+    assert peer.validate_str(bad) is not None
+    assert validate_text(bad) is not None and "uniqueItems" in validate_text(bad)
