@@ -387,3 +387,52 @@ def test_oci_layout_reference_name(tmp_path: Path, cli) -> None:
     assert r.exit_code == 0, r.stderr
     r = cli("sbom", "image", f"oci:{layout}:2.0", "--sbom-output", tmp_path / "x.json")
     assert r.exit_code == 2 and "no image named '2.0' in the layout (has: example/app:1.0)" in r.stderr
+
+
+def test_deb_purl_upstream_carries_the_source_version_as_syft_writes_it(tmp_path: Path) -> None:
+    # Syft (syft/pkg/cataloger/debian/package.go packageURL): upstream=SOURCE@SOURCEVERSION when
+    # the Source field has a version, upstream=SOURCE when it has none, no upstream without it
+    status = (
+        "Package: bash\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Source: bash (5.2.15-2)\nVersion: 5.2.15-2+b2\n\n"
+        "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\n"
+        "Version: 2.36-9+deb12u4\n\n"
+        "Package: dash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 0.5.12-2\n"
+    )
+    layer = layer_tar([E("etc/os-release", data=OS_RELEASE), E("var/lib/dpkg/status", data=status)])
+    out = tmp_path / "s.json"
+    image_sbom(str(docker_archive(tmp_path / "img.tar", [layer])), out)
+    comps = _components(out)
+    assert comps["bash"]["purl"] == (
+        "pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12&upstream=bash%405.2.15-2"
+    )
+    assert comps["libc6"]["purl"] == (
+        "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"
+    )
+    assert comps["dash"]["purl"] == "pkg:deb/debian/dash@0.5.12-2?arch=amd64&distro=debian-12"
+    from edgegate.vuln.components import component_from_purl
+
+    # the offline matcher then compares the source version, which Debian advisories name
+    c = component_from_purl(comps["bash"]["purl"], "s")
+    assert (c.key, c.version, c.name) == ("bash", "5.2.15-2", "bash")
+
+
+def test_validation_agrees_with_cyclonedx_strict_validator_on_unique_items(tmp_path: Path) -> None:
+    """edgegate's validator (a linear uniqueItems check) and cyclonedx-python-lib's strict one
+    give the same verdicts, valid and with a duplicated component."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    from edgegate.sbom.bom import validate_text
+
+    layer = layer_tar([E("etc/os-release", data=OS_RELEASE), E("var/lib/dpkg/status", data=DPKG_STATUS)])
+    out = tmp_path / "s.json"
+    image_sbom(str(docker_archive(tmp_path / "img.tar", [layer])), out)
+    text = out.read_text()
+    peer = JsonStrictValidator(SchemaVersion.V1_6)
+    assert validate_text(text) is None and peer.validate_str(text) is None
+    doc = json.loads(text)
+    doc["components"].append(doc["components"][0])  # the same component twice: not unique
+    bad = json.dumps(doc)
+    assert peer.validate_str(bad) is not None
+    assert validate_text(bad) is not None and "uniqueItems" in validate_text(bad)

@@ -158,3 +158,36 @@ def test_report_output_old_spelling_warns_and_sbom_needs_its_own_option(tmp_path
     # the old `-o SBOM` is now the report: without --sbom-output the command is a usage error
     old = cli("sbom", "python", tmp_path, "-o", tmp_path / "old.json")
     assert old.exit_code == 2 and not (tmp_path / "old.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "words"),
+    [
+        ("poetry.lock", '[[package]]\nname = "idna"\nversion = 3.7\n', "version"),
+        ("poetry.lock", '[[package]]\nname = 1\nversion = "3.7"\n', "name"),
+        ("poetry.lock", 'package = [1, 2]\n', "not a table"),
+        ("uv.lock", '[[package]]\nname = "idna"\n', "version"),
+        ("pyproject.toml", '[project]\nname = "x"\n[project.optional-dependencies]\nx = [1]\n', "optional"),
+        ("pyproject.toml", '[project]\nname = "x"\noptional-dependencies = [1]\n', "optional"),
+        ("pyproject.toml", '[project]\nname = "x"\ndependencies = "requests"\n', "dependencies"),
+        ("pyproject.toml", '[project]\nname = "x"\ndependencies = [{a = 1}]\n', "dependencies"),
+    ],
+)
+def test_wrong_types_are_input_errors_never_an_empty_sbom(
+    tmp_path: Path, cli, name: str, text: str, words: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    out = tmp_path / "o.json"
+    r = cli("sbom", "python", tmp_path / name, "--sbom-output", out)
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert name in r.stderr and words in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert "internal error" not in r.stderr
+    assert not out.exists()
+
+
+def test_lock_next_to_a_pyproject_with_a_bad_tool_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("tool = [1]\n")
+    (tmp_path / "poetry.lock").write_text('[[package]]\nname = "idna"\nversion = "3.7"\n')
+    out = tmp_path / "o.json"
+    python_sbom(tmp_path / "poetry.lock", out)
+    assert _set(out) == {("pkg:pypi/idna@3.7", "3.7")}

@@ -485,3 +485,20 @@ def test_check_gate_with_registry_and_oci_sources(registry: str, tmp_path: Path,
     reg = json.loads((tmp_path / "out/reg.json").read_text())
     oci = json.loads((tmp_path / "out/oci.json").read_text())
     assert {c["name"] for c in reg["components"]} == {c["name"] for c in oci["components"]}
+
+
+def test_registry_and_image_modules_do_not_import_each_other() -> None:
+    """registry builds on sbom.oci, not on sbom.image (whose local sources import registry lazily);
+    registry's public names stay where they were."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, edgegate.sbom.registry as r\n"
+        "assert 'edgegate.sbom.image' not in sys.modules, 'registry imports image'\n"
+        "assert all(hasattr(r, n) for n in ('pull', 'parse_reference', 'Reference', 'RegistryClient'))\n"
+        "import edgegate.sbom.image as i\n"
+        "assert i.OpenedImage is r.OpenedImage and i.read_oci is r.read_oci\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

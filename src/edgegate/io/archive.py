@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from edgegate.errors import InputError
+from edgegate.io.tarstream import TarFormatError, TarStream
 
 EntryKind = Literal["file", "dir", "symlink", "hardlink", "other"]
 
@@ -89,6 +90,8 @@ def normalize_member_path(name: str) -> tuple[str | None, str | None]:
     ``./a/b/`` → ``a/b``; an absolute name or one with a ``..`` component is refused. The archive
     root itself (``.`` or ``./``) comes back as the empty string.
     """
+    if not name.startswith((".", "/")) and "/." not in name and "//" not in name and "\x00" not in name:
+        return name.rstrip("/"), None  # the common case: no empty, "." or ".." component
     if "\x00" in name:
         return None, "NUL byte in name"
     if name.startswith("/"):
@@ -178,10 +181,13 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
-class _TarReader(MemberReader):
-    def __init__(self, tf: tarfile.TarFile, info: tarfile.TarInfo, where: str, limits: ArchiveLimits) -> None:
-        self._tf = tf
-        self._info = info
+class _StreamMemberReader(MemberReader):
+    """Reads the current member of a `TarStream` (only until the next member is requested)."""
+
+    def __init__(self, stream: TarStream, serial: int, counter: list[int], where: str, limits: ArchiveLimits) -> None:
+        self._stream = stream
+        self._serial = serial
+        self._counter = counter
         self._where = where
         self._limits = limits
 
@@ -189,19 +195,19 @@ class _TarReader(MemberReader):
         cap = min(
             max_bytes if max_bytes is not None else self._limits.max_member_read, self._limits.max_member_read
         )
-        if self._info.size > cap:
+        if entry.size > cap:
             raise ArchiveBombError(
-                f"{self._where}: member {entry.name} is {self._info.size} bytes, over the {cap} byte limit"
+                f"{self._where}: member {entry.name} is {entry.size} bytes, over the {cap} byte limit"
             )
+        if self._counter[0] != self._serial:
+            raise ArchiveError(f"{self._where}: member {entry.name} was read already or the stream moved on")
+        self._counter[0] = -1
         try:
-            fh = self._tf.extractfile(self._info)
-            if fh is None:
-                raise ArchiveError(f"{self._where}: cannot read member {entry.name}")
-            data = fh.read(cap + 1)
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            data = self._stream.read_data(entry.size)
+        except TarFormatError:
+            raise ArchiveError(f"{self._where}: truncated archive (member {entry.name})") from None
+        except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
             raise ArchiveError(f"{self._where}: corrupt or truncated archive ({_why(exc)})") from None
-        if len(data) != self._info.size:
-            raise ArchiveError(f"{self._where}: truncated archive (member {entry.name})")
         return data
 
 
@@ -211,11 +217,12 @@ def iter_tar(
     where: str,
     limits: ArchiveLimits | None = None,
 ) -> Iterator[ArchiveEntry]:
-    """Stream the members of a (possibly gzip/bz2/xz-compressed) tar in order.
+    """Stream the members of a (possibly gzip/bz2/xz/zstd-compressed) tar in order.
 
     `where` names the archive in error messages. Each yielded entry is only readable until the
     next one is requested (the stream moves on). Raises `ArchiveError` for a corrupt or truncated
-    stream and `ArchiveBombError` when a limit is exceeded.
+    stream and `ArchiveBombError` when a limit is exceeded. Headers are parsed by `TarStream`
+    (nothing is kept per member: memory is flat in the member count).
     """
     lim = limits or ArchiveLimits()
     head = fileobj.read(8)
@@ -239,69 +246,53 @@ def iter_tar(
         stream = zstd.ZstdFile(raw)
     else:
         stream = raw
-    counter = _CountingReader(stream)
+    tar = TarStream(stream)
     total = 0
     members = 0
-    try:
-        tf = tarfile.open(fileobj=counter, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
-    except errors as exc:
-        raise ArchiveError(f"{where}: not a readable tar archive ({_why(exc)})") from None
-    with tf:
-        while True:
-            try:
-                info = tf.next()
-            except errors as exc:
-                raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
-            if info is None:
-                break
-            members += 1
-            if members > lim.max_members:
-                raise ArchiveBombError(f"{where}: more than {lim.max_members} members")
-            total += info.size
-            if total > lim.max_total_bytes:
-                raise ArchiveBombError(
-                    f"{where}: declares more than {lim.max_total_bytes} bytes of content (archive bomb?)"
-                )
-            yield _tar_entry(tf, info, where, lim)
-        if counter.count < tf.offset:
-            raise ArchiveError(f"{where}: truncated archive")
-        # read to the end of the (compressed) stream: a truncated or corrupt trailer is an error,
-        # and padding after the end-of-archive marker counts against the size bound
+    current = [0]
+    headers = tar.headers()
+    while True:
         try:
-            while True:
-                chunk = counter.read(1 << 20)
-                if not chunk:
-                    break
-                if counter.count > lim.max_total_bytes + 1024 * members + 1024 * 1024:
-                    raise ArchiveBombError(
-                        f"{where}: more than {lim.max_total_bytes} bytes after decompression"
-                    )
+            hdr = next(headers, None)
+        except TarFormatError as exc:
+            what = "not a readable tar archive" if members == 0 else "corrupt or truncated archive"
+            raise ArchiveError(f"{where}: {what} ({exc})") from None
         except errors as exc:
             raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
-
-
-def _tar_entry(tf: tarfile.TarFile, info: tarfile.TarInfo, where: str, lim: ArchiveLimits) -> ArchiveEntry:
-    path, problem = normalize_member_path(info.name)
-    kind: EntryKind
-    if info.isreg():
-        kind = "file"
-    elif info.isdir():
-        kind = "dir"
-    elif info.issym():
-        kind = "symlink"
-    elif info.islnk():
-        kind = "hardlink"
-    else:
-        kind = "other"
-    return ArchiveEntry(
-        name=info.name,
-        path=path,
-        kind=kind,
-        size=info.size,
-        linkname=info.linkname,
-        problem=problem,
-        _reader=_TarReader(tf, info, where, lim) if kind == "file" else None,
-    )
+        if hdr is None:
+            break
+        members += 1
+        if members > lim.max_members:
+            raise ArchiveBombError(f"{where}: more than {lim.max_members} members")
+        total += hdr.size
+        if total > lim.max_total_bytes:
+            raise ArchiveBombError(
+                f"{where}: declares more than {lim.max_total_bytes} bytes of content (archive bomb?)"
+            )
+        current[0] = members
+        path, problem = normalize_member_path(hdr.name)
+        kind: EntryKind = hdr.kind  # type: ignore[assignment]
+        yield ArchiveEntry(
+            name=hdr.name,
+            path=path,
+            kind=kind,
+            size=hdr.size,
+            linkname=hdr.linkname,
+            problem=problem,
+            _reader=_StreamMemberReader(tar, members, current, where, lim) if kind == "file" else None,
+        )
+    # read to the end of the (compressed) stream: a truncated or corrupt trailer is an error,
+    # and padding after the end-of-archive marker counts against the size bound
+    try:
+        while True:
+            chunk = stream.read(1 << 20)
+            if not chunk:
+                break
+            tar.offset += len(chunk)
+            if tar.offset > lim.max_total_bytes + 1024 * members + 1024 * 1024:
+                raise ArchiveBombError(f"{where}: more than {lim.max_total_bytes} bytes after decompression")
+    except errors as exc:
+        raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
 
 
 class TarIndex:

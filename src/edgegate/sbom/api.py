@@ -66,6 +66,16 @@ def image_sbom(
         )
         for s in fs.skipped
     ]
+    if fs.skipped_more:
+        findings.append(
+            _warning(
+                "EGS101",
+                "Unsafe layer entry skipped",
+                f"{fs.skipped_more} more layer entries skipped (only the first {len(fs.skipped)} are listed)",
+                source,
+                {"more": str(fs.skipped_more)},
+            )
+        )
     findings += [
         _warning(
             n.rule_id,

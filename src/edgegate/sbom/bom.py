@@ -194,17 +194,42 @@ def render(bom: Bom, patch: Callable[[dict[str, Any]], None] | None = None) -> s
 
 def validate_text(text: str) -> str | None:
     """None when `text` is a valid CycloneDX 1.6 JSON document, else the first error."""
-    err = _validator().validate_str(text)
-    return None if err is None else str(err)[:500]
+    err = next(_validator().iter_errors(json.loads(text)), None)
+    return None if err is None else str(err.message)[:500]
+
+
+def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Any:
+    """``uniqueItems`` in linear time: items compared by their canonical JSON text.
+
+    jsonschema's own check is quadratic for arrays of objects (it cannot sort them): 2,088
+    components took 37 s of a 46 s SBOM. Canonical JSON equals jsonschema's equality except that
+    it tells ``1`` from ``1.0`` (JSON Schema calls them equal); edgegate writes neither.
+    """
+    from jsonschema.exceptions import ValidationError
+
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set[str] = set()
+    for item in instance:
+        key = json.dumps(item, sort_keys=True)
+        if key in seen:
+            yield ValidationError(f"{key[:200]} is a duplicate item (uniqueItems)")
+            return
+        seen.add(key)
 
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> Any:
-    """One strict CycloneDX 1.6 JSON validator per process (it compiles the schema once)."""
+    """One strict CycloneDX 1.6 JSON validator per process (it compiles the schema once):
+    cyclonedx-python-lib's own (schema, referenced schemas, format checker) with the linear
+    ``uniqueItems`` check."""
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
+    from jsonschema.validators import extend
 
-    return JsonStrictValidator(SchemaVersion.V1_6)
+    base = JsonStrictValidator(SchemaVersion.V1_6)._validator
+    fast = extend(type(base), {"uniqueItems": _unique_items})
+    return fast(base.schema, registry=base._registry, format_checker=base.format_checker)
 
 
 def validate_file(path: Path) -> str | None:

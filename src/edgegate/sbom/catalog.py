@@ -122,14 +122,35 @@ def iter_stanzas(text: str) -> Iterator[dict[str, str]]:
         yield fields
 
 
-def _dpkg_purl(name: str, version: str, arch: str | None, os_info: OSInfo | None, source: str | None) -> str:
+_DPKG_SOURCE = re.compile(r"^(\S+)(?:\s+\(([^()\s]+)\))?\s*$")
+
+
+def parse_dpkg_source(value: str) -> tuple[str | None, str | None]:
+    """dpkg's ``Source:`` field, ``name`` or ``name (version)`` → (name, version or None)."""
+    m = _DPKG_SOURCE.match(value.strip())
+    if m is None:
+        return None, None
+    return m.group(1), m.group(2)
+
+
+def _dpkg_purl(
+    name: str,
+    version: str,
+    arch: str | None,
+    os_info: OSInfo | None,
+    source: str | None,
+    source_version: str | None = None,
+) -> str:
+    """``pkg:deb/...``; ``upstream`` as Syft writes it: ``source@version`` when dpkg records a
+    source version (it does when it differs from the binary's), else ``source`` (when dpkg
+    records a Source field at all)."""
     qualifiers: dict[str, str] = {}
     if arch:
         qualifiers["arch"] = arch
     if os_info is not None:
         qualifiers["distro"] = os_info.distro
-    if source and source != name:
-        qualifiers["upstream"] = source
+    if source:
+        qualifiers["upstream"] = f"{source}@{source_version}" if source_version else source
     namespace = os_info.id if os_info is not None else "debian"
     return PackageURL(
         type="deb", namespace=namespace, name=name, version=version, qualifiers=qualifiers
@@ -226,14 +247,16 @@ def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pack
             if len(status) == 3 and status[2] != "installed":
                 continue
             arch = st.get("Architecture")
-            source = (st.get("Source") or "").split(" ")[0] or None
+            source, source_version = parse_dpkg_source(st.get("Source") or "")
             props = {"edgegate:dpkg:source": source} if source else {}
+            if source_version:
+                props["edgegate:dpkg:source-version"] = source_version
             out.append(
                 Package(
                     name=name,
                     version=version,
                     ecosystem="deb",
-                    purl=_dpkg_purl(name, version, arch, os_info, source),
+                    purl=_dpkg_purl(name, version, arch, os_info, source, source_version),
                     location=path,
                     layer=node.layer,
                     arch=arch,

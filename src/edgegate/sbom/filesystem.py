@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,15 @@ _WANTED_EXACT = frozenset(
         "usr/lib/sysimage/rpm/rpmdb.sqlite",
     }
 )
+KEPT = frozenset(
+    {
+        "var/lib/rpm/Packages",
+        "usr/lib/sysimage/rpm/Packages",
+        "var/lib/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/Packages.db",
+    }
+)
+"""Paths whose presence is reported (databases found and not read); their bytes are not kept."""
 _NODE_PKG = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.json$")
 
 
@@ -58,9 +67,9 @@ def is_wanted(path: str) -> bool:
     return path.endswith("/package.json") and _NODE_PKG.search(path) is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
-    """One path of the final filesystem."""
+    """One path of the final filesystem that a cataloger may need (see the module docstring)."""
 
     kind: EntryKind
     layer: str
@@ -77,9 +86,35 @@ class SkippedEntry:
     reason: str
 
 
+@dataclass(frozen=True)
+class _PendingLink:
+    """A hard link at a path a cataloger needs whose target's bytes were not kept."""
+
+    path: str
+    target: str
+    layer_index: int
+    entry: str
+    node: Node
+
+
+MAX_SKIPPED = 1000
+"""Skipped entries recorded one by one; beyond this they are counted."""
+
+MAX_LINK_HOPS = 8
+
+
 @dataclass
 class ImageFilesystem:
-    """Accumulates layers; `nodes` is the final view."""
+    """Accumulates layers; `nodes` is the final view of the paths that matter.
+
+    Memory is flat in the number of layer members: only symlinks, the files catalogers read
+    (`is_wanted`, with their bytes) and the few files whose presence is reported (`KEPT`) are
+    held. Directories and other files are not; a whiteout, an opaque directory or a non-directory
+    replacing a directory hides the held paths below it (``_dirs`` is a superset of their
+    ancestors). Hard links (OCI image spec: to an earlier member of the same layer or a member of
+    a lower layer) at a needed path take the target's bytes; when those were not kept, the link
+    is resolved by `resolve_hard_links` re-reading the layers (see there).
+    """
 
     nodes: dict[str, Node] = field(default_factory=dict)
     skipped: list[SkippedEntry] = field(default_factory=list)
@@ -87,73 +122,178 @@ class ImageFilesystem:
     max_wanted_file: int = MAX_WANTED_FILE
     max_wanted_total: int = MAX_WANTED_TOTAL
     _wanted_bytes: int = 0
+    _dirs: set[str] = field(default_factory=set)
+    _pending: list[_PendingLink] = field(default_factory=list)
+    skipped_more: int = 0
+    """Skipped entries beyond `MAX_SKIPPED`, counted only."""
+
+    def skip(self, layer: str, entry: str, reason: str) -> None:
+        """Record an entry that was not applied (bounded; the rest are counted)."""
+        if len(self.skipped) < MAX_SKIPPED:
+            self.skipped.append(SkippedEntry(layer, entry, reason))
+        else:
+            self.skipped_more += 1
 
     def add_layer(self, layer: str, entries: Iterable[ArchiveEntry]) -> None:
         """Apply one layer's entries on top of the layers added so far."""
+        index = len(self.layers)
         self.layers.append(layer)
         new: dict[str, Node] = {}
-        removed: set[str] = set()
-        opaque: set[str] = set()
         for entry in entries:
             if entry.path is None or entry.problem:
-                self.skipped.append(SkippedEntry(layer, entry.name, entry.problem or "unsafe name"))
+                self.skip(layer, entry.name, entry.problem or "unsafe name")
                 continue
             path = entry.path
             if not path:
                 continue
             parent, _, base = path.rpartition("/")
-            if base == ".wh..wh..opq":
-                opaque.add(parent)
-                continue
             if base.startswith(".wh."):
-                target = f"{parent}/{base[4:]}" if parent else base[4:]
-                removed.add(target)
-                new.pop(target, None)
+                # whiteouts hide lower layers' entries only (OCI image spec)
+                if base == ".wh..wh..opq":
+                    self._hide_below(parent)
+                else:
+                    self._hide(f"{parent}/{base[4:]}" if parent else base[4:])
                 continue
-            node = self._node(layer, entry, path, new)
+            if entry.kind == "dir":
+                lower = self.nodes.get(path)
+                if lower is not None:  # a directory replaces a lower symlink or file
+                    del self.nodes[path]
+                new.pop(path, None)
+                continue
+            self._hide_below(path)  # a non-directory replaces a lower directory and its contents
+            node = self._node(layer, index, entry, path, new)
             if node is None:
-                continue
-            lower = self.nodes.get(path)
-            if lower is not None and lower.kind == "dir" and node.kind != "dir":
-                removed.add(path)
-            new[path] = node
-        if removed or opaque:
-            for key in [k for k in self.nodes if _hidden(k, removed, opaque)]:
-                del self.nodes[key]
+                self.nodes.pop(path, None)
+                new.pop(path, None)
+            else:
+                new[path] = node
+        for key in new:
+            self._add_ancestors(key)
         self.nodes.update(new)
 
-    def _node(self, layer: str, entry: ArchiveEntry, path: str, new: dict[str, Node]) -> Node | None:
+    def _add_ancestors(self, key: str) -> None:
+        idx = key.rfind("/")
+        while idx > 0:
+            prefix = key[:idx]
+            if prefix in self._dirs:
+                return
+            self._dirs.add(prefix)
+            idx = key.rfind("/", 0, idx)
+
+    def _hide(self, path: str) -> None:
+        self.nodes.pop(path, None)
+        self._hide_below(path)
+
+    def _hide_below(self, prefix: str) -> None:
+        if not prefix:
+            self.nodes.clear()
+            self._dirs.clear()
+            return
+        if prefix not in self._dirs:
+            return
+        self._dirs.discard(prefix)
+        start = prefix + "/"
+        for key in [k for k in self.nodes if k.startswith(start)]:
+            del self.nodes[key]
+
+    def _node(
+        self, layer: str, index: int, entry: ArchiveEntry, path: str, new: dict[str, Node]
+    ) -> Node | None:
         if entry.kind == "symlink":
             if link_escapes(path, entry.linkname):
-                self.skipped.append(
-                    SkippedEntry(layer, entry.name, f"symlink escapes the root (-> {entry.linkname})")
-                )
+                self.skip(layer, entry.name, f"symlink escapes the root (-> {entry.linkname})")
                 return None
             return Node("symlink", layer, link=entry.linkname)
+        wanted = is_wanted(path)
         if entry.kind == "hardlink":
-            target, problem = normalize_member_path(entry.linkname)
-            if target is None or problem:
-                self.skipped.append(SkippedEntry(layer, entry.name, f"hard link target {problem}"))
+            target, problem = normalize_member_path(entry.linkname.lstrip("/"))
+            if target is None or problem or not target:
+                self.skip(layer, entry.name, f"hard link target {problem or 'empty'}")
+                return None
+            if not wanted and path not in KEPT:
                 return None
             source = new.get(target) or self.nodes.get(target)
-            data = source.data if source is not None and is_wanted(path) else None
-            return Node("file", layer, data=data)
+            if source is not None and source.kind == "file" and (source.data is not None or not wanted):
+                return Node("file", layer, data=source.data if wanted else None)
+            node = Node("file", layer)
+            self._pending.append(_PendingLink(path, target, index, entry.name, node))
+            return node
         if entry.kind == "file":
-            data = None
-            if is_wanted(path):
-                if entry.size > self.max_wanted_file:
-                    raise ArchiveBombError(
-                        f"layer {layer}: {entry.name} is {entry.size} bytes, over the "
-                        f"{self.max_wanted_file} byte limit for a package database"
-                    )
-                data = entry.read(self.max_wanted_file)
-                self._wanted_bytes += len(data)
-                if self._wanted_bytes > self.max_wanted_total:
-                    raise ArchiveBombError(
-                        f"package metadata in the image exceeds {self.max_wanted_total} bytes"
-                    )
-            return Node("file", layer, data=data)
-        return Node(entry.kind, layer)
+            if wanted:
+                return Node("file", layer, data=self._read(layer, entry))
+            return Node("file", layer) if path in KEPT else None
+        if wanted or path in KEPT:
+            raise InputError(
+                f"layer {layer}: {entry.name} is not a regular file (FIFO, device or socket): "
+                "the package database cannot be read"
+            )
+        return None
+
+    def _read(self, layer: str, entry: ArchiveEntry) -> bytes:
+        if entry.size > self.max_wanted_file:
+            raise ArchiveBombError(
+                f"layer {layer}: {entry.name} is {entry.size} bytes, over the "
+                f"{self.max_wanted_file} byte limit for a package database"
+            )
+        data = entry.read(self.max_wanted_file)
+        self._wanted_bytes += len(data)
+        if self._wanted_bytes > self.max_wanted_total:
+            raise ArchiveBombError(f"package metadata in the image exceeds {self.max_wanted_total} bytes")
+        return data
+
+    def resolve_hard_links(self, reread: Callable[[int], Iterable[ArchiveEntry]]) -> None:
+        """Give each pending hard link (still in the final view) its target's bytes.
+
+        `reread(i)` streams layer `i` again. The target is looked up in the link's own layer, then
+        in each lower layer, newest first (each layer read once, plus once per hop of a rare link
+        to a link). A target that is never found is a skipped entry naming layer and entry, and the
+        link's path leaves the view (its contents are unknown).
+        """
+        waiting: dict[int, dict[str, list[tuple[_PendingLink, int]]]] = {}
+        for link in self._pending:
+            if self.nodes.get(link.path) is link.node:
+                waiting.setdefault(link.layer_index, {}).setdefault(link.target, []).append((link, 0))
+        self._pending = []
+        while waiting:
+            index = max(waiting)
+            wanted = waiting.pop(index)
+            found: set[str] = set()
+            for entry in reread(index):
+                path = entry.path
+                if path is None or entry.problem or path in found or path not in wanted:
+                    continue
+                found.add(path)
+                links = wanted[path]
+                if entry.kind == "file":
+                    data = self._read(self.layers[index], entry)
+                    for link, _ in links:
+                        link.node.data = data
+                    continue
+                target, problem = normalize_member_path(entry.linkname.lstrip("/"))
+                for link, hops in links:
+                    if entry.kind != "hardlink" or target is None or problem or not target:
+                        self._unresolved(link)
+                    elif hops >= MAX_LINK_HOPS:
+                        self._unresolved(link, "hard link chain too long")
+                    else:
+                        waiting.setdefault(index, {}).setdefault(target, []).append((link, hops + 1))
+            for path, links in wanted.items():
+                if path in found:
+                    continue
+                for link, hops in links:
+                    if index > 0:
+                        waiting.setdefault(index - 1, {}).setdefault(path, []).append((link, hops))
+                    else:
+                        self._unresolved(link)
+
+    def _unresolved(self, link: _PendingLink, why: str = "") -> None:
+        self.skip(
+            self.layers[link.layer_index],
+            link.entry,
+            why or f"hard link target {link.target!r} is not a regular file in this layer or a lower one",
+        )
+        if self.nodes.get(link.path) is link.node:
+            del self.nodes[link.path]
 
     def resolve(self, path: str, *, max_hops: int = 40) -> str | None:
         """`path` with every symlink component followed inside the image, or None if dangling."""
@@ -191,20 +331,6 @@ class ImageFilesystem:
             node = self.nodes[path]
             if node.kind == "file" and node.data is not None:
                 yield path, node
-
-
-def _hidden(key: str, removed: set[str], opaque: set[str]) -> bool:
-    if "" in opaque:
-        return True
-    if key in removed:
-        return True
-    idx = key.find("/")
-    while idx != -1:
-        prefix = key[:idx]
-        if prefix in removed or prefix in opaque:
-            return True
-        idx = key.find("/", idx + 1)
-    return False
 
 
 # ------------------------------------------------------------------------- rootfs directory

@@ -170,9 +170,12 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
         project.name = proj["name"]
     if isinstance(proj.get("version"), str):
         project.version = proj["version"]
-    specs: list[str] = [d for d in proj.get("dependencies") or [] if isinstance(d, str)]
-    for extra in (proj.get("optional-dependencies") or {}).values():
-        specs += [d for d in extra or [] if isinstance(d, str)]
+    specs = _string_list(proj.get("dependencies", []), "project.dependencies", path)
+    optional = proj.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise InputError("project.optional-dependencies is not a table of lists", path)
+    for extra, deps in optional.items():
+        specs += _string_list(deps, f"project.optional-dependencies.{extra}", path)
     names: set[str] = set()
     for spec in specs:
         try:
@@ -189,6 +192,13 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
         project.packages.append(_package(req.name, version, path.name))
 
 
+def _string_list(value: object, key: str, path: Path) -> list[str]:
+    """`value` when it is a list of strings; anything else is an input error naming `key`."""
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise InputError(f"{key} is not a list of strings", path)
+    return list(value)
+
+
 LOCK_FILES = ("poetry.lock", "uv.lock")
 
 
@@ -200,18 +210,20 @@ def scan_lock(path: Path, project: PythonProject) -> None:
     if not isinstance(packages, list):
         raise InputError("no [[package]] entries", path)
     seen: set[tuple[str, str]] = set()
-    for entry in packages:
+    for i, entry in enumerate(packages, 1):
         if not isinstance(entry, dict):
-            continue
+            raise InputError(f"[[package]] entry {i} is not a table", path)
         name, version = entry.get("name"), entry.get("version")
-        if not isinstance(name, str) or not isinstance(version, str):
-            continue
+        if not isinstance(name, str) or not name:
+            raise InputError(f"[[package]] entry {i}: name is missing or not a string", path)
         source = entry.get("source")
         if isinstance(source, dict) and (
             source.get("type") in ("directory", "file")
             or any(k in source for k in ("editable", "virtual", "directory", "path"))
         ):
-            continue
+            continue  # the project itself or a local path (uv leaves out a dynamic version)
+        if not isinstance(version, str) or not version:
+            raise InputError(f"[[package]] entry {i} ({name}): version is missing or not a string", path)
         key = (normalize_pypi_name(name), version)
         if key in seen:
             continue
@@ -223,7 +235,8 @@ def scan_lock(path: Path, project: PythonProject) -> None:
             meta = loads_toml(read_text_bounded(pyproject), pyproject)
         except InputError:
             return
-        table = meta.get("project") or (meta.get("tool") or {}).get("poetry") or {}
+        tool = meta.get("tool")
+        table = meta.get("project") or (tool.get("poetry") if isinstance(tool, dict) else None) or {}
         if isinstance(table, dict):
             if isinstance(table.get("name"), str):
                 project.name = table["name"]

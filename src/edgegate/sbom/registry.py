@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from edgegate.errors import InputError
+from edgegate.sbom.oci import OpenedImage, read_oci
 
 MAX_MANIFEST = 16 * 1024 * 1024
 MAX_BLOB = 16 * 1024 * 1024 * 1024
@@ -308,10 +309,8 @@ class RegistryStore:
         return dest.open("rb")
 
 
-def pull(ref: str, *, platform: str, insecure: bool = False) -> Any:
+def pull(ref: str, *, platform: str, insecure: bool = False) -> OpenedImage:
     """Open a registry image as an `OpenedImage` (layers downloaded on demand)."""
-    from edgegate.sbom.image import OpenedImage, read_oci
-
     parsed = parse_reference(ref)
     client = RegistryClient(parsed, insecure=insecure)
     data, digest = client.manifest(parsed.reference)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgegate.errors import InputError
-from edgegate.io.files import read_bounded
+from edgegate.io.files import human_size, open_input
 from edgegate.io.parse import loads_json
 from edgegate.sign.keys import ecdsa_hash, key_hint
 
@@ -75,10 +76,83 @@ class RawBundle:
         return "dsseEnvelope" in self.document
 
 
-def read_bundle(path: str | Path) -> RawBundle:
-    """Read a bundle file: missing/unreadable/not JSON/not an object → `InputError` (exit 2)."""
+MAX_PADDING = 256 * 1024 * 1024
+"""Whitespace read (and dropped) beyond a bundle's size limit before it is refused."""
+
+_WS = b" \t\r\n"
+
+
+def model_bundle_limit(root: Path) -> tuple[int, int]:
+    """(byte limit, files) for a model directory's signature: `MAX_BUNDLE_BYTES` plus what edgegate
+    writes per file at most (a resource entry of ~150 bytes of JSON plus the path, every path byte
+    a 6-byte JSON escape in the worst case, base64 on top: 256 + 8 bytes per path byte).
+
+    Every file under `root` counts (ignored ones too: an upper bound); nothing is stat'ed.
+    """
+    files = 0
+    extra = 0
+    stack = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                for child in it:
+                    try:
+                        is_dir = child.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    if is_dir and depth < 64:
+                        stack.append((Path(child.path), depth + 1))
+                    else:
+                        files += 1
+                        rel = len(os.fsencode(child.path)) - len(os.fsencode(str(root)))
+                        extra += 256 + 8 * max(rel, 1)
+        except OSError:
+            continue
+    return MAX_BUNDLE_BYTES + extra, files
+
+
+def _read_json_bytes(path: Path, limit: int, why: str) -> bytes:
+    """A JSON file's bytes within `limit`; leading and trailing whitespace does not count (it is
+    read, up to `MAX_PADDING`, and dropped)."""
+    data = bytearray()
+    total = 0
+    try:
+        with open_input(path) as fh:  # the one place a bundle file is opened (regular files only)
+            while True:
+                chunk = fh.read(1024 * 1024)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if not data:
+                    chunk = chunk.lstrip(_WS)
+                room = limit - len(data)
+                if len(chunk) > room:
+                    if chunk[room:].strip(_WS) or total > limit + MAX_PADDING:
+                        raise InputError(f"bundle is larger than {human_size(limit)}{why}", path)
+                    chunk = chunk[:room]
+                data += chunk
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+    return bytes(data)
+
+
+def read_bundle(path: str | Path, *, model_root: Path | None = None) -> RawBundle:
+    """Read a bundle file: missing/unreadable/not JSON/not an object → `InputError` (exit 2).
+
+    The size limit is `MAX_BUNDLE_BYTES`, or for the signature of model directory `model_root`
+    as much as edgegate writes for the files in it (`model_bundle_limit`).
+    """
     p = Path(path)
-    data = read_bounded(p, MAX_BUNDLE_BYTES)
+    limit, why = MAX_BUNDLE_BYTES, ""
+    if model_root is not None:
+        limit, files = model_bundle_limit(model_root)
+        why = f" (the most a signature of the {files} files under {model_root} takes)"
+    data = _read_json_bytes(p, limit, why)
     try:
         doc = loads_json(data, p)
     except InputError as exc:  # also 10,000-deep nesting and 100,000-digit numbers

@@ -252,6 +252,38 @@ def sha256_file(
     return digest.hexdigest()
 
 
+def _stat_state(path: Path) -> dict[str, int]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise InputError(f"cannot stat: {exc.strerror or exc}", path) from None
+    return {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "inode": st.st_ino,
+        "device": st.st_dev,
+    }
+
+
+def _check_unchanged(path: Path, before: dict[str, int]) -> None:
+    """A torn read is an error: size, mtime, ctime, inode and device must be what they were
+    before hashing (restoring the mtime after a rewrite still moves the ctime; a replaced file
+    has another inode)."""
+    if _stat_state(path) != before:
+        raise InputError("file changed while it was being hashed", path)
+
+
+def sha256_file_checked(path: str | Path) -> tuple[str, int]:
+    """(hex SHA-256, size) of a file that did not change while it was hashed (`InputError`
+    if it did)."""
+    p = Path(path)
+    before = _stat_state(p)
+    digest = sha256_file(p)
+    _check_unchanged(p, before)
+    return digest, before["size"]
+
+
 def _cpus() -> int:
     """CPUs this process may run on (the affinity mask, which containers narrow)."""
     if hasattr(os, "sched_getaffinity"):
@@ -268,8 +300,8 @@ def hash_entries(
 ) -> dict[str, str]:
     """SHA-256 of each entry (name → hex digest), files hashed in parallel threads.
 
-    A file that changes size while it is hashed is an `InputError` (the digest would not match
-    what the manifest records).
+    A file that changes while it is hashed (size, mtime, ctime, inode or device differ from the
+    walk's) is an `InputError`: the digest would not be that of any one state of the file.
     """
     todo = list(entries)
     if not todo:
@@ -286,12 +318,7 @@ def hash_entries(
                 buf = bytearray(CHUNK_SIZE)
                 local.buf = buf
             digest = sha256_file(entry.path, buffer=buf, on_bytes=bar.advance)
-            try:
-                after = entry.path.stat()
-            except OSError as exc:
-                raise InputError(f"cannot stat: {exc.strerror or exc}", entry.path) from None
-            if after.st_size != entry.size or after.st_mtime_ns != entry.mtime_ns:
-                raise InputError("file changed while it was being hashed", entry.path)
+            _check_unchanged(entry.path, entry.state())
             return entry.name, digest
 
         # Biggest first: the last file to start is a small one, so the cores finish together.

@@ -7,7 +7,8 @@
   it, so the image ID (the config blob's digest) is used, and the kind says so.
 
 When the manifest blob is present it is hashed and must match its digest. Nothing is extracted;
-every read is bounded.
+every read is bounded. Tarballs and layouts are read with the SBOM gate's reader (`TarIndex`,
+`edgegate.sbom.oci`'s blob stores), so both gates see the same members.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgegate.errors import InputError
 from edgegate.io.files import read_bounded
+
+if TYPE_CHECKING:
+    from edgegate.sbom.oci import DirStore, TarStore
 
 _MAX_JSON = 4 * 1024 * 1024
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -63,61 +66,45 @@ def _from_index(index: Any, where: str | Path) -> tuple[str, str | None]:
     return digest, media if isinstance(media, str) else None
 
 
+def _from_layout(store: DirStore | TarStore, index: bytes, where: Path) -> ImageDigest:
+    """The digest `index.json` names; its blob, when the layout holds it, must hash to it."""
+    digest, media = _from_index(_json(index, where / "index.json"), where)
+    if store.has(digest):
+        data = store.read(digest, _MAX_JSON)
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise InputError(f"manifest blob does not match its digest {digest}", where)
+    return ImageDigest(digest, "manifest", media)
+
+
 def image_digest(path: str | Path) -> ImageDigest:
-    """The identifying digest of an OCI layout directory or an image tar archive."""
+    """The identifying digest of an OCI layout directory or an image tar archive, read through the
+    SBOM gate's image reader (`edgegate.sbom.oci` stores over `TarIndex`)."""
+    from edgegate.io.archive import ArchiveError, TarIndex
+    from edgegate.sbom.oci import DirStore, TarStore
+
     p = Path(path)
     if p.is_dir():
         if not (p / "index.json").is_file():
             raise InputError("not an OCI image layout (no index.json)", p)
-        digest, media = _from_index(_json(read_bounded(p / "index.json", _MAX_JSON), p / "index.json"), p)
-        blob = p / "blobs" / "sha256" / digest.split(":", 1)[1]
-        if blob.is_file():
-            _check_blob(blob.open("rb"), digest, blob)
-        return ImageDigest(digest, "manifest", media)
+        return _from_layout(DirStore(p), read_bounded(p / "index.json", _MAX_JSON), p)
     if not p.exists():
         raise InputError("no such file or directory", p)
     try:
-        tar = tarfile.open(p, "r:*")  # noqa: SIM115 - closed by the `with` below
-    except (tarfile.TarError, OSError):
+        tar = TarIndex(p)
+    except ArchiveError:
         raise InputError("not an OCI layout directory or an image tar archive", p) from None
     with tar:
-        members = {m.name.lstrip("./") if m.name != "." else m.name: m for m in tar.getmembers()}
-        if "index.json" in members:
-            digest, media = _from_index(_json(_member(tar, members["index.json"], p), p), p)
-            blob_member = members.get("blobs/sha256/" + digest.split(":", 1)[1])
-            if blob_member is not None:
-                fh = tar.extractfile(blob_member)
-                if fh is not None:
-                    _check_blob(fh, digest, f"{p}:{blob_member.name}")
-            return ImageDigest(digest, "manifest", media)
-        if "manifest.json" in members:
-            doc = _json(_member(tar, members["manifest.json"], p), p)
+        if tar.has("index.json"):
+            return _from_layout(TarStore(tar), tar.read("index.json", _MAX_JSON), p)
+        if tar.has("manifest.json"):
+            doc = _json(tar.read("manifest.json", _MAX_JSON), p)
             if not isinstance(doc, list) or len(doc) != 1 or not isinstance(doc[0], dict):
                 raise InputError("manifest.json must describe exactly one image", p)
             config = doc[0].get("Config")
             if not isinstance(config, str):
                 raise InputError("manifest.json: no Config entry", p)
-            member = members.get(config.lstrip("./"))
-            if member is None:
+            if not tar.has(config):
                 raise InputError(f"manifest.json: config blob {config} is missing", p)
-            data = _member(tar, member, p)
+            data = tar.read(config, _MAX_JSON)
             return ImageDigest("sha256:" + hashlib.sha256(data).hexdigest(), "config")
     raise InputError("tar archive holds neither index.json nor manifest.json: not an image", p)
-
-
-def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, where: Path) -> bytes:
-    if not member.isfile() or member.size > _MAX_JSON:
-        raise InputError(f"{member.name}: not a regular file within {_MAX_JSON} bytes", where)
-    fh = tar.extractfile(member)
-    if fh is None:
-        raise InputError(f"{member.name}: unreadable", where)
-    return fh.read(_MAX_JSON + 1)
-
-
-def _check_blob(fh: Any, digest: str, where: str | Path) -> None:
-    h = hashlib.sha256()
-    with fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            h.update(chunk)
-    if "sha256:" + h.hexdigest() != digest:
-        raise InputError(f"manifest blob does not match its digest {digest}", where)

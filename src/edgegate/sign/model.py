@@ -85,17 +85,18 @@ def _model_name(root: Path) -> str:
     return name
 
 
-def ignore_list(root: Path, extra: Sequence[str | Path] = ()) -> list[str]:
-    """Root-relative POSIX paths to leave out: git metadata, plus `extra` paths inside `root`."""
-    out = list(DEFAULT_IGNORE)
-    base = root.resolve()
+def ignore_list(root: Path, extra: Sequence[str | Path] = (), *, base: Sequence[str] = DEFAULT_IGNORE) -> list[str]:
+    """Root-relative POSIX paths to leave out: `base` (git metadata), plus `extra` paths inside
+    `root`."""
+    out = list(base)
+    real = root.resolve()
     for p in extra:
         full = Path(p).resolve()  # relative to the working directory, like every CLI path
         try:
-            rel = full.relative_to(base).as_posix()
+            rel = full.relative_to(real).as_posix()
         except ValueError:
             continue
-        if rel not in out:
+        if rel not in out and rel != ".":
             out.append(rel)
     return sorted(out)
 
@@ -229,7 +230,10 @@ def verify_model(
 ) -> ModelManifest:
     """Verify the signature, then the directory against it (every file, nothing added/removed)."""
     expected = verify_signature(raw, key=key, policy=policy, instance=instance, offline=offline)
-    ignore = sorted(set(expected.ignore_paths) | set(DEFAULT_IGNORE))
+    # what the signature says was left out (a signature made with model-signing's
+    # --no-ignore-git-paths lists .git files), and the bundle itself when it is inside the model
+    # (as model-signing's verify does)
+    ignore = ignore_list(root, [raw.path], base=expected.ignore_paths)
     entries = walk_model(root, allow_symlinks=allow_symlinks, ignore=ignore)
     actual = hash_entries(entries, progress=progress, label=f"verifying {root.name}")
     diffs = compare(expected, actual)
@@ -356,7 +360,7 @@ def _reusable_digests(
     allow_symlinks: bool,
     outcome: SignOutcome,
 ) -> dict[str, str]:
-    raw = bundles.read_bundle(since)
+    raw = bundles.read_bundle(since, model_root=root)
     try:
         old = verify_signature(raw, key=key.public_key())
     except VerificationFailure as exc:

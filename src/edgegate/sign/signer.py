@@ -87,12 +87,11 @@ def sign(req: SignRequest) -> SignOutcome:
         digest_hex = image_digest(req.path).hex
         size = 0
     else:
-        from edgegate.sign.hashing import sha256_file
+        from edgegate.sign.hashing import sha256_file_checked
 
         if req.path.is_dir():
             raise InputError("is a directory: sign it as a model (kind 'model')", req.path)
-        digest_hex = sha256_file(req.path)
-        size = req.path.stat().st_size
+        digest_hex, size = sha256_file_checked(req.path)
     if key is not None:
         from edgegate.sign.bundles import sign_digest_bundle
 

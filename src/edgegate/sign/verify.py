@@ -57,6 +57,10 @@ class Verified:
 
 def default_bundle(path: Path) -> Path:
     """The conventional bundle path: ``<path>.sigstore.json`` (``<dir>.sig`` for a directory)."""
+    if path.name in ("", ".", ".."):  # `sign .`, `sign ..`: name the bundle after the real folder
+        path = path.resolve()
+    if not path.name:
+        raise InputError("cannot derive a bundle name for the filesystem root: pass --bundle", path)
     if path.is_dir():
         return path.with_name(path.name + ".sig")
     return path.with_name(path.name + ".sigstore.json")
@@ -75,7 +79,7 @@ def resolve_kind(path: Path, kind: str) -> str:
 
 def verify_one(req: VerifyRequest, *, progress: bool | None = None) -> Verified:
     """Verify one artifact; raise `VerificationFailure` (exit 1) or `EdgegateError` (exit 2)."""
-    from edgegate.sign.hashing import sha256_file
+    from edgegate.sign.hashing import sha256_file_checked
     from edgegate.sign.keys import load_public_key
 
     if req.key is None and not req.policy.is_set:
@@ -86,7 +90,7 @@ def verify_one(req: VerifyRequest, *, progress: bool | None = None) -> Verified:
     if not req.path.exists():
         raise InputError("no such file or directory", req.path)
     key = load_public_key(req.key) if req.key is not None else None
-    raw = bundles.read_bundle(req.bundle)
+    raw = bundles.read_bundle(req.bundle, model_root=req.path if kind == "model" and req.path.is_dir() else None)
     if key is not None and not raw.has_public_key:
         raise VerificationFailure(
             bundles.MALFORMED_BUNDLE,
@@ -124,7 +128,7 @@ def verify_one(req: VerifyRequest, *, progress: bool | None = None) -> Verified:
     else:
         if req.path.is_dir():
             raise InputError("is a directory: verify it as a model (kind 'model')", req.path)
-        digest_hex = sha256_file(req.path)
+        digest_hex, _ = sha256_file_checked(req.path)
         subject = f"sha256:{digest_hex}"
     if raw.has_dsse:
         raise VerificationFailure(
