@@ -721,3 +721,33 @@ def test_torchscript_layout_with_debug_pickles_is_clean(tmp_path: Path) -> None:
     result = scan_paths([f])
     assert result.status is Status.PASSED, [x.message for x in result.findings]
     assert {x.rule_id for x in result.findings} == {"EGM010"}
+
+
+def test_text_that_reads_as_an_unmarked_call_is_not_a_pickle(tmp_path: Path) -> None:
+    # "cat\ndog\nother\n" parses as GLOBAL at.dog then OBJ with no MARK: the real unpickler stops
+    # there ("could not find MARK") before calling anything, so a labels file in a model folder
+    # is skipped, not an error that fails the folder
+    import io
+
+    calls: list[str] = []
+
+    class _Recording(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> object:
+            return lambda *a: calls.append(f"{module}.{name}")
+
+    with pytest.raises(pickle.UnpicklingError):
+        _Recording(io.BytesIO(b"cat\ndog\nother\n")).load()
+    assert calls == []
+    _Recording(io.BytesIO(b"(cat\ndog\no.")).load()
+    assert calls == ["at.dog"]  # the defanged twin with a MARK is called
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "labels.txt").write_bytes(b"cat\ndog\nother\n")
+    (model / "weights.pkl").write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+    result = scan_paths([model])
+    assert result.status is Status.PASSED, (result.errors, result.findings)
+    assert not result.findings
+    # with the MARK the same import is called, and the stream is reported as a pickle
+    (model / "labels.txt").write_bytes(b"(cat\ndog\no.")
+    again = scan_paths([model])
+    assert [(f.rule_id, f.details["module"]) for f in again.findings] == [("EGM002", "at")]

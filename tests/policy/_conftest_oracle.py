@@ -91,8 +91,13 @@ def run_edgegate(cli: Any, args: list[str], cwd: Path, engine: str = "opa") -> t
     gate = report["gates"][0]
     failures: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
+    # the report shows one finding per fact: the policy findings merged into another are listed
+    # under its details["also_reported_by"], and count here as conftest counts them
+    shown = [*gate["findings"]]
     for f in gate["findings"]:
-        rule = f["details"]["rule"]
+        shown += [r for r in f["details"].get("also_reported_by", []) if r.get("gate") == gate["gate"]]
+    for f in shown:
+        rule = f.get("rule") or f["details"]["rule"]
         (warnings if rule.startswith("warn") else failures)[f["message"]] += 1
     status = {0: "pass", 1: "fail"}[r.exit_code]
     return Verdict.of(status, failures, warnings, int(gate["stats"].get("exceptions", 0))), r.stderr

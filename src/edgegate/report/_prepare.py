@@ -199,6 +199,8 @@ def _reference(s: Shown) -> dict[str, Any]:
         ref["line"] = f.location.line
     if f.location.pointer:
         ref["pointer"] = f.location.pointer
+    if isinstance(f.details.get("rule"), str):  # the Rego rule (deny_x, warn_y) of a policy finding
+        ref["rule"] = f.details["rule"]
     return ref
 
 

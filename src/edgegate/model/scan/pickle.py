@@ -391,6 +391,7 @@ class _Walker:
         self._wrapper = False
         """The stream imports joblib's array wrapper (or something unresolvable that may be it)."""
         self.stack: list[object] = []
+        self._mark_found = True
         self.memo: dict[int, object] = {}
         self.stopped = False
         self.first_value: object = None
@@ -405,12 +406,14 @@ class _Walker:
 
     def _pop_mark(self, where: int) -> list[object]:
         items: list[object] = []
+        self._mark_found = True
         while self.stack:
             top = self.stack.pop()
             if top is _MARK:
                 items.reverse()
                 return items
             items.append(top)
+        self._mark_found = False  # the unpickler stops here ("could not find MARK"): nothing is called
         self._anomaly(f"no MARK on the stack at byte {where}")
         items.reverse()
         return items
@@ -503,7 +506,8 @@ class _Walker:
             ref = self._import(module, attr, pos, name)
             if name == "INST":
                 inst_args = self._pop_mark(pos)
-                self._call(ref)
+                if self._mark_found:
+                    self._call(ref)
                 self.stack.append(_Obj(ref.index, tuple(inst_args)))
             else:
                 self.stack.append(ref)
@@ -549,7 +553,7 @@ class _Walker:
             return
         if name == "OBJ":
             items = self._pop_mark(pos)
-            if items:
+            if items and self._mark_found:
                 self._call(items[0])
                 self.stack.append(_obj(items[0], _Tup(tuple(items[1:]))))
             else:
