@@ -52,3 +52,13 @@ def other_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("other-keys")
     generate_keypair(d / "other.key", d / "other.pub", PASSWORD.encode())
     return d / "other.key", d / "other.pub"
+
+
+@pytest.fixture(autouse=True)
+def _keys_are_allowed_paths(
+    monkeypatch: pytest.MonkeyPatch, edgegate_keys: tuple[Path, Path], other_keys: tuple[Path, Path]
+) -> None:
+    """The tests' configs name keys made in pytest's temp folders, outside each test's project;
+    config paths must stay inside the project unless the CI owner allows a folder."""
+    folders = {str(edgegate_keys[1].parent), str(other_keys[1].parent)}
+    monkeypatch.setenv("EDGEGATE_ALLOWED_PATHS", os.pathsep.join(sorted(folders)))

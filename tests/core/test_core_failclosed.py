@@ -175,9 +175,9 @@ def test_report_and_db_outputs_never_replace_devices(cli, tmp_path: Path) -> Non
     assert stat.S_ISCHR(os.lstat(null).st_mode)
     r = cli("policy", "lint", "-p", "builtin:edge-ai", manifests, "--format", f"json:{full}")
     assert r.exit_code == 2 and "cannot write report" in r.stderr
-    r = cli("vuln", "db", "build", EXAMPLE / "vuln" / "osv", "-o", full)
+    r = cli("vuln", "db", "build", EXAMPLE / "vuln" / "osv", "--db", full)
     assert r.exit_code == 2
-    r = cli("vuln", "db", "build", EXAMPLE / "vuln" / "osv", "-o", null)
+    r = cli("vuln", "db", "build", EXAMPLE / "vuln" / "osv", "--db", null)
     assert r.exit_code == 0
     assert stat.S_ISCHR(os.lstat(full).st_mode) and stat.S_ISCHR(os.lstat(null).st_mode)
 
@@ -210,7 +210,7 @@ def test_requirements_include_outside_the_project_is_refused(cli, tmp_path: Path
         r = cli("vuln", "scan", "--no-config", "--db", EXAMPLE / "vuln" / "osv", proj / req)
         assert r.exit_code == 2, r.stderr
         assert "outside the project" in r.stderr and "hunter2" not in r.stderr + r.stdout
-        r = cli("sbom", "python", proj / req, "-o", tmp_path / "py.json")
+        r = cli("sbom", "python", proj / req, "--sbom-output", tmp_path / "py.json")
         assert r.exit_code == 2, r.stderr
         assert "outside the project" in r.stderr and "hunter2" not in r.stderr + r.stdout
 
@@ -262,7 +262,12 @@ def test_init_through_a_dangling_symlink_is_refused(cli, tmp_path: Path) -> None
     (proj / "edgegate.toml").unlink()
     (proj / "policy").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     (tmp_path / "elsewhere").mkdir()
-    r = cli("init", proj)
+    # a manifest makes init plan policy/team.rego, which the symlinked folder would lead out
+    (proj / "web.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n"
+        "      containers: [{name: web, image: 'nginx:1.27'}]\n"
+    )
+    r = cli("init", proj, "--yes")
     assert r.exit_code == 2 and not list((tmp_path / "elsewhere").iterdir())
 
 
@@ -296,8 +301,8 @@ def test_nothing_to_check_is_exit_2_with_the_same_words(cli, tmp_path: Path) -> 
     _nothing(cli("vuln", "scan", "--no-config", "--db", osv, tmp_path / "requirements.txt"))
     _nothing(cli("vuln", "scan", "--no-config", "--db", osv, tmp_path / "pyproject.toml"))
     _nothing(cli("vuln", "scan", "--no-config", "--db", osv, "--sbom", tmp_path / "bom.json"))
-    _nothing(cli("sbom", "python", tmp_path / "requirements.txt", "-o", tmp_path / "o.json"))
-    _nothing(cli("sbom", "image", tmp_path / "empty-dir", "-o", tmp_path / "o.json"))
+    _nothing(cli("sbom", "python", tmp_path / "requirements.txt", "--sbom-output", tmp_path / "o.json"))
+    _nothing(cli("sbom", "image", tmp_path / "empty-dir", "--sbom-output", tmp_path / "o.json"))
     assert not (tmp_path / "o.json").exists()
 
 

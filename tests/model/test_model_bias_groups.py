@@ -169,7 +169,8 @@ def test_text_table_has_fixed_decimals_and_says_undefined(tmp_path: Path, cli) -
     assert "1.0000" in text.stdout and "0.5000" in text.stdout
 
 
-def test_config_groups_list_and_options(tmp_path: Path, compas: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_config_groups_list_and_options(tmp_path: Path, compas: Path, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("EDGEGATE_ALLOWED_PATHS", str(compas.parent))  # the data lives outside the project
     (tmp_path / "edgegate.toml").write_text(f"""
 [model.bias]
 predictions = "{compas}"

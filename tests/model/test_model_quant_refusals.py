@@ -240,10 +240,11 @@ def test_onnxruntime_leaves_home_alone(onnx_models: dict[str, Path], tmp_path: P
 
 
 def test_config_shapes_top1_and_inputs_without_reference(onnx_models: dict[str, Path], tmp_path: Path,
-                                                          cli) -> None:  # type: ignore[no-untyped-def]
+                                                          cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import json
 
     conv, qdq = onnx_models["conv"], onnx_models["conv_qdq"]
+    monkeypatch.setenv("EDGEGATE_ALLOWED_PATHS", str(conv.parent))  # the models live outside the project
     (tmp_path / "edgegate.toml").write_text(f"""
 [model.quant]
 samples = 2

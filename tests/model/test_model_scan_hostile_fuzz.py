@@ -75,8 +75,6 @@ def test_mlbom_scan_gives_a_result_or_an_input_error(tmp_path_factory: pytest.Te
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: model scan's safetensors reader raises TypeError on this "
-                                       "header (smallest fuzz case); owned by branch model-scan")
 def test_safetensors_header_with_list_fields(tmp_path: Path) -> None:
     from edgegate.model.scan.engine import scan_paths
 
