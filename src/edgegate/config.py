@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,30 @@ class Config:
                 self.path,
             )
         return full
+
+    def display_path(self, value: str | Path) -> str:
+        """`resolve(value)`, shown relative to the working directory when it is below it (short
+        paths in reports)."""
+        full = self.resolve(value)
+        try:
+            return str(full.relative_to(Path.cwd()))
+        except ValueError:
+            return str(full)
+
+    def expiry_date(self, value: Any, where: str) -> date | None:
+        """An ``expires`` value (a TOML date or datetime, or a YYYY-MM-DD string) as a date."""
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}.expires: must be a date (YYYY-MM-DD), got {value!r}", self.path)
 
     @property
     def shown(self) -> str:

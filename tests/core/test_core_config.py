@@ -199,3 +199,20 @@ def test_typo_in_any_gate_section_is_rejected(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             load_config(f)
         assert "no_such_key_xyz" in info.value.message, gate
+
+
+def test_expiry_dates_of_vuln_ignores_and_policy_overrides(tmp_path: Path) -> None:
+    # one reader for both: TOML dates, datetimes (as their date) and YYYY-MM-DD strings
+    import datetime as dt
+
+    from edgegate.config import load_config
+
+    f = tmp_path / "edgegate.toml"
+    f.write_text("[policy]\n")
+    cfg = load_config(f)
+    assert cfg.expiry_date(dt.date(2030, 1, 2), "x") == dt.date(2030, 1, 2)
+    assert cfg.expiry_date(dt.datetime(2030, 1, 2, 3, 4), "x") == dt.date(2030, 1, 2)
+    assert cfg.expiry_date("2030-01-02", "x") == dt.date(2030, 1, 2)
+    assert cfg.expiry_date(None, "x") is None
+    with pytest.raises(ConfigError, match=r"vuln\.ignore\[0\]\.expires"):
+        cfg.expiry_date("soon", "vuln.ignore[0]")

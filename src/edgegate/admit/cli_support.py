@@ -63,9 +63,7 @@ def build_options(
         opts = options_from_config(section, cfg)
         project_dir = len(paths) == 1 and paths[0].resolve() in (cfg.root, cfg.path)
         if project_dir:
-            from edgegate.admit.gate import _shown
-
-            run_paths = [_shown(cfg, str(p)) for p in section.get("paths", ["."])]  # type: ignore[attr-defined]
+            run_paths = [cfg.display_path(str(p)) for p in section.get("paths", ["."])]  # type: ignore[attr-defined]
     else:
         opts = AdmitOptions()
     rules = tuple(_attestation(a) for a in attestations)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from edgegate.admit.policy import policies_from_config
@@ -84,14 +83,8 @@ def options_from_config(section: Mapping[str, Any], config: Config) -> AdmitOpti
     )
 
 
-def _shown(config: Config, value: str) -> str:
-    full = config.resolve(value)
-    try:
-        return str(full.relative_to(Path.cwd()))
-    except ValueError:
-        return str(full)
 
 
 def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
-    paths = [_shown(config, p) for p in section.get("paths", ["."])]
+    paths = [config.display_path(p) for p in section.get("paths", ["."])]
     return admit_results(paths, options_from_config(section, config))

@@ -196,13 +196,5 @@ def run_estimate(paths: Sequence[str | Path], settings: CostSettings | None = No
 def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
     """``edgegate check``: the ``[cost]`` section (``paths`` default: the config's folder)."""
     settings = settings_from_section(section, config)
-    paths = [_shown(config.resolve(p)) for p in section.get("paths", ["."])]
+    paths = [config.display_path(p) for p in section.get("paths", ["."])]
     return run_estimate(paths, settings)
-
-
-def _shown(path: Path) -> str:
-    """A config path relative to the working directory when it is below it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

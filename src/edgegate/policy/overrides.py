@@ -69,25 +69,12 @@ def overrides_from_section(items: Any, config: Config) -> list[RuleOverride]:
             paths=tuple(str(p).rstrip("/") for p in item.get("paths", [])),
             kinds=tuple(str(k) for k in item.get("kinds", [])),
             namespaces=tuple(str(n) for n in item.get("namespaces", [])),
-            expires=_date(item.get("expires"), where, config),
+            expires=config.expiry_date(item.get("expires"), where),
             where=where,
         ))
     return out
 
 
-def _date(value: Any, where: str, config: Config) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ConfigError(f"{where}.expires: must be a date (YYYY-MM-DD), got {value!r}", config.path)
 
 
 class _Documents:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from edgegate.config import Config
@@ -26,12 +25,6 @@ _TRUST_KEYS = (
 )
 
 
-def _shown(config: Config, value: str) -> str:
-    full = config.resolve(value)
-    try:
-        return str(full.relative_to(Path.cwd()))
-    except ValueError:
-        return str(full)
 
 
 def requests_from_config(section: Mapping[str, Any], config: Config) -> list[VerifyRequest]:
@@ -74,7 +67,7 @@ def requests_from_config(section: Mapping[str, Any], config: Config) -> list[Ver
                 instance=str(merged.get("instance", "production")),
                 offline=bool(merged.get("offline", True)),
                 allow_symlinks=bool(merged.get("allow-symlinks", False)),
-                shown=_shown(config, item["path"]),
+                shown=config.display_path(item["path"]),
             )
         )
     return out

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 from edgegate.config import Config
 from edgegate.errors import ConfigError
 from edgegate.findings import GateResult, Severity
 from edgegate.vuln.scan import DEFAULT_MAX_DB_AGE_DAYS, IgnoreRule, ScanInput, ScanSettings, scan
-
-
-def _shown(config: Config, value: str) -> str:
-    full = config.resolve(value)
-    try:
-        return str(full.relative_to(Path.cwd()))
-    except ValueError:
-        return str(full)
 
 
 def _severity(value: Any, key: str, config: Config) -> Severity:
@@ -28,17 +18,6 @@ def _severity(value: Any, key: str, config: Config) -> Severity:
         raise ConfigError(f"vuln.{key}: {exc}", config.path) from None
 
 
-def _date(value: Any, where: str, config: Config) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ConfigError(f"{where}: expires must be a date (YYYY-MM-DD), got {value!r}", config.path)
 
 
 def ignore_rules(items: Any, config: Config) -> list[IgnoreRule]:
@@ -50,7 +29,7 @@ def ignore_rules(items: Any, config: Config) -> list[IgnoreRule]:
             raise ConfigError(f"{where}: needs an id", config.path)
         if not isinstance(item.get("reason"), str) or not item["reason"].strip():
             raise ConfigError(f"{where}: needs a reason", config.path)
-        out.append(IgnoreRule(item["id"], item["reason"], _date(item.get("expires"), where, config),
+        out.append(IgnoreRule(item["id"], item["reason"], config.expiry_date(item.get("expires"), where),
                               config.shown))
     return out
 
@@ -79,9 +58,9 @@ def inputs_from_section(section: Mapping[str, Any], config: Config) -> list[Scan
     inputs: list[ScanInput] = []
     for key in ("requirements", "paths"):
         for value in section.get(key, []):
-            inputs.append(ScanInput("python", config.resolve(value), _shown(config, value)))
+            inputs.append(ScanInput("python", config.resolve(value), config.display_path(value)))
     for value in section.get("sboms", []):
-        inputs.append(ScanInput("sbom", config.resolve(value), _shown(config, value)))
+        inputs.append(ScanInput("sbom", config.resolve(value), config.display_path(value)))
     for ref in section.get("images", []):
         inputs.append(ScanInput("image", ref=str(ref), shown=str(ref)))
     if section.get("environment"):
