@@ -129,24 +129,9 @@ def read_text_bounded(
 
 
 def read_head(path: str | Path, max_bytes: int) -> bytes:
-    """The first `max_bytes` of a regular file; FIFOs and devices are refused (opened without
-    blocking, checked on the open descriptor)."""
-    import os
-    import stat
-
-    p = Path(path)
+    """The first `max_bytes` of a regular file (FIFOs and devices refused by `open_input`)."""
     try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise InputError("no such file", p) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InputError("not a regular file", p)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
+        with open_input(path) as fh:
             return fh.read(max_bytes)
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", p) from None
-    finally:
-        os.close(fd)
+        raise open_error(exc, path) from None

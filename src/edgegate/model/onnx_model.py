@@ -9,12 +9,12 @@ model's folder, is missing or points past the end of its file.
 
 from __future__ import annotations
 
-import stat
+import os
 from pathlib import Path
 from typing import Any
 
 from edgegate.errors import InputError
-from edgegate.io.files import human_size
+from edgegate.io.files import human_size, open_input
 from edgegate.io.protobuf import Field, iter_fields
 
 MAX_ONNX_BYTES = 2 * 1024**3
@@ -29,24 +29,12 @@ _PEEK_ABOVE = 1024 * 1024
 
 def _probe(path: Path) -> None:
     """Framing of the ModelProto and its GraphProto, read by seeking (never the whole file)."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise InputError("not a regular file", path)
-    size = st.st_size
-    if size == 0:
-        raise InputError("empty file (0 bytes): no ONNX model to judge", path)
-    if size > MAX_ONNX_BYTES:
-        raise InputError(f"larger than the {human_size(MAX_ONNX_BYTES)} ONNX protobuf limit", path)
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
-    with fh:
+    with open_input(path) as fh:  # regular files only: a FIFO or device is refused, never read
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise InputError("empty file (0 bytes): no ONNX model to judge", path)
+        if size > MAX_ONNX_BYTES:
+            raise InputError(f"larger than the {human_size(MAX_ONNX_BYTES)} ONNX protobuf limit", path)
         graph: Field | None = None
         ir_version = False
         for f in iter_fields(fh, 0, size):
