@@ -88,18 +88,6 @@ def select(policies: Sequence[ImagePolicy], name: str) -> ImagePolicy | None:
     return next((p for p in policies if p.matches(name)), None)
 
 
-def _identity(item: Mapping[str, Any]) -> IdentityPolicy:
-    return IdentityPolicy(
-        identity=item.get("identity"),
-        issuer=item.get("issuer"),
-        github_repository=item.get("github-repository"),
-        github_ref=item.get("github-ref"),
-        github_workflow=item.get("github-workflow"),
-        github_trigger=item.get("github-trigger"),
-        github_sha=item.get("github-sha"),
-    )
-
-
 def policies_from_config(items: Sequence[Mapping[str, Any]], resolve: Any) -> list[ImagePolicy]:
     """``[[admit.policy]]`` tables → policies; `resolve` makes config paths absolute."""
     out = []
@@ -118,7 +106,7 @@ def policies_from_config(items: Sequence[Mapping[str, Any]], resolve: Any) -> li
                 name=name,
                 images=tuple(str(g) for g in item["images"]),
                 keys=tuple(str(resolve(k)) for k in item.get("keys", [])),
-                identities=tuple(_identity(x) for x in item.get("identities", [])),
+                identities=tuple(IdentityPolicy.from_config(x) for x in item.get("identities", [])),
                 attestations=atts,
                 mode=str(item.get("mode", "enforce")),
                 signed=bool(item.get("signed", True)),

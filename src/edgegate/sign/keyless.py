@@ -9,6 +9,7 @@ signed checkpoint, so nothing else is needed; ``offline=False`` refreshes the tr
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,19 @@ class IdentityPolicy:
     github_workflow: str | None = None
     github_trigger: str | None = None
     github_sha: str | None = None
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> IdentityPolicy:
+        """The policy from a config table's kebab-case keys (``identity``, ``github-repository`` …)."""
+        return cls(
+            identity=table.get("identity"),
+            issuer=table.get("issuer"),
+            github_repository=table.get("github-repository"),
+            github_ref=table.get("github-ref"),
+            github_workflow=table.get("github-workflow"),
+            github_trigger=table.get("github-trigger"),
+            github_sha=table.get("github-sha"),
+        )
 
     @property
     def is_set(self) -> bool:
