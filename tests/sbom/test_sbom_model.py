@@ -144,7 +144,7 @@ def _broken(tmp_path: Path, header: bytes, declared: int | None = None) -> Path:
     ("header", "declared", "why"),
     [
         (b'{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]', None, "not JSON"),
-        (b'{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}', 10**12, "exceeds the file"),
+        (b'{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}', 10**12, "declares"),
         (b'{"w": {"dtype": "F32", "shape": [400], "data_offsets": [0, 1600]}}', None, "outside the file"),
         (b'{"w": {"dtype": "F32", "shape": [5], "data_offsets": [0, 16]}}', None, "does not match"),
     ],

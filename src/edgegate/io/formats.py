@@ -8,10 +8,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from edgegate.io.headers import MAX_SAFETENSORS_HEADER
+
 #: Bytes a caller should read to sniff (a tar header's "ustar" magic is at offset 257).
 HEAD_BYTES = 512
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
-"""The safetensors format's own limit on its JSON header."""
 
 
 def _safetensors(head: bytes) -> bool:

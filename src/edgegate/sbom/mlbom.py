@@ -10,49 +10,24 @@ cache and ``HF_HUB_OFFLINE`` honoured) and the snapshot's commit recorded.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import os
 import re
-import struct
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, TypeVar
 
 from edgegate.errors import InputError
+from edgegate.io import headers as _headers
 
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
-"""The safetensors format's own limit on its JSON header."""
-MAX_GGUF_METADATA = 512 * 1024 * 1024
 MAX_ONNX_BYTES = 2 * 1024 * 1024 * 1024
-MAX_NPY_HEADER = 1024 * 1024
 MAX_CARD_BYTES = 4 * 1024 * 1024
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 _HF_ID = re.compile(r"^(?:hf:|huggingface:)?([A-Za-z0-9][\w.-]{0,95})/([\w.-]{1,96})(?:@([\w./-]{1,128}))?$")
-
-_ST_DTYPE_BYTES = {
-    "BOOL": 1,
-    "U8": 1,
-    "I8": 1,
-    "F8_E5M2": 1,
-    "F8_E4M3": 1,
-    "F8_E8M0": 1,
-    "I16": 2,
-    "U16": 2,
-    "F16": 2,
-    "BF16": 2,
-    "I32": 4,
-    "U32": 4,
-    "F32": 4,
-    "F64": 8,
-    "I64": 8,
-    "U64": 8,
-}
-
 
 @dataclass
 class ModelFile:
@@ -155,126 +130,17 @@ def _zip_kind(path: Path) -> str:
 
 def read_safetensors(path: Path, size: int, mf: ModelFile) -> None:
     """Tensors, parameters and dtypes from a safetensors header (the JSON only, bounded)."""
-    where = str(path)
     with path.open("rb") as fh:
-        raw = fh.read(8)
-        if len(raw) < 8:
-            raise BrokenHeaderError("broken safetensors header: file shorter than 8 bytes", where)
-        (n,) = struct.unpack("<Q", raw)
-        if n > MAX_SAFETENSORS_HEADER or n + 8 > size:
-            raise BrokenHeaderError(f"broken safetensors header: header length {n} exceeds the file", where)
-        data = fh.read(n)
-    if len(data) != n:
-        raise BrokenHeaderError("broken safetensors header: truncated", where)
-    try:
-        header = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BrokenHeaderError(f"broken safetensors header: not JSON ({exc})", where) from None
-    if not isinstance(header, dict):
-        raise BrokenHeaderError("broken safetensors header: not a JSON object", where)
-    body = size - 8 - n
-    tensors = 0
-    params = 0
+        header = _read_header("safetensors", path, lambda: _headers.read_safetensors(fh, size))
+    meta = header.metadata
+    if isinstance(meta, dict):
+        for k, v in list(meta.items())[:20]:
+            if isinstance(v, str) and len(v) < 200:
+                mf.details[f"metadata.{k}"] = v
     dtypes: Counter[str] = Counter()
-    for key, spec in header.items():
-        if key == "__metadata__":
-            if isinstance(spec, dict):
-                for k, v in list(spec.items())[:20]:
-                    if isinstance(v, str) and len(v) < 200:
-                        mf.details[f"metadata.{k}"] = v
-            continue
-        if not isinstance(spec, dict):
-            raise BrokenHeaderError(f"broken safetensors header: tensor {key!r} is not an object", where)
-        dtype, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
-        if (
-            not isinstance(dtype, str)
-            or not isinstance(shape, list)
-            or not all(isinstance(d, int) and d >= 0 for d in shape)
-            or not isinstance(offsets, list)
-            or len(offsets) != 2
-            or not all(isinstance(o, int) for o in offsets)
-        ):
-            raise BrokenHeaderError(
-                f"broken safetensors header: tensor {key!r} has a bad dtype/shape/offsets", where
-            )
-        begin, end = offsets
-        if not 0 <= begin <= end <= body:
-            raise BrokenHeaderError(f"broken safetensors header: tensor {key!r} lies outside the file", where)
-        count = math.prod(shape)
-        width = _ST_DTYPE_BYTES.get(dtype)
-        if width is not None and count * width != end - begin:
-            raise BrokenHeaderError(
-                f"broken safetensors header: tensor {key!r} size does not match its shape and dtype", where
-            )
-        tensors += 1
-        params += count
-        dtypes[dtype] += count
-    mf.tensors, mf.parameters, mf.dtypes = tensors, params, dict(dtypes)
-
-
-class _Bounded:
-    """Sequential reads from a file with a total budget (GGUF metadata)."""
-
-    def __init__(self, fh: BinaryIO, budget: int, where: str) -> None:
-        self._fh = fh
-        self._left = budget
-        self._where = where
-
-    def read(self, n: int) -> bytes:
-        if n > self._left:
-            raise BrokenHeaderError("GGUF metadata exceeds the read limit", self._where)
-        data = self._fh.read(n)
-        if len(data) != n:
-            raise BrokenHeaderError("broken GGUF header: truncated", self._where)
-        self._left -= n
-        return data
-
-    def u32(self) -> int:
-        return int(struct.unpack("<I", self.read(4))[0])
-
-    def u64(self) -> int:
-        return int(struct.unpack("<Q", self.read(8))[0])
-
-    def string(self) -> str:
-        n = self.u64()
-        if n > 16 * 1024 * 1024:
-            raise BrokenHeaderError("broken GGUF header: string too long", self._where)
-        return self.read(n).decode("utf-8", "replace")
-
-
-_GGUF_SCALARS = {
-    0: "<B",
-    1: "<b",
-    2: "<H",
-    3: "<h",
-    4: "<I",
-    5: "<i",
-    6: "<f",
-    7: "<?",
-    10: "<Q",
-    11: "<q",
-    12: "<d",
-}
-
-
-def _gguf_value(r: _Bounded, typ: int, depth: int = 0) -> Any:
-    if typ in _GGUF_SCALARS:
-        fmt = _GGUF_SCALARS[typ]
-        return struct.unpack(fmt, r.read(struct.calcsize(fmt)))[0]
-    if typ == 8:
-        return r.string()
-    if typ == 9 and depth < 3:
-        etype = r.u32()
-        count = r.u64()
-        if count > 50_000_000:
-            raise BrokenHeaderError("broken GGUF header: array too long", r._where)
-        if etype in _GGUF_SCALARS:
-            r.read(struct.calcsize(_GGUF_SCALARS[etype]) * count)
-        else:
-            for _ in range(count):
-                _gguf_value(r, etype, depth + 1)
-        return None  # arrays (vocabularies) are skipped, not kept
-    raise BrokenHeaderError(f"broken GGUF header: unknown value type {typ}", r._where)
+    for t in header.tensors:
+        dtypes[t.dtype] += t.count
+    mf.tensors, mf.parameters, mf.dtypes = len(header.tensors), sum(dtypes.values()), dict(dtypes)
 
 
 _GGUF_KEEP = (
@@ -291,39 +157,30 @@ _GGUF_KEEP = (
 
 def read_gguf(path: Path, mf: ModelFile) -> None:
     """Metadata, tensor count, parameters and tensor types from a GGUF header."""
-    where = str(path)
+    size = path.stat().st_size
     with path.open("rb") as fh:
-        r = _Bounded(fh, MAX_GGUF_METADATA, where)
-        if r.read(4) != b"GGUF":
-            raise BrokenHeaderError("not a GGUF file", where)
-        version = r.u32()
-        if version not in (2, 3):
-            raise BrokenHeaderError(f"unsupported GGUF version {version}", where)
-        n_tensors, n_kv = r.u64(), r.u64()
-        if n_tensors > 10_000_000 or n_kv > 1_000_000:
-            raise BrokenHeaderError("broken GGUF header: counts out of range", where)
-        meta: dict[str, Any] = {}
-        for _ in range(n_kv):
-            key = r.string()
-            value = _gguf_value(r, r.u32())
-            if key in _GGUF_KEEP or key.endswith(".context_length"):
-                meta[key] = value
-        params = 0
-        dtypes: Counter[str] = Counter()
-        for _ in range(n_tensors):
-            r.string()
-            n_dims = r.u32()
-            if n_dims > 8:
-                raise BrokenHeaderError("broken GGUF header: tensor has too many dimensions", where)
-            count = math.prod(r.u64() for _ in range(n_dims))
-            ttype = r.u32()
-            r.u64()
-            params += count
-            dtypes[_ggml_type(ttype)] += count
-    mf.tensors, mf.parameters, mf.dtypes = n_tensors, params, dict(dtypes)
-    mf.details["gguf.version"] = str(version)
-    for k, v in meta.items():
-        mf.details[k] = str(v)
+        header = _read_header(
+            "GGUF", path,
+            lambda: _headers.read_gguf(fh, size, lambda k: k in _GGUF_KEEP or k.endswith(".context_length")),
+        )
+    dtypes: Counter[str] = Counter()
+    for t in header.tensors:
+        dtypes[_ggml_type(t.ggml_type)] += t.count
+    mf.tensors, mf.parameters, mf.dtypes = len(header.tensors), sum(dtypes.values()), dict(dtypes)
+    mf.details["gguf.version"] = str(header.version)
+    for k, v in header.metadata.items():
+        if v is not None:
+            mf.details[k] = str(v)
+
+
+_T = TypeVar("_T")
+
+
+def _read_header(kind: str, path: Path, read: Callable[[], _T]) -> _T:
+    try:
+        return read()
+    except _headers.FormatError as exc:
+        raise BrokenHeaderError(f"broken {kind} header: {exc}", str(path)) from None
 
 
 def _ggml_type(t: int) -> str:
@@ -403,37 +260,12 @@ def _numpy_dtype(descr: str) -> str:
     return {"f": "F", "i": "I", "u": "U", "c": "C"}[kind] + bits
 
 
-def _npy_header(fh: BinaryIO, where: str) -> tuple[str, list[int]]:
-    magic = fh.read(8)
-    if len(magic) < 8 or not magic.startswith(b"\x93NUMPY"):
-        raise BrokenHeaderError("not a NumPy .npy file", where)
-    major = magic[6]
-    width = 2 if major == 1 else 4
-    raw_len = fh.read(width)
-    if len(raw_len) != width:
-        raise BrokenHeaderError("broken NumPy header: truncated", where)
-    hlen = struct.unpack("<H" if width == 2 else "<I", raw_len)[0]
-    if hlen > MAX_NPY_HEADER:
-        raise BrokenHeaderError("NumPy header too long", where)
-    text = fh.read(hlen).decode("latin-1")
-    try:
-        header = ast.literal_eval(text)  # literals only: never evaluates code
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        raise BrokenHeaderError("broken NumPy header", where) from None
-    if not isinstance(header, dict) or not isinstance(header.get("shape"), tuple):
-        raise BrokenHeaderError("broken NumPy header", where)
-    try:
-        shape = [int(d) for d in header["shape"]]
-        return _numpy_dtype(str(header.get("descr"))), shape
-    except (ValueError, TypeError, KeyError, IndexError):  # e.g. shape ("a",), descr "<x9"
-        raise BrokenHeaderError("broken NumPy header", where) from None
-
-
 def read_numpy(path: Path, mf: ModelFile) -> None:
+    size = path.stat().st_size
     with path.open("rb") as fh:
-        descr, shape = _npy_header(fh, str(path))
-    count = math.prod(shape)
-    mf.tensors, mf.parameters, mf.dtypes = 1, count, {descr: count}
+        header = _read_header("NumPy", path, lambda: _headers.read_npy_header(fh, size))
+    count = math.prod(header.shape)
+    mf.tensors, mf.parameters, mf.dtypes = 1, count, {_numpy_dtype(str(header.descr)): count}
 
 
 def read_npz(path: Path, mf: ModelFile) -> None:
@@ -450,11 +282,14 @@ def read_npz(path: Path, mf: ModelFile) -> None:
                     continue
                 # only the header is read (bounded), never the array data
                 stream = zipread.MemberStream(fh, member, 1 << 62)
-                descr, shape = _npy_header(stream, f"{path}:{member.name}")  # type: ignore[arg-type]
-                count = math.prod(shape)
+                header = _read_header(
+                    "NumPy", Path(f"{path}:{member.name}"),
+                    lambda: _headers.read_npy_header(stream, member.size),  # type: ignore[arg-type]  # noqa: B023
+                )
+                count = math.prod(header.shape)
                 tensors += 1
                 params += count
-                dtypes[descr] += count
+                dtypes[_numpy_dtype(str(header.descr))] += count
     except zipread.ZipReadError as exc:
         raise BrokenHeaderError(f"unreadable .npz archive: {exc.message}", str(path)) from None
     mf.tensors, mf.parameters, mf.dtypes = tensors, params, dict(dtypes)
