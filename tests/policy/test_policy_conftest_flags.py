@@ -322,3 +322,14 @@ def test_no_trace_without_the_flag(cli, tmp_path: Path) -> None:
     _write(tmp_path, {"policy/p.rego": TRACE_POLICY, "d.yaml": DOCS})
     r = cli("policy", "lint", "-p", "policy", "d.yaml", cwd=tmp_path)
     assert r.exit_code == 1 and not edgegate_lines(r.stderr, "TRAC")
+
+
+# --- deliberate divergences ----------------------------------------------------------------------------
+
+def test_divergence_empty_stdin_is_nothing_to_check(conftest_bin: str, tmp_path: Path) -> None:
+    """conftest passes an empty standard input (nothing checked); edgegate: exit 2, as for an
+    empty file."""
+    _write(tmp_path, {"policy/p.rego": FILE_POLICY})
+    assert run_conftest(conftest_bin, ["-p", "policy", "-"], tmp_path, stdin="").status == "pass"
+    got, stderr = run_edgegate_process(["-p", "policy", "-"], tmp_path, stdin="")
+    assert got.status == "error" and "nothing to check" in stderr

@@ -41,11 +41,11 @@ def lint_command(
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Warnings fail the gate too.")] = False,
     parser: Annotated[Optional[str], typer.Option("--parser", help="Force a parser: yaml, json or toml.")] = None,  # noqa: UP045
     stdin_filename: Annotated[
-        Optional[str], typer.Option("--stdin-filename", help="The name of standard input ('-') in findings.")  # noqa: UP045
+        Optional[str], typer.Option("--stdin-filename", metavar="NAME", help="The name of standard input ('-') in findings.")  # noqa: UP045
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="OPA's strict compile (unused variables and imports, …).")] = False,
     capabilities: Annotated[
-        Optional[str], typer.Option("--capabilities", help="OPA capabilities JSON file restricting builtins and features.")  # noqa: UP045
+        Optional[str], typer.Option("--capabilities", metavar="FILE", help="OPA capabilities JSON file restricting builtins and features.")  # noqa: UP045
     ] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Print OPA's evaluation trace to stderr.")] = False,
     engine: _Engine = None,
