@@ -111,6 +111,16 @@ def test_stdin_twice_and_stdin_from_a_terminal_are_usage_errors(tmp_path: Path) 
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 2 and "more than once" in proc.stderr
     assert "Traceback" not in proc.stderr
+    import os
+
+    leader, follower = os.openpty()  # a terminal as standard input: refused, not waited on
+    try:
+        proc = subprocess.run([*_edgegate(), "-p", "policy", "-"], cwd=tmp_path, stdin=follower,
+                              capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert proc.returncode == 2 and "terminal" in proc.stderr, proc.stderr
 
 
 def test_stdin_is_bounded(tmp_path: Path) -> None:
