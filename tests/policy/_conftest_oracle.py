@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +60,12 @@ def conftest_module_dir() -> Path:
     return folder
 
 
-def run_conftest(conftest: str, args: list[str], cwd: Path) -> Verdict:
-    """``conftest test -o json ARGS`` (builtin errors are errors, as edgegate's default)."""
+def run_conftest(conftest: str, args: list[str], cwd: Path, stdin: str | None = None) -> Verdict:
+    """``conftest test -o json ARGS`` (builtin errors are errors, as edgegate's default);
+    `stdin` is piped in (for the input ``-``)."""
     proc = subprocess.run(
         [conftest, "test", "--no-color", "-o", "json", "--show-builtin-errors", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
+        cwd=cwd, capture_output=True, text=True, timeout=300, check=False, input=stdin or "",
     )
     try:
         results = json.loads(proc.stdout)
@@ -85,9 +87,41 @@ def run_conftest(conftest: str, args: list[str], cwd: Path) -> Verdict:
 def run_edgegate(cli: Any, args: list[str], cwd: Path, engine: str = "opa") -> tuple[Verdict, str]:
     """``edgegate policy lint ARGS`` reduced like conftest's output; and its stderr."""
     r = cli("policy", "lint", "--no-builtin-schemas", "--engine", engine, "-f", "json", *args, cwd=cwd)
-    if r.exit_code == 2:
-        return Verdict("error"), r.stderr
-    report = json.loads(r.stdout)
+    return _edgegate_verdict(r.exit_code, r.stdout), r.stderr
+
+
+def run_edgegate_process(
+    args: list[str], cwd: Path, engine: str = "opa", stdin: str | None = None
+) -> tuple[Verdict, str]:
+    """`run_edgegate` as a real process (standard input piped in, for ``-``); and its stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgegate", "policy", "lint", "--no-builtin-schemas", "--engine", engine,
+         "-f", "json", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=300, check=False, input=stdin or "",
+    )
+    return _edgegate_verdict(proc.returncode, proc.stdout), proc.stderr
+
+
+def conftest_lines(conftest: str, args: list[str], cwd: Path, tag: str, stdin: str | None = None) -> list[str]:
+    """The ``PRNT`` (stdout, standard output format) or ``TRAC`` (stderr, ``--trace``) lines
+    of ``conftest test ARGS``, without the tag."""
+    proc = subprocess.run(
+        [conftest, "test", "--no-color", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        check=False, input=stdin or "",
+    )
+    text = proc.stderr if tag == "TRAC" else proc.stdout
+    return [ln[len(tag):].strip() for ln in text.splitlines() if ln.startswith(tag)]
+
+
+def edgegate_lines(stderr: str, tag: str) -> list[str]:
+    """The ``PRNT``/``TRAC`` lines edgegate wrote to stderr, without the tag."""
+    return [ln[len(tag):].strip() for ln in stderr.splitlines() if ln.startswith(tag)]
+
+
+def _edgegate_verdict(exit_code: int, stdout: str) -> Verdict:
+    if exit_code == 2:
+        return Verdict("error")
+    report = json.loads(stdout)
     gate = report["gates"][0]
     failures: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
@@ -99,5 +133,5 @@ def run_edgegate(cli: Any, args: list[str], cwd: Path, engine: str = "opa") -> t
     for f in shown:
         rule = f.get("rule") or f["details"]["rule"]
         (warnings if rule.startswith("warn") else failures)[f["message"]] += 1
-    status = {0: "pass", 1: "fail"}[r.exit_code]
-    return Verdict.of(status, failures, warnings, int(gate["stats"].get("exceptions", 0))), r.stderr
+    status = {0: "pass", 1: "fail"}[exit_code]
+    return Verdict.of(status, failures, warnings, int(gate["stats"].get("exceptions", 0)))

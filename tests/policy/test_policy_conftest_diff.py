@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 import yaml
-from _conftest_oracle import Verdict, conftest_module_dir, require_tool, run_conftest, run_edgegate
+from _conftest_oracle import (
+    Verdict,
+    conftest_module_dir,
+    require_tool,
+    run_conftest,
+    run_edgegate,
+    run_edgegate_process,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -315,26 +322,35 @@ _SUPPORTED_INPUTS = (".yaml", ".yml", ".json", ".toml")
 _DROPPED = {"--no-color", "--quiet"}
 
 
-def _acceptance_commands() -> list[str]:
+def _acceptance_commands() -> list[tuple[str, str | None]]:
     """``conftest test`` lines of acceptance.bats whose inputs edgegate parses and whose flags it
-    has (HCL, Dockerfile, INI, CUE, … and --update/--capabilities/--strict/-o are not claimed)."""
+    has (HCL, Dockerfile, INI, CUE, … and --update/-o are not claimed), each with the file its
+    ``< FILE`` redirects to standard input (for the input ``-``)."""
     folder = conftest_module_dir()
     out = []
     for line in (folder / "acceptance.bats").read_text(encoding="utf-8").splitlines():
         text = line.strip()
         if not text.startswith("run ./conftest test "):
             continue
-        words = shlex.split(text[len("run ./conftest test "):].split("<")[0])
+        command, _, redirect = text[len("run ./conftest test "):].partition("<")
+        words = shlex.split(command)
+        stdin = redirect.strip() or None
         inputs = [w for w in words if not w.startswith("-") and w.startswith("examples/") and "policy" not in w
-                  and not w.endswith(".rego") and "exclusions" not in w]
-        flags = [w for w in words if w.startswith("-")]
-        if not inputs or any(not w.endswith(_SUPPORTED_INPUTS) for w in inputs):
+                  and not w.endswith((".rego", ".json") if "--capabilities" in words else ".rego")
+                  and "exclusions" not in w]
+        flags = [w for w in words if w.startswith("-") and w != "-"]
+        if "-" in words and stdin is None:
+            continue
+        if (not inputs and stdin is None) or any(not w.endswith(_SUPPORTED_INPUTS) for w in inputs):
+            continue
+        if "--parser" in words and words[words.index("--parser") + 1] not in ("yaml", "json", "toml"):
             continue
         allowed = {"-p", "--policy", "-d", "--data", "--namespace", "-n", "--all-namespaces", "--combine",
-                   "--fail-on-warn", "--show-builtin-errors"} | _DROPPED
-        if any(f not in allowed for f in flags) or "-" in words or '""' in text:
+                   "--fail-on-warn", "--show-builtin-errors", "--trace", "--strict", "--capabilities",
+                   "--parser"} | _DROPPED
+        if any(f not in allowed for f in flags) or '""' in text:
             continue
-        out.append(" ".join(shlex.quote(w) for w in words if w not in _DROPPED))
+        out.append((" ".join(shlex.quote(w) for w in words if w not in _DROPPED), stdin))
     return out
 
 
@@ -342,14 +358,25 @@ def test_conftest_acceptance_commands_agree(cli, conftest_bin: str) -> None:
     folder = conftest_module_dir()
     commands = _acceptance_commands()
     assert len(commands) >= 10, commands
+    claimed = {"-", "--trace", "--strict", "--capabilities", "--parser"}
+    assert claimed <= {w for c, _ in commands for w in shlex.split(c)}, commands
     statuses = set()
-    for command in commands:
+    for command, stdin_file in commands:
         args = [a for a in shlex.split(command) if a != "--show-builtin-errors"]
         if "notpresent" in args:
             continue  # a namespace with no policies: see test_divergence_missing_namespace_is_an_error
         example = next((a.split("/")[1] for a in args if a.startswith("examples/")), "")
-        statuses.add(_agree(cli, conftest_bin, args, folder, case=f"acceptance:{example}").status)
-    assert {"pass", "fail"} <= statuses
+        if stdin_file is None:
+            statuses.add(_agree(cli, conftest_bin, args, folder, case=f"acceptance:{example}").status)
+            continue
+        stdin = (folder / stdin_file).read_text(encoding="utf-8")
+        want = run_conftest(conftest_bin, args, folder, stdin=stdin)
+        got, stderr = run_edgegate_process(args, folder, stdin=stdin)
+        assert got == want, f"edgegate {got} != conftest {want} for {args} < {stdin_file}: {stderr}"
+        fallback, stderr = run_edgegate_process(args, folder, engine="regopy", stdin=stdin)
+        assert fallback in (want, Verdict("error")), f"regopy silently disagrees: {fallback}: {stderr}"
+        statuses.add(want.status)
+    assert {"pass", "fail", "error"} <= statuses
 
 
 # Examples whose inputs need a parser feature edgegate does not claim.

@@ -263,11 +263,11 @@ def test_b_with_input_as_tests_are_never_passed(cli, tmp_path: Path) -> None:
         }
     """)})
     r = cli("policy", "test", "--engine", "regopy", "policy", "-f", "json", cwd=tmp_path)
-    assert r.exit_code == 1, r.stdout + r.stderr
+    assert r.exit_code == 2, r.stdout + r.stderr  # tests regopy cannot evaluate are ERRORs
     gate = json.loads(r.stdout)["gates"][0]
     rows = {row[0]: row[2] for row in gate["stats"]["tables"][0]["rows"]}
     for name in ("main.test_denies_latest", "main.test_allows_digest", "main.test_not_denied"):
-        assert rows[name] == "FAIL", rows
+        assert rows[name] == "ERROR", rows
     assert gate["stats"]["passed"] == 0
     failed = {f["message"].split(":")[0] for f in gate["findings"]}
     assert {"main.test_denies_latest", "main.test_allows_digest", "main.test_not_denied"} <= failed

@@ -255,20 +255,88 @@ def test_malformed_case_file_is_exit_2(cli, tmp_path: Path) -> None:
     assert "policy/c.yaml" in _one_error_line(r.stderr)
 
 
-def test_evaluation_error_in_case_fails(cli, tmp_path: Path) -> None:
+def test_evaluation_error_in_one_case_is_that_case_s_error(cli, tmp_path: Path) -> None:
+    """A runtime error stops OPA's one query: the cases are split until the error is one
+    case's, which is an ERROR (exit 2), while the other cases still report."""
     _write(tmp_path, {
-        "policy/p.rego": 'package main\n\nimport rego.v1\n\nx := 1 if input.a\nx := 2 if input.a\n\ndeny contains "x" if x\n',
-        "policy/c.yaml": "cases:\n  - name: conflict\n    input: {a: true}\n    deny: []\n",
+        "policy/p.rego": 'package main\n\nimport rego.v1\n\nx := 1 if input.a\nx := 2 if input.a\n\n'
+                         'deny contains "x" if x\n\ndeny contains "b" if input.b\n',
+        "policy/c.yaml": "cases:\n  - name: fine\n    input: {b: true}\n    deny: [b]\n"
+                         "  - name: conflict\n    input: {a: true}\n    deny: []\n"
+                         "  - name: wrong\n    input: {b: true}\n    deny: []\n"
+                         "  - name: fine too\n    input: {c: true}\n    deny: []\n",
     })
-    # OPA: a conflict is a runtime error of the whole evaluation (exit 2, naming the rule's file)
+    for engine in ("opa", "regopy"):
+        r, report = _test(cli, tmp_path, "--engine", engine, "policy")
+        assert r.exit_code == 2, (engine, r.stderr)
+        assert _rows(report) == {"fine": "pass", "conflict": "ERROR", "wrong": "FAIL", "fine too": "pass"}, engine
+        assert report is not None
+        gate = report["gates"][0]
+        assert gate["status"] == "error" and len(gate["errors"]) == 1 and "conflict" in gate["errors"][0]
+        assert (gate["stats"]["passed"], gate["stats"]["failed"], gate["stats"]["errored"]) == (2, 1, 1)
+
+
+REGO_TESTS = """\
+package main_test
+
+import rego.v1
+
+x := 1 if input.a
+
+x := 2 if input.a
+
+test_ok if {
+    data.main.deny with input as {"spec": {"containers": [{"name": "a", "image": "a:latest"}]}}
+}
+
+test_fail if {
+    1 == 2
+}
+
+test_conflict if {
+    x == 1 with input as {"a": true}
+}
+
+test_builtin_error_is_undefined if {
+    to_number("abc") == 1
+}
+
+test_after_the_error if {
+    count([1, 2]) == 2
+}
+
+todo_test_skipped if {
+    false
+}
+"""
+
+
+def test_rego_tests_report_pass_fail_error_per_test_like_opa_test(cli, tmp_path: Path) -> None:
+    """`opa test` is the oracle: the same PASS/FAIL/ERROR per test; an ERROR makes the run
+    exit 2 while every other test still reports. regopy gives the same or an ERROR."""
+    import subprocess
+
+    from edgegate.policy.opa import find_opa
+
+    _write(tmp_path, {"policy/p.rego": RULES, "policy/p_test.rego": REGO_TESTS})
+    proc = subprocess.run([find_opa().path, "test", "--format", "json", "policy"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2
+    want = {}
+    for t in json.loads(proc.stdout):
+        if t.get("skip"):
+            continue
+        name = f"{t['package'].removeprefix('data.')}.{t['name']}"
+        want[name] = "ERROR" if t.get("error") else "FAIL" if t.get("fail") else "pass"
+    assert sorted(want.values()) == ["ERROR", "FAIL", "FAIL", "pass", "pass"]
     r, report = _test(cli, tmp_path, "policy")
     assert r.exit_code == 2
-    line = _one_error_line(r.stderr)
-    assert "policy/p.rego:" in line and "conflicting" in line
-    # regopy: an undefined result for that case, which fails it
+    assert _rows(report) == want
     r, report = _test(cli, tmp_path, "--engine", "regopy", "policy")
-    assert r.exit_code != 0
-    assert _rows(report) == {"conflict": "FAIL"}
+    assert r.exit_code == 2
+    got = _rows(report)
+    assert got.keys() == want.keys()
+    assert all(got[k] in (want[k], "ERROR") for k in want), got
 
 
 def test_cases_honour_exceptions_like_lint(cli, tmp_path: Path) -> None:

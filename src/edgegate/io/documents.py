@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgegate.errors import InputError
-from edgegate.io.files import DEFAULT_MAX_BYTES, read_text_bounded
+from edgegate.io.files import DEFAULT_MAX_BYTES, STDIN, read_text_bounded
 from edgegate.io.parse import loads_json, loads_toml
 
 YAML_SUFFIXES = frozenset({".yaml", ".yml"})
@@ -372,15 +372,20 @@ def load_documents(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_nodes: int = MAX_NODES,
     parser: str | None = None,
+    allow_stdin: bool = False,
+    shown: str | None = None,
 ) -> list[Document]:
-    """Parse a YAML, JSON or TOML file (by suffix, or `parser`) into documents.
+    """Parse a YAML, JSON or TOML file (by suffix, or `parser`) into documents; with
+    `allow_stdin`, ``-`` is standard input (read as YAML without `parser`, as conftest does).
+    `shown` names the input in documents and errors (default: `path`).
 
     Raises `InputError` with the file and line for anything unreadable or malformed.
     """
     p = Path(path)
-    text = read_text_bounded(p, max_bytes)
-    kind = parser or _kind_of(p)
-    shown = str(path)
+    stdin = allow_stdin and str(path) == STDIN
+    text = read_text_bounded(str(path) if stdin else p, max_bytes, allow_stdin=stdin)
+    kind = parser or ("yaml" if stdin else _kind_of(p))
+    shown = shown or str(path)
     if kind == "json":
         return _load_json(text, shown)
     if kind == "toml":

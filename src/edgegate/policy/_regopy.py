@@ -115,8 +115,12 @@ def _run_worker(
     return answer, output
 
 
-def _module_names(modules: Sequence[Module]) -> list[list[str]]:
-    return [[m.path, engine_source(m)] for m in modules]
+def _module_names(modules: Sequence[Module], print_marker: str | None = None) -> list[list[str]]:
+    from edgegate.policy._prints import instrument
+
+    if print_marker is None:
+        return [[m.path, engine_source(m)] for m in modules]
+    return [[m.path, instrument(engine_source(m), m.path, print_marker)] for m in modules]
 
 
 _RESULTS_PACKAGE = "edgegate_internal_results"
@@ -166,13 +170,14 @@ def _check_data_collisions(modules: Sequence[Module], data: dict[str, Any]) -> N
 
 
 def _lint_job(
-    modules: Sequence[Module], inputs: Sequence[Any], data: dict[str, Any], entrypoints: Sequence[str]
+    modules: Sequence[Module], inputs: Sequence[Any], data: dict[str, Any], entrypoints: Sequence[str],
+    print_marker: str | None = None,
 ) -> dict[str, Any]:
     _check_data_collisions(modules, data)
     views, wrapped = _result_views(modules, entrypoints)
     return {
         "mode": "lint",
-        "modules": _module_names(modules) + views,
+        "modules": _module_names(modules, print_marker) + views,
         "data": data,
         "entrypoints": wrapped,
         "labels": list(entrypoints),
@@ -187,9 +192,10 @@ def evaluate(
     entrypoints: Sequence[str],
     data: dict[str, Any] | None = None,
     timeout: float | None = None,
+    print_marker: str | None = None,
 ) -> Evaluation:
     """Evaluate every input against the packages `entrypoints` (``main``, ``a/b``)."""
-    job = _lint_job(modules, inputs, data or {}, entrypoints)
+    job = _lint_job(modules, inputs, data or {}, entrypoints, print_marker)
     answer, output = _run_worker(job, timeout, modules)
     _raise_fatal(answer, output, modules)
     errors = [(int(e["input"]), str(e["entrypoint"])) for e in answer.get("errors", [])]
@@ -202,9 +208,10 @@ def evaluate_many(
     *,
     entrypoints: Sequence[str],
     timeout: float | None = None,
+    print_marker: str | None = None,
 ) -> list[Evaluation]:
     """Like `evaluate` for several (inputs, data) pairs in one engine process."""
-    sub = [_lint_job(modules, inputs, data, entrypoints) for inputs, data in jobs]
+    sub = [_lint_job(modules, inputs, data, entrypoints, print_marker) for inputs, data in jobs]
     answer, output = _run_worker({"mode": "batch", "jobs": sub}, timeout, modules)
     out: list[Evaluation] = []
     for one in answer.get("answers", []):

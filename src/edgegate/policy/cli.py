@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -39,15 +40,24 @@ def lint_command(
     no_builtin_schemas: Annotated[bool, typer.Option("--no-builtin-schemas", help="Skip the shipped kind schemas.")] = False,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Warnings fail the gate too.")] = False,
     parser: Annotated[Optional[str], typer.Option("--parser", help="Force a parser: yaml, json or toml.")] = None,  # noqa: UP045
+    stdin_filename: Annotated[
+        Optional[str], typer.Option("--stdin-filename", metavar="NAME", help="The name of standard input ('-') in findings.")  # noqa: UP045
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="OPA's strict compile (unused variables and imports, …).")] = False,
+    capabilities: Annotated[
+        Optional[str], typer.Option("--capabilities", metavar="FILE", help="OPA capabilities JSON file restricting builtins and features.")  # noqa: UP045
+    ] = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Print OPA's evaluation trace to stderr.")] = False,
     engine: _Engine = None,
     rego_version: _RegoVersion = "v1",
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Check manifests against Rego rules (deny/violation/warn) and JSON Schemas."""
+    """Check manifests against Rego rules (deny/violation/warn) and JSON Schemas; '-' reads
+    standard input. print() output and --trace go to stderr (the report stays parseable)."""
     from edgegate.errors import EdgegateError
-    from edgegate.policy.lint import LintOptions, lint
+    from edgegate.policy.lint import ConftestOptions, LintOptions, lint
 
     def produce() -> list:  # type: ignore[type-arg]
         if namespace and all_namespaces:
@@ -66,10 +76,27 @@ def lint_command(
             parser=parser,
             engine=engine,
             rego_version=rego_version,
+            stdin_name=stdin_filename,
+            conftest=ConftestOptions(strict=strict, capabilities=capabilities,
+                                     trace=_stderr_lines("TRAC") if trace else None,
+                                     on_print=_stderr_lines("PRNT")),
         )
         return [lint(paths, options)]
 
     raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate policy lint"))
+
+
+def _stderr_lines(tag: str) -> Callable[[str], None]:
+    """A sink writing conftest's ``PRNT``/``TRAC`` lines to stderr, each value on one line with
+    control characters shown (a message cannot move the cursor or forge a line or a CI command)."""
+    import sys
+
+    from edgegate.report._sanitize import defuse_lines, visible
+
+    def write(text: str) -> None:
+        sys.stderr.write(defuse_lines(f"{tag}   {visible(text)}") + "\n")
+
+    return write
 
 
 @app.command("test")

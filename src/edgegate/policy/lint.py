@@ -15,10 +15,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 from edgegate.errors import InputError, NothingToCheckError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.documents import Document, iter_input_files, load_documents
+from edgegate.io.files import STDIN, open_regular_fd
 from edgegate.policy import engine
 from edgegate.policy.modules import Module, load_modules, resolve_rule_dir
 from edgegate.policy.schemas import load_schemas, shipped_schema_dirs, validate_documents
@@ -48,6 +51,8 @@ class LintOptions:
     builtin_schemas: bool = True
     fail_on_warn: bool = False
     parser: str | None = None
+    stdin_name: str | None = None
+    """The name of standard input (``-``) in findings (conftest's ``--stdin-filename``)."""
     extra_data: Mapping[str, Any] = field(default_factory=dict)
     engine: str | None = None
     """``opa`` (default) or ``regopy`` (the fallback)."""
@@ -55,6 +60,26 @@ class LintOptions:
     """``v1`` (default, as conftest) or ``v0`` (conftest's ``--rego-version v0``)."""
     strict_builtin_errors: bool = True
     """A builtin error is an engine error (exit 2), never an undefined (silently passing) rule."""
+    conftest: ConftestOptions = field(default_factory=lambda: ConftestOptions())
+    """conftest's debugging and compile switches (``--trace``, ``--strict``, …)."""
+
+
+@dataclass
+class ConftestOptions:
+    """conftest's ``--strict``, ``--capabilities``, ``--trace`` and where ``print()`` goes."""
+
+    strict: bool = False
+    capabilities: str | None = None
+    trace: Callable[[str], None] | None = None
+    on_print: Callable[[str], None] | None = None
+    """Gets each ``print()`` call's text, ``<policy file>:<row>: <message>``; None: dropped."""
+
+
+def file_info(path: str) -> dict[str, str]:
+    """``data.conftest.file`` for an input named `path`: {"name", "dir"} of its absolute path
+    (``-`` is standard input, ``Combined`` the combined input; both in the working folder)."""
+    absolute = os.path.abspath(path)
+    return {"name": os.path.basename(absolute), "dir": os.path.dirname(absolute)}
 
 
 def deep_merge(base: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,18 +103,35 @@ def load_data_files(paths: Iterable[str | Path]) -> dict[str, Any]:
     return merged
 
 
-def load_inputs(paths: Sequence[str | Path], parser: str | None = None) -> list[Document]:
-    """Every document in `paths` (files, or folders searched for YAML/JSON/TOML)."""
+def load_inputs(
+    paths: Sequence[str | Path], parser: str | None = None, stdin_name: str | None = None
+) -> list[Document]:
+    """Every document in `paths` (files, or folders searched for YAML/JSON/TOML); ``-`` is
+    standard input (YAML unless `parser`; named `stdin_name` in findings, as conftest's
+    ``--stdin-filename``)."""
     docs: list[Document] = []
-    files = list(iter_input_files(paths))
+    stdin = [p for p in paths if str(p) == STDIN]
+    files = list(iter_input_files([p for p in paths if str(p) != STDIN]))
     shown = ", ".join(map(str, paths)) or "(none)"
-    if not files:
+    if not files and not stdin:
         raise NothingToCheckError("no YAML, JSON or TOML inputs", shown)
+    if len(stdin) > 1:
+        raise InputError("standard input ('-') is given more than once")
+    if stdin:
+        docs.extend(_load_stdin(parser, stdin_name))
     for f in files:
         docs.extend(load_documents(f, parser=parser))
     if not docs:
         raise NothingToCheckError("no documents (every input file is empty)", shown)
     return docs
+
+
+def _load_stdin(parser: str | None, name: str | None) -> list[Document]:
+    import sys
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError("'-' reads the documents from standard input, which is a terminal; pipe them in")
+    return load_documents(STDIN, parser=parser, allow_stdin=True, shown=name or STDIN)
 
 
 def inventory_data(documents: Sequence[Any]) -> dict[str, Any]:
@@ -109,6 +151,8 @@ def _entrypoints(modules: Sequence[Module], options: LintOptions) -> list[str]:
     if options.all_namespaces:
         return [p.replace(".", "/") for p in packages]
     wanted = list(options.namespaces) or ["main"]
+    if any(ch in ns for ns in wanted for ch in "*?["):  # conftest's globs: `*` also matches dots
+        wanted = _glob_namespaces(packages, wanted)
     missing = [ns for ns in wanted if ns not in packages]
     if missing:
         raise InputError(
@@ -118,18 +162,34 @@ def _entrypoints(modules: Sequence[Module], options: LintOptions) -> list[str]:
     return [ns.replace(".", "/") for ns in wanted]
 
 
+def _glob_namespaces(packages: Sequence[str], patterns: Sequence[str]) -> list[str]:
+    """The packages matching any of `patterns` (conftest matches with Go's ``path.Match``; a
+    package name has no ``/``, so ``fnmatchcase`` with ``[^…]`` read as ``[!…]`` is the same)."""
+    from fnmatch import fnmatchcase
+
+    globs = [p.replace("[^", "[!") for p in patterns]
+    found = [p for p in packages if any(fnmatchcase(p, g) for g in globs)]
+    if not found:
+        raise InputError(f"no policies in a namespace matching {', '.join(map(repr, patterns))} "
+                         f"(found: {', '.join(packages)})")
+    return found
+
+
 def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> GateResult:
     """Check every document in `paths` against the schemas and Rego rules of `options`."""
     opts = options or LintOptions()
     started = time.perf_counter()
-    documents = load_inputs(paths, opts.parser)
+    documents = load_inputs(paths, opts.parser, opts.stdin_name)
     schemas = load_schemas([Path(p) for p in opts.schema_dirs])
     if opts.builtin_schemas:
         schemas = load_schemas(shipped_schema_dirs(), check=False) + schemas
     findings, schema_checked = validate_documents(documents, schemas, GATE)
 
     modules = load_modules([resolve_rule_dir(r) for r in opts.rules])
-    chosen = engine.prepare(modules, opts.engine)
+    cf = opts.conftest
+    capabilities = _capabilities_file(cf.capabilities)
+    eval_options = engine.EvalOptions(strict=cf.strict, capabilities=capabilities, trace=cf.trace)
+    chosen = engine.prepare(modules, opts.engine, eval_options)
     entrypoints = _entrypoints(modules, opts)
     data = deep_merge(load_data_files(opts.data), opts.extra_data)
     inventory = [d.data for d in documents]
@@ -138,13 +198,19 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
     if opts.combine:
         inputs: list[Any] = [[{"path": d.path, "contents": d.data} for d in documents]]
         anchors = [documents[0]]
+        file_infos = [file_info("Combined")]
     else:
         inputs = inventory
         anchors = documents
+        file_infos = [file_info(d.path) for d in documents]
     evaluation = engine.evaluate(
         modules, inputs, entrypoints=entrypoints, data=data, engine=chosen,
         rego_version=opts.rego_version, strict_builtin_errors=opts.strict_builtin_errors,
+        options=dataclasses.replace(eval_options, files=file_infos),
     )
+    if cf.on_print is not None:
+        for text in evaluation.prints:
+            cf.on_print(text)
 
     errors: list[str] = []
     for index, ep in evaluation.errors:
@@ -178,6 +244,15 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
         "seconds": round(time.perf_counter() - started, 3),
     }
     return GateResult.decide(GATE, findings, errors=errors, stats=stats)
+
+
+def _capabilities_file(path: str | None) -> str | None:
+    """The capabilities file as an absolute path (OPA runs in its temp folder); a regular file
+    (a FIFO would block OPA)."""
+    if path is None:
+        return None
+    os.close(open_regular_fd(path))
+    return os.path.abspath(path)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ _PKG = Path(__file__).resolve().parents[1]
 _RUN_PACKAGE = "edgegate_internal_run"
 _INTERNAL = "edgegate_internal"
 _MAX_OUTPUT = 512 * 1024 * 1024
-_MAX_STDERR = 64 * 1024
+_MAX_STDERR = 8 * 1024 * 1024  # print() output comes this way
 _COMPILE_CODES = ("rego_parse_error", "rego_compile_error", "rego_type_error", "rego_unsafe_var_error",
                   "rego_recursion_error")
 FIX = ("install Go (https://go.dev/dl) and reinstall edgegate, or set EDGEGATE_OPA to an opa >= 1.0 "
@@ -109,7 +109,9 @@ class _Workspace:
         return text
 
 
-def _write_modules(root: Path, modules: Sequence[Module]) -> dict[str, str]:
+def _write_modules(root: Path, modules: Sequence[Module], print_marker: str | None = None) -> dict[str, str]:
+    from edgegate.policy._prints import instrument
+
     files: dict[str, str] = {}
     for i, module in enumerate(modules):
         folder = root / "m" / str(i)
@@ -118,7 +120,8 @@ def _write_modules(root: Path, modules: Sequence[Module]) -> dict[str, str]:
         if not name.endswith(".rego"):
             name += ".rego"
         target = folder / name
-        target.write_text(module.source, encoding="utf-8")
+        source = instrument(module.source, module.path, print_marker) if print_marker else module.source
+        target.write_text(source, encoding="utf-8")
         files[str(target)] = module.path
     return files
 
@@ -193,7 +196,7 @@ def _parse(code: int, stdout: bytes, stderr: str, ws: _Workspace, modules: Seque
 
 
 def _wrapper(modules: Sequence[Module], labels: Sequence[str], n_jobs: int | None,
-             job_keys: Sequence[Sequence[str]]) -> tuple[str, dict[str, list[str]]]:
+             job_keys: Sequence[Sequence[str]], files: bool = False) -> tuple[str, dict[str, list[str]]]:
     """The generated module that evaluates every document of the run in one query."""
     lines = [f"package {_RUN_PACKAGE}", "", "import rego.v1", ""]
     rules_of: dict[str, list[str]] = {}
@@ -206,7 +209,10 @@ def _wrapper(modules: Sequence[Module], labels: Sequence[str], n_jobs: int | Non
         lines.append(f"_ns_{k} := object.union_n([{', '.join(parts)}])")
         row.append(f'"{label}": _ns_{k}')
     lines.append(f"_row := {{{', '.join(row)}}}")
-    if n_jobs is None:
+    if n_jobs is None and files:  # conftest's data.conftest.file: {name, dir} of each input's file
+        lines.append(f"results := [r | some i, d in data.{_INTERNAL}.inputs; r := _row with input as d "
+                     f"with data.conftest.file as data.{_INTERNAL}.files[i]]")
+    elif n_jobs is None:
         lines.append(f"results := [r | some d in data.{_INTERNAL}.inputs; r := _row with input as d]")
     else:
         for j in range(n_jobs):
@@ -214,11 +220,12 @@ def _wrapper(modules: Sequence[Module], labels: Sequence[str], n_jobs: int | Non
             withs = "".join(f" with data.{key} as {base}.data[{json.dumps(key)}]" for key in job_keys[j])
             lines.append(f"_job_{j} := [r | some d in {base}.inputs; r := _row with input as d{withs}]")
         lines.append(f"results := [{', '.join(f'_job_{j}' for j in range(n_jobs))}]")
+    lines.append("traced := count(results) >= 0")  # the query of --trace (a small result)
     return "\n".join(lines) + "\n", rules_of
 
 
-def _common_args(rego_version: str, strict_builtin_errors: bool) -> list[str]:
-    args = []
+def _common_args(rego_version: str, strict_builtin_errors: bool, compile_flags: Sequence[str] = ()) -> list[str]:
+    args = list(compile_flags)
     if rego_version == "v0":
         args.append("--v0-compatible")
     elif rego_version != "v1":
@@ -242,19 +249,27 @@ def evaluate_jobs(
     strict_builtin_errors: bool = True,
     limits: Limits | None = None,
     to_json: Any = None,
+    files: Sequence[Any] | None = None,
+    print_marker: str | None = None,
+    compile_flags: Sequence[str] = (),
+    trace_sink: Callable[[str], None] | None = None,
 ) -> tuple[list[list[dict[str, Any]]], dict[str, list[str]], str]:
     """Evaluate the packages `entrypoints` over `inputs` with `data` (``jobs`` None), or over
     several (inputs, data) jobs, in one ``opa eval``. Returns per job the rows (one per input:
-    entrypoint → {result rule: value}), the result rules per entrypoint, and print output."""
+    entrypoint → {result rule: value}), the result rules per entrypoint, and print output.
+    `files`: per input, the value of ``data.conftest.file``; `compile_flags`: ``--strict``,
+    ``--capabilities FILE``; `trace_sink` gets OPA's evaluation trace, line by line."""
     lim = limits or Limits.from_env()
     if data and _INTERNAL in data:
         raise InputError(f"data.{_INTERNAL} is reserved by edgegate; rename that data key")
     with tempfile.TemporaryDirectory(prefix="edgegate-opa-") as tmp:
         root = Path(tmp)
-        ws = _Workspace(root, _write_modules(root, modules))
+        ws = _Workspace(root, _write_modules(root, modules, print_marker))
         if jobs is None:
             document: dict[str, Any] = dict(data or {})
             document[_INTERNAL] = {"inputs": list(inputs)}
+            if files is not None:
+                document[_INTERNAL]["files"] = list(files)
             keys: list[list[str]] = []
         else:
             document = {_INTERNAL: {"jobs": [{"inputs": list(i), "data": d} for i, d in jobs]}}
@@ -264,11 +279,11 @@ def evaluate_jobs(
                 if bad:
                     raise InputError(f"data key {bad[0]!r} is not a Rego identifier")
                 keys.append(sorted(d))
-        source, rules_of = _wrapper(modules, entrypoints, None if jobs is None else len(jobs), keys)
+        source, rules_of = _wrapper(modules, entrypoints, None if jobs is None else len(jobs), keys, files is not None)
         (root / "run.rego").write_text(source, encoding="utf-8")
         with open(root / "data.json", "w", encoding="utf-8") as fh:
             json.dump(document, fh, default=to_json)
-        args = ["eval", "--format", "json", *_common_args(rego_version, strict_builtin_errors)]
+        args = ["eval", "--format", "json", *_common_args(rego_version, strict_builtin_errors, compile_flags)]
         for f in ws.files:
             args += ["-d", f]
         args += ["-d", str(root / "run.rego"), "-d", str(root / "data.json"),
@@ -280,6 +295,10 @@ def evaluate_jobs(
         except (KeyError, IndexError, TypeError):
             raise EngineError(f"OPA gave no result for {_policy_names(modules)}") from None
         prints = ws.scrub(err)
+        if trace_sink is not None:
+            from edgegate.policy._trace import run_trace
+
+            run_trace(args, ws, modules, lim, trace_sink)
     rows = [value] if jobs is None else value
     return rows, rules_of, prints
 

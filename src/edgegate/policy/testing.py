@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import InputError
+from edgegate.errors import EngineError, InputError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.documents import Document, iter_input_files, load_documents
 from edgegate.policy import engine
@@ -42,6 +42,12 @@ class CaseOutcome:
     name: str
     passed: bool
     message: str = ""
+    error: bool = False
+    """The test could not be evaluated (OPA's ERROR: a runtime error), not a FAIL."""
+
+    @property
+    def result(self) -> str:
+        return "pass" if self.passed else "ERROR" if self.error else "FAIL"
 
 
 def _case_files(folders: Sequence[Path]) -> list[Document]:
@@ -98,17 +104,17 @@ def run_case_files(
             deep_merge(data, {"edgegate": inventory_data(inputs)})
             jobs.append((inputs, data))
             meta.append((doc, case, line))
-    evaluations = (
-        engine.evaluate_many(modules, jobs, entrypoints=entrypoints, engine=engine_name, rego_version=rego_version)
-        if jobs else []
-    )
+    evaluations = _evaluate_cases(modules, jobs, entrypoints, engine_name, rego_version)
     outcomes: list[CaseOutcome] = []
     for (doc, case, line), evaluation in zip(meta, evaluations, strict=True):
         name = str(case.get("name") or f"case at line {line}")
         rules_spec = doc.data.get("rules")
         rules = {str(r) for r in rules_spec} if isinstance(rules_spec, list) else None
+        if isinstance(evaluation, EngineError):
+            outcomes.append(CaseOutcome(doc.path, line, name, False, f"error: {evaluation}", error=True))
+            continue
         if evaluation.errors:
-            outcomes.append(CaseOutcome(doc.path, line, name, False, "Rego evaluation error"))
+            outcomes.append(CaseOutcome(doc.path, line, name, False, "Rego evaluation error", error=True))
             continue
         got_deny: list[str] = []
         got_warn: list[str] = []
@@ -126,6 +132,28 @@ def run_case_files(
     return outcomes
 
 
+def _evaluate_cases(
+    modules: Sequence[Module], jobs: Sequence[tuple[list[Any], dict[str, Any]]], entrypoints: Sequence[str],
+    engine_name: str | None, rego_version: str,
+) -> list[engine.Evaluation | EngineError]:
+    """Every case in one engine process. A runtime error (a conflict, a builtin error) stops
+    that one query, so the cases are then split in halves until each error is one case's: those
+    cases are ERRORs and the others still report, as ``opa test`` reports each test."""
+    if not jobs:
+        return []
+    try:
+        return list(engine.evaluate_many(modules, jobs, entrypoints=entrypoints, engine=engine_name,
+                                         rego_version=rego_version))
+    except EngineError as exc:
+        if not exc.message.startswith("Rego evaluation error"):
+            raise  # a compile error, a time or memory limit: nothing to gain case by case
+        if len(jobs) == 1:
+            return [exc]
+    half = len(jobs) // 2
+    return (_evaluate_cases(modules, jobs[:half], entrypoints, engine_name, rego_version)
+            + _evaluate_cases(modules, jobs[half:], entrypoints, engine_name, rego_version))
+
+
 def _run_opa_tests(
     modules: Sequence[Module], data: dict[str, Any] | None, rego_version: str
 ) -> list[CaseOutcome]:
@@ -136,7 +164,7 @@ def _run_opa_tests(
         if t.result == "skip":
             continue
         message = "" if t.result == "pass" else f"{t.result}: {t.message}" if t.message else t.result
-        outcomes.append(CaseOutcome(t.path, t.line, t.name, t.result == "pass", message))
+        outcomes.append(CaseOutcome(t.path, t.line, t.name, t.result == "pass", message, error=t.result == "error"))
     return outcomes
 
 
@@ -167,7 +195,8 @@ def run_rego_tests(
         if not res.get("ok"):
             why = f": {res['message']}" if res.get("message") else ""
             outcomes.append(CaseOutcome(m.path, line, f"{m.package}.{name}", False,
-                                        f"evaluation error{why} (regopy cannot run this test; see docs/policy.md)"))
+                                        f"error{why} (regopy could not evaluate this test; see docs/policy.md)",
+                                        error=True))
         elif res.get("value") is True:
             outcomes.append(CaseOutcome(m.path, line, f"{m.package}.{name}", True))
         else:
@@ -196,7 +225,7 @@ def test_policies(
             gate=GATE,
             rule_id=f"test/{o.name}",
             severity=Severity.HIGH,
-            title="policy test failed",
+            title="policy test errored" if o.error else "policy test failed",
             message=f"{o.name}: {o.message}",
             location=Location(o.file, o.line),
         )
@@ -204,20 +233,24 @@ def test_policies(
         if not o.passed
     ]
     passed = sum(1 for o in outcomes if o.passed)
+    errored = [o for o in outcomes if o.error]
     stats = {
         "passed": passed,
-        "failed": len(outcomes) - passed,
+        "failed": len(outcomes) - passed - len(errored),
+        "errored": len(errored),
         "engine": chosen,
         "seconds": round(time.perf_counter() - started, 3),
         "tables": [
             {
                 "title": "Policy tests",
                 "columns": ["test", "file", "result"],
-                "rows": [[o.name, f"{o.file}:{o.line}", "pass" if o.passed else "FAIL"] for o in outcomes],
+                "rows": [[o.name, f"{o.file}:{o.line}", o.result] for o in outcomes],
             }
         ],
     }
-    return GateResult.decide(GATE, findings, stats=stats)
+    # an ERROR is a test that was not decided: the gate is an error (exit 2), every test reported
+    errors = [f"{o.name} ({o.file}:{o.line}): {o.message}" for o in errored]
+    return GateResult.decide(GATE, findings, errors=errors, stats=stats)
 
 
 test_policies.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
