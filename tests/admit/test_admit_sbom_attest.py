@@ -42,7 +42,8 @@ def _spdx(name: str, version: str, purl: str) -> dict[str, Any]:
 
 
 def _push(registry: str, tmp: Path, repo: str, metadata: str) -> str:
-    layer = layer_tar([E("usr/lib/python3/dist-packages/pkg-1.dist-info/METADATA", data=metadata)])
+    layer = layer_tar([E("usr/lib/python3/dist-packages/pkg-1.dist-info/METADATA", data=metadata),
+                       E("app/IMAGE", data=repo)])  # a distinct digest per image
     push_layout(registry, repo, "1", oci_layout(tmp / repo.replace("/", "-"), [layer]))
     req = urllib.request.Request(f"http://{registry}/v2/{repo}/manifests/1", method="HEAD",
                                  headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
@@ -67,6 +68,7 @@ def world(registry: str, cosign: str, tmp_path_factory: pytest.TempPathFactory) 
         "otherkey": _push(registry, tmp, "edge/sbom-otherkey", CLEAN),  # SBOM attested by another key
         "copied": _push(registry, tmp, "edge/sbom-copied", CLEAN),    # another image's SBOM attestation
     }
+    assert len(set(d.values())) == len(d)
     w["digests"] = d
 
     def ref(name: str) -> str:

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 _LOCAL = {"localhost", "127.0.0.1", "::1", "[::1]"}
 CYCLONEDX = "https://cyclonedx.org/bom"
 SPDX = "https://spdx.dev/Document"
-SBOM_PREDICATES = (CYCLONEDX, SPDX)
+SBOM_PREDICATES = (CYCLONEDX, SPDX, f"{SPDX}/v2.3", f"{SPDX}/v2.2")
+"""cosign's ``--type cyclonedx``/``spdxjson``, and the versioned SPDX types GitHub's attest-sbom uses."""
 SBOM_MODES = ("build", "attested", "attested-or-build")
 NO_SBOM = "EGA010"
 SBOM_IGNORED = "EGA011"
