@@ -194,3 +194,20 @@ def test_sbom_needs_vuln_db_and_a_known_mode(world: dict[str, Any], cli: Any, tm
     r = cli("admit", m, "--key", world["pub"], "--insecure", "--vuln-db", db, "--sbom", "signed")
     assert r.exit_code == 2 and "attested-or-build" in r.stderr
 
+
+
+def test_spdx_packages_are_read_by_purl_and_other_documents_refused(tmp_path: Path) -> None:
+    from edgegate.admit.vuln import spdx_to_cyclonedx
+    from edgegate.vuln.components import read_sbom
+
+    doc = _spdx("Jinja2", "2.10", "pkg:pypi/jinja2@2.10")
+    doc["packages"].append({"SPDXID": "SPDXRef-nopurl", "name": "vendored", "versionInfo": "1"})
+    out = tmp_path / "s.cdx.json"
+    out.write_text(json.dumps(spdx_to_cyclonedx(doc)))
+    inv = read_sbom(out, "s")
+    assert [(c.name, c.version) for c in inv.components if c.problem is None] == [("jinja2", "2.10")]
+    assert [c.name for c in inv.components if c.problem] == ["vendored"]  # reported, not dropped
+    for bad in ({"spdxVersion": "SPDX-3.0", "packages": []}, {"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"},
+                {"spdxVersion": "SPDX-2.3", "packages": {"a": 1}}, {"spdxVersion": "SPDX-2.3", "packages": ["x"]}):
+        with pytest.raises(ValueError):
+            spdx_to_cyclonedx(bad)
