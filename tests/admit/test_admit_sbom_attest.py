@@ -139,6 +139,7 @@ def test_attested_cyclonedx_is_scanned_as_vuln_scan_scans_it(world: dict[str, An
     code, doc = _admit(cli, world, "cdx", "attested", tmp_path, db)
     assert code == 1 and doc["gates"][0]["status"] == "passed"
     assert {f["rule_id"] for f in _blocking(doc)} == JINJA_ADVISORIES
+    assert doc["gates"][1]["stats"]["sboms"] == {"attested": 1, "built": 0}
     kept = sorted(p.name for p in (tmp_path / "sboms-cdx-attested").iterdir())
     assert kept == [world["digests"]["cdx"].replace(":", "-") + ".attested-1.cdx.json"]  # nothing built
     # the same SBOM through `vuln scan` finds the same advisories
@@ -167,6 +168,7 @@ def test_missing_sbom_attestation(world: dict[str, Any], cli: Any, tmp_path: Pat
     # attested-or-build: built from the registry instead (the image holds Jinja2 2.10)
     code, doc = _admit(cli, world, "none", "attested-or-build", tmp_path, db)
     assert code == 1 and {f["rule_id"] for f in _blocking(doc)} == JINJA_ADVISORIES
+    assert doc["gates"][1]["stats"]["sboms"] == {"attested": 0, "built": 1}
 
 
 @pytest.mark.parametrize("name", ["otherkey", "copied"])

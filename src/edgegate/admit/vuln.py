@@ -158,6 +158,7 @@ def scan_admitted(
     if not images:
         return GateResult(gate="vuln", status=Status.PASSED, stats={"images": 0})
     own: list[Finding] = []
+    used = {"attested": 0, "built": 0}
     with tempfile.TemporaryDirectory(prefix="edgegate-admit-sbom-") as tmp:
         folder = sbom_dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -171,6 +172,7 @@ def scan_admitted(
                     out = folder / f"{stem}.attested-{i + 1}.cdx.json"
                     out.write_text(json.dumps(sbom.document))
                     inputs.append(ScanInput("sbom", out, shown))
+                used["attested"] += 1
                 continue
             why = "; ".join(choice.problems) or "none found"
             if mode == "attested":
@@ -188,11 +190,13 @@ def scan_admitted(
                 errors.append(f"{shown}: SBOM of {digest} could not be built: {exc.message}")
                 continue
             inputs.append(ScanInput("sbom", out, shown))
+            used["built"] += 1
         if errors:
             return GateResult(gate="vuln", status=Status.ERROR, errors=errors, findings=own)
         if not inputs:
-            return GateResult.decide("vuln", own, stats={"images": len(images)})
+            return GateResult.decide("vuln", own, stats={"images": len(images), "sboms": used})
         result = scan(inputs, settings)
+    result.stats["sboms"] = used
     if own:
         result.findings = own + result.findings
         if result.status is Status.PASSED and any(f.blocking for f in own):
