@@ -35,6 +35,7 @@ SLSA = "https://slsa.dev/provenance/v1"
 HAMMER = IdentityPolicy(issuer=f"{GITHUB_ISSUER}/hammer-time", github_repository="too-legit/attest")
 REUSABLE = IdentityPolicy(issuer=GITHUB_ISSUER, github_repository="malancas/attest-demo")
 TOKEN = "ghp_edgegateTestTokenDoNotPrint0123456789"
+GITHUB_COM_TOKEN = "ghp_githubComTokenNeverSentElsewhere0000"
 
 
 def _gh_data() -> Path:
@@ -98,6 +99,12 @@ class _Api:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _no_ambient_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in github.TOKEN_ENV + github.ENTERPRISE_TOKEN_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def api() -> Iterator[_Api]:
     server = _Api()
@@ -131,10 +138,15 @@ def test_real_github_bundle_verifies_and_feeds_the_attestation_policy(api: _Api,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     digest = gh["hammer_digest"]
     api.serve(f"/repos/too-legit/attest/attestations/{digest}", [gh["hammer"]])
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    # the API is not api.github.com: gh's enterprise token is sent, never the github.com one
+    monkeypatch.setenv("GITHUB_TOKEN", GITHUB_COM_TOKEN)
+    monkeypatch.setenv("GH_ENTERPRISE_TOKEN", TOKEN)
     verified, findings = _judge(api, digest, _policy(api))
     assert len(verified) == 1 and "too-legit/attest" in verified[0] and findings == []
     assert api.seen[0][1] == f"Bearer {TOKEN}"
+    monkeypatch.delenv("GH_ENTERPRISE_TOKEN")
+    _judge(api, digest, _policy(api))
+    assert api.seen[-1][1] is None
     # the verified predicate goes through the Rego policy: a rule on its real content passes ...
     ok = _rego(tmp_path, 'deny contains "not built by GitHub Actions" if {\n'
                          '  not startswith(input.predicate.buildDefinition.buildType, "https://actions.github.io/")\n}')
@@ -217,7 +229,7 @@ def test_command_refuses_a_real_bundle_for_another_digest(registry: str, api: _A
     digest = push_image(registry, "edge/gh-app", "1", tmp_path)
     image = f"{registry}/edge/gh-app:1"
     api.serve(f"/repos/too-legit/attest/attestations/{digest}", [gh["hammer"]])
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GH_ENTERPRISE_TOKEN", TOKEN)
     code, doc, text = _run(cli, _project(tmp_path, api, image))
     assert code == 1, text
     (finding,) = [f for f in doc["gates"][0]["findings"] if f["blocking"]]
@@ -236,10 +248,10 @@ def test_command_api_statuses_never_pass(registry: str, api: _Api, cli: Any, tmp
         headers = {"Location": f"{other.url}/steal"} if status == 302 else {}
         if status != 404:
             api.routes[f"/repos/too-legit/attest/attestations/{digest}"] = (status, b'{"message":"x"}', headers)
-        monkeypatch.setenv("GH_TOKEN", TOKEN)
-        monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+        monkeypatch.setenv("GITHUB_ENTERPRISE_TOKEN", TOKEN)
+        monkeypatch.delenv("GH_ENTERPRISE_TOKEN", raising=False)
         code, doc, text = _run(cli, _project(tmp_path, api, image))
-        assert other.seen == []
+        assert other.seen == [] and api.seen[-1][1] == f"Bearer {TOKEN}"
     finally:
         other.close()
     assert TOKEN not in text

@@ -8,8 +8,10 @@ through sigstore-python, against the policy's identities, and its in-toto subjec
 image digest. Nothing the API says is trusted by itself: an attestation that does not verify is
 never used.
 
-The token comes from ``GITHUB_TOKEN`` or ``GH_TOKEN`` and is sent only to the configured API
-origin (redirects are refused, so it cannot follow one elsewhere); it is never printed. Plain
+The token is gh's: ``GH_TOKEN`` or ``GITHUB_TOKEN`` for api.github.com, ``GH_ENTERPRISE_TOKEN``
+or ``GITHUB_ENTERPRISE_TOKEN`` for any other ``github-api`` (GitHub Enterprise Server), so a
+config that names another host never receives the github.com token. It is sent only to the API
+origin (redirects are refused, so it cannot follow one elsewhere) and never printed. Plain
 HTTP is refused except to localhost. Responses are bounded (`MAX_RESPONSE` per page,
 `MAX_PAGES` pages). HTTP 404 is GitHub's answer for "no attestation of this digest" (or a
 repository the token cannot see): the required attestation is missing (exit 1). 401/403, other
@@ -32,7 +34,8 @@ from edgegate.admit.cosign import MALFORMED, NO_ATTESTATION, AdmitFailure
 from edgegate.errors import ConfigError, InputError
 
 DEFAULT_API = "https://api.github.com"
-TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN")
+TOKEN_ENV = ("GH_TOKEN", "GITHUB_TOKEN")
+ENTERPRISE_TOKEN_ENV = ("GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN")
 MAX_RESPONSE = 16 * 1024 * 1024
 """Largest API response page read."""
 MAX_PAGES = 10
@@ -81,8 +84,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _token() -> str | None:
-    for name in TOKEN_ENV:
+def _token_names(api: str) -> tuple[str, ...]:
+    github_com = urllib.parse.urlsplit(api).hostname == urllib.parse.urlsplit(DEFAULT_API).hostname
+    return TOKEN_ENV if github_com else ENTERPRISE_TOKEN_ENV
+
+
+def _token(api: str) -> str | None:
+    for name in _token_names(api):
         value = os.environ.get(name)
         if value:
             return value
@@ -122,7 +130,7 @@ def _get(url: str, where: GitHubAttestations, token: str | None) -> tuple[int, A
 def fetch_bundles(where: GitHubAttestations, digest: str) -> list[tuple[str, bytes]]:
     """The bundles GitHub holds for `digest`: (origin, bundle JSON bytes). None found (HTTP 404
     or an empty list) is `AdmitFailure`; other API failures are `GitHubAPIError`."""
-    token = _token()
+    token = _token(where.api)
     url: str | None = where.url(digest)
     shown = where.describe()
     out: list[tuple[str, bytes]] = []
@@ -138,7 +146,7 @@ def fetch_bundles(where: GitHubAttestations, digest: str) -> list[tuple[str, byt
                 f"{shown} has no attestation of {digest} (HTTP 404: none, or not visible to the token)",
             )
         if status in (401, 403):
-            hint = "set GITHUB_TOKEN or GH_TOKEN" if token is None else "check the token's access"
+            hint = f"set {' or '.join(_token_names(where.api))}" if token is None else "check the token's access"
             raise GitHubAPIError(f"{shown}: attestation API refused access (HTTP {status}; {hint})")
         if 300 <= status < 400:
             raise GitHubAPIError(f"{shown}: attestation API answered a redirect (HTTP {status}); not followed")
