@@ -76,33 +76,75 @@ def _predicate_type(env: Envelope) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def image_envelopes(source: ImageSource, res: Resolved, policy: ImagePolicy) -> tuple[list[Envelope], list[str]]:
+    """Every DSSE envelope about the image: cosign's ``.att`` tag, bundle referrers and (with
+    ``github-attestations``) GitHub's attestation API; and why some could not be used."""
+    envelopes = legacy_envelopes(source, res) + referrer_envelopes(source, res)
+    notes: list[str] = []
+    if policy.github is not None:
+        from edgegate.admit.github import github_envelopes
+
+        found, unusable = github_envelopes(policy.github, res.digest)
+        envelopes += found
+        notes += unusable
+    return envelopes, notes
+
+
 def check_attestations(
-    source: ImageSource, res: Resolved, policy: ImagePolicy, opts: AdmitOptions
+    source: ImageSource,
+    res: Resolved,
+    policy: ImagePolicy,
+    opts: AdmitOptions,
+    found: tuple[list[Envelope], list[str]] | None = None,
 ) -> tuple[list[str], list[PolicyFinding]]:
     """Verify the attestations `policy` requires; return (what was verified, policy findings).
     A required attestation that is missing or does not verify raises `AdmitFailure`."""
+    envelopes, notes = found if found is not None else image_envelopes(source, res, policy)
+    return judge_attestations(envelopes, notes, res.digest, str(res.ref), policy, opts)
+
+
+def verified_statements(
+    envelopes: list[Envelope], predicate_types: tuple[str, ...], digest: str, policy: ImagePolicy, opts: AdmitOptions
+) -> tuple[list[tuple[dict[str, Any], str, Envelope]], list[str]]:
+    """The envelopes of `predicate_types` whose signature verifies (a trusted key or identity) and
+    whose statement names `digest`: (statement, signer, envelope); and why the others failed."""
     keys = load_keys(list(policy.keys)) if policy.keys else []
-    envelopes = legacy_envelopes(source, res) + referrer_envelopes(source, res)
+    good: list[tuple[dict[str, Any], str, Envelope]] = []
+    reasons: list[str] = []
+    for env in envelopes:
+        if _predicate_type(env) not in predicate_types:
+            continue
+        try:
+            signer = verify_envelope(env, keys, policy.identities, opts)
+            good.append((statement_about(env, digest), signer, env))
+        except AdmitFailure as exc:
+            reasons.append(exc.reason)
+    return good, reasons
+
+
+def judge_attestations(
+    envelopes: list[Envelope],
+    notes: list[str],
+    digest: str,
+    reference: str,
+    policy: ImagePolicy,
+    opts: AdmitOptions,
+) -> tuple[list[str], list[PolicyFinding]]:
+    """`check_attestations` over envelopes already read (`notes`: why some sources gave none)."""
     verified: list[str] = []
     findings: list[PolicyFinding] = []
     for rule in policy.attestations:
-        candidates = [e for e in envelopes if _predicate_type(e) == rule.predicate_type]
-        if not candidates:
-            raise AdmitFailure(NO_ATTESTATION, f"no {rule.predicate_type} attestation")
-        good: list[tuple[dict[str, Any], str, Envelope]] = []
-        reasons = []
-        for env in candidates:
-            try:
-                signer = verify_envelope(env, keys, policy.identities, opts)
-                good.append((statement_about(env, res.digest), signer, env))
-            except AdmitFailure as exc:
-                reasons.append(exc.reason)
+        good, reasons = verified_statements(envelopes, (rule.predicate_type,), digest, policy, opts)
         if not good:
-            raise AdmitFailure(NO_ATTESTATION, f"{rule.predicate_type} attestation does not verify: {reasons[0]}")
+            if reasons:
+                why = f"does not verify: {reasons[0]}"
+                raise AdmitFailure(NO_ATTESTATION, f"{rule.predicate_type} attestation {why}")
+            why = f" ({'; '.join(notes)})" if notes else ""
+            raise AdmitFailure(NO_ATTESTATION, f"no {rule.predicate_type} attestation{why}")
         if not rule.rules:
             verified.append(f"{rule.predicate_type} (signed by {good[0][1]})")
             continue
-        outcomes = _evaluate(rule, [g[0] for g in good], res)
+        outcomes = _evaluate(rule, [g[0] for g in good], digest, reference)
         passing = next((i for i, o in enumerate(outcomes) if not any(f[3] for f in o)), None)
         if passing is not None:
             verified.append(f"{rule.predicate_type} (signed by {good[passing][1]}, policy passed)")
@@ -113,7 +155,9 @@ def check_attestations(
     return verified, findings
 
 
-def _evaluate(rule: AttestationRule, statements: list[dict[str, Any]], res: Resolved) -> list[list[PolicyFinding]]:
+def _evaluate(
+    rule: AttestationRule, statements: list[dict[str, Any]], digest: str, reference: str
+) -> list[list[PolicyFinding]]:
     """Each statement through the rule's Rego (the policy gate's engine)."""
     from edgegate.policy import engine
     from edgegate.policy.lint import package_results
@@ -121,7 +165,7 @@ def _evaluate(rule: AttestationRule, statements: list[dict[str, Any]], res: Reso
 
     modules = load_modules([resolve_rule_dir(r) for r in rule.rules])
     ensure_supported(modules)
-    data = {"edgegate": {"image": {"reference": str(res.ref), "digest": res.digest}}}
+    data = {"edgegate": {"image": {"reference": reference, "digest": digest}}}
     evaluation = engine.evaluate(modules, statements, entrypoints=[rule.namespace.replace(".", "/")], data=data)
     out: list[list[PolicyFinding]] = [[] for _ in statements]
     for index, ep in evaluation.errors:

@@ -81,6 +81,10 @@ def admit_command(
         Optional[Path],  # noqa: UP045
         typer.Option("--sbom-dir", help="With --vuln-db: keep the admitted images' SBOMs here."),
     ] = None,
+    sbom: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--sbom", help="With --vuln-db: the SBOM scanned: build (default), attested or attested-or-build."),
+    ] = None,
     staging: Annotated[bool, typer.Option("--staging", help="Keyless: Sigstore's staging trust root.")] = False,
     pin: Annotated[
         Optional[Path],  # noqa: UP045
@@ -116,6 +120,7 @@ def admit_command(
             vuln_db=vuln_db,
             fail_on=fail_on,
             sbom_dir=sbom_dir,
+            sbom=sbom,
         )
         from edgegate.admit.verify import admit_results
 

@@ -51,6 +51,7 @@ def build_options(
     vuln_db: Path | None = None,
     fail_on: str | None = None,
     sbom_dir: Path | None = None,
+    sbom: str | None = None,
 ) -> tuple[list[str], AdmitOptions]:
     """The manifest paths and options: [admit] (when found) overridden by the flags."""
     from edgegate.config import Config
@@ -117,6 +118,16 @@ def build_options(
         opts.vuln = settings
     if sbom_dir is not None:
         opts.sbom_dir = sbom_dir
+    if sbom is not None:
+        from edgegate.admit.vuln import sbom_mode
+        from edgegate.errors import ConfigError
+
+        try:
+            opts.sbom = sbom_mode(sbom)
+        except ConfigError as exc:
+            raise InputError(f"--sbom: {exc.message}") from None
+        if opts.vuln is None:
+            raise InputError("--sbom needs --vuln-db (or [admit.vuln]): it chooses the SBOM that is scanned")
     return run_paths, opts
 
 

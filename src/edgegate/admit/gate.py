@@ -18,6 +18,7 @@ attestations = [{ predicate-type = "https://slsa.dev/provenance/v1", rules = ["p
 [admit.vuln]            # optional: scan the admitted images (keys as in [vuln])
 db = "vuln/osv"
 fail-on = "high"
+sbom = "attested-or-build"   # build (default) | attested | attested-or-build
 ```
 
 ``EDGEGATE_ADMIT_MIRRORS`` (``host=mirror,host=mirror``) adds mirrors from the environment,
@@ -68,10 +69,14 @@ def options_from_config(section: Mapping[str, Any], config: Config) -> AdmitOpti
         from edgegate.vuln.gate import settings_from_section
 
         vuln = settings_from_section(section["vuln"], config)
+    from edgegate.admit.vuln import sbom_mode
+
+    sbom = sbom_mode(section["vuln"].get("sbom", "build") if isinstance(section.get("vuln"), dict) else "build")
     sbom_dir = section.get("sbom-dir")
     return AdmitOptions(
         vuln=vuln,
         sbom_dir=config.resolve(sbom_dir) if sbom_dir else None,
+        sbom=sbom,
         policies=policies_from_config(section.get("policy", []), config.resolve),
         insecure=bool(section.get("insecure", False)),
         mirrors=mirrors,

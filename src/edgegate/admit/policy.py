@@ -6,6 +6,12 @@ applied: ``python`` is ``docker.io/library/python``) matches one of the policy's
 matches within one path segment, ``**`` across segments. The first matching policy applies; an
 image no policy covers is refused (fail closed). ``mode = "warn"`` reports failures without
 failing the gate.
+
+``github-attestations = "OWNER/REPO"`` (or an organisation) also reads the image's attestations
+from GitHub's artifact attestation API (``github-api``: another base URL, e.g. GitHub Enterprise
+Server's ``https://HOST/api/v3``); they are verified keylessly against the policy's
+``identities``, so it needs at least one. Without ``attestations`` it requires SLSA provenance
+v1, as ``gh attestation verify`` does.
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgegate.errors import ConfigError
 from edgegate.sign.keyless import IdentityPolicy
 
+if TYPE_CHECKING:
+    from edgegate.admit.github import GitHubAttestations
+
 MODES = ("enforce", "warn")
+SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class ImagePolicy:
     mode: str = "enforce"
     signed: bool = True
     """False: no signature is required (only the attestations, if any)."""
+    github: GitHubAttestations | None = None
+    """Also read attestations from GitHub's artifact attestation API."""
     _patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +64,11 @@ class ImagePolicy:
             raise ConfigError(
                 f"image policy {self.name!r} requires signatures but names no key or identity "
                 "(set keys/identities, or signed = false)"
+            )
+        if self.github is not None and not self.identities:
+            raise ConfigError(
+                f"image policy {self.name!r}: github-attestations are verified keylessly and need identities "
+                "(e.g. identities = [{ github-repository = \"OWNER/REPO\" }])"
             )
         object.__setattr__(self, "_patterns", tuple(glob_regex(g) for g in self.images))
 
@@ -101,6 +118,15 @@ def policies_from_config(items: Sequence[Mapping[str, Any]], resolve: Any) -> li
             )
             for a in item.get("attestations", [])
         )
+        github = None
+        if item.get("github-attestations") is not None:
+            from edgegate.admit.github import DEFAULT_API, GitHubAttestations
+
+            github = GitHubAttestations(str(item["github-attestations"]), str(item.get("github-api") or DEFAULT_API))
+            if not atts:
+                atts = (AttestationRule(SLSA_PROVENANCE_V1),)
+        elif item.get("github-api") is not None:
+            raise ConfigError(f"image policy {name!r}: github-api without github-attestations")
         out.append(
             ImagePolicy(
                 name=name,
@@ -110,6 +136,7 @@ def policies_from_config(items: Sequence[Mapping[str, Any]], resolve: Any) -> li
                 attestations=atts,
                 mode=str(item.get("mode", "enforce")),
                 signed=bool(item.get("signed", True)),
+                github=github,
             )
         )
     return out

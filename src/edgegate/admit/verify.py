@@ -45,6 +45,8 @@ class AdmitOptions:
     """`edgegate.vuln.scan.ScanSettings`: also scan the admitted images (SBOM from the registry)."""
     sbom_dir: Path | None = None
     """Keep the admitted images' SBOMs here (default: a temp dir)."""
+    sbom: str = "build"
+    """Where the scanned SBOM comes from: build, attested or attested-or-build (`edgegate.admit.vuln`)."""
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Verdict:
     attestations: list[str] = field(default_factory=list)
     policy_findings: list[tuple[str, str, Severity, bool]] = field(default_factory=list)
     """(rule id, message, severity, blocking) from attestation policies."""
+    sbom: Any = None
+    """`edgegate.admit.vuln.SbomChoice`: the verified SBOM attestations (``sbom`` not build)."""
     seconds: float = 0.0
 
 
@@ -116,10 +120,17 @@ def verify_image(source: ImageSource, res: Resolved, policy: ImagePolicy, opts: 
     try:
         if policy.signed:
             v.signer, v.detail = _signature(source, res, policy, opts)
-        if policy.attestations:
-            from edgegate.admit.attest import check_attestations
+        want_sbom = opts.vuln is not None and opts.sbom != "build"
+        if policy.attestations or want_sbom:
+            from edgegate.admit.attest import check_attestations, image_envelopes
 
-            v.attestations, v.policy_findings = check_attestations(source, res, policy, opts)
+            found = image_envelopes(source, res, policy)
+            if policy.attestations:
+                v.attestations, v.policy_findings = check_attestations(source, res, policy, opts, found)
+            if want_sbom:
+                from edgegate.admit.vuln import attested_sboms
+
+                v.sbom = attested_sboms(found[0], res.digest, policy, opts)
     except AdmitFailure as exc:
         v.failure = exc
     except EdgegateError as exc:
@@ -170,7 +181,7 @@ def admit(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> G
 def admit_results(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> list[GateResult]:
     """`admit`, then (with ``options.vuln``) the vulnerability gate over the admitted images."""
     opts = options or AdmitOptions()
-    result, admitted_images = _admit(paths, opts)
+    result, admitted_images, attested = _admit(paths, opts)
     if opts.vuln is None:
         return [result]
     if opts.oci_dir is not None:
@@ -181,18 +192,21 @@ def admit_results(paths: Sequence[str | Path], options: AdmitOptions | None = No
     images = [(shown, served(ref) if served else ref, digest) for shown, ref, digest in admitted_images]
     return [
         result,
-        scan_admitted(images, opts.vuln, platform=opts.platform, insecure=opts.insecure, sbom_dir=opts.sbom_dir),
+        scan_admitted(images, opts.vuln, platform=opts.platform, insecure=opts.insecure, sbom_dir=opts.sbom_dir,
+                      mode=opts.sbom, attested=attested),
     ]
 
 
-def _admit(paths: Sequence[str | Path], opts: AdmitOptions) -> tuple[GateResult, list[tuple[str, Reference, str]]]:
+def _admit(
+    paths: Sequence[str | Path], opts: AdmitOptions
+) -> tuple[GateResult, list[tuple[str, Reference, str]], dict[str, Any]]:
     started = time.perf_counter()
     uses = collect_images(load_manifest_documents(paths))
     findings: list[Finding] = []
     errors: list[str] = []
     if not uses:
         errors.append(f"no container image is named in {', '.join(map(str, paths))}")
-        return GateResult.decide(GATE, [], errors=errors, stats={"images": 0}), []
+        return GateResult.decide(GATE, [], errors=errors, stats={"images": 0}), [], {}
     source = make_source(opts)
 
     parsed: dict[str, Reference | InputError] = {}
@@ -225,6 +239,7 @@ def _admit(paths: Sequence[str | Path], opts: AdmitOptions) -> tuple[GateResult,
     rows: list[list[str]] = []
     admitted = 0
     admitted_images: dict[str, tuple[str, Reference, str]] = {}
+    attested: dict[str, Any] = {}
     for use in uses:
         loc = Location(use.path, use.line, None, use.pointer)
         ref = parsed[use.image]
@@ -264,6 +279,8 @@ def _admit(paths: Sequence[str | Path], opts: AdmitOptions) -> tuple[GateResult,
         if verdict == "admitted":
             admitted += 1
             admitted_images.setdefault(res.digest, (use.image, ref, res.digest))
+            if v.sbom is not None:
+                attested.setdefault(res.digest, v.sbom)
             what = f"signed by {v.signer}, {v.detail}" if v.signer else "no signature required"
             atts = f"; attestations: {', '.join(v.attestations)}" if v.attestations else ""
             findings.append(
@@ -282,7 +299,7 @@ def _admit(paths: Sequence[str | Path], opts: AdmitOptions) -> tuple[GateResult,
         "seconds": round(time.perf_counter() - started, 3),
         "tables": [{"title": "Images", "columns": ["manifest", "image", "digest", "verdict"], "rows": rows}],
     }
-    return GateResult.decide(GATE, findings, errors=errors, stats=stats), list(admitted_images.values())
+    return GateResult.decide(GATE, findings, errors=errors, stats=stats), list(admitted_images.values()), attested
 
 
 def _finding(
