@@ -170,8 +170,8 @@ def read_safetensors(fh: BinaryIO, size: int) -> SafetensorsHeader:
             raise FormatError(f"tensor {key!r}: data_offsets end {end} lies outside the file's {data_len} data bytes")
         bits = SAFETENSORS_DTYPE_BITS.get(dtype)
         if bits is not None and (math.prod(shape) * bits + 7) // 8 != end - begin:
-            raise FormatError(f"tensor {key!r}: {end - begin} bytes do not match {dtype}{shape} "
-                              f"(needs {(math.prod(shape) * bits + 7) // 8})")
+            raise FormatError(f"tensor {key!r}: size does not match its shape and dtype ({end - begin} bytes "
+                              f"for {dtype}{shape}, needs {(math.prod(shape) * bits + 7) // 8})")
         tensors.append(SafetensorsTensor(key, dtype, tuple(shape), begin, end))
     return SafetensorsHeader(tensors, header.get("__metadata__"), data_len)
 
