@@ -168,20 +168,20 @@ def admit(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> G
 
 
 def admit_results(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> list[GateResult]:
-    """`admit`, then (with ``options.vuln``) the vulnerability gate over the admitted images."""
+    """`admit`, then (with ``options.vuln``) the vulnerability gate over the admitted images (read
+    by digest from the registry, or from ``options.oci_dir``)."""
     opts = options or AdmitOptions()
     result, admitted_images = _admit(paths, opts)
     if opts.vuln is None:
         return [result]
-    if opts.oci_dir is not None:
-        raise InputError("scanning admitted images for vulnerabilities reads them from a registry, not --oci-dir")
     from edgegate.admit.vuln import scan_admitted
 
     served = getattr(make_source(opts), "served", None)
     images = [(shown, served(ref) if served else ref, digest) for shown, ref, digest in admitted_images]
     return [
         result,
-        scan_admitted(images, opts.vuln, platform=opts.platform, insecure=opts.insecure, sbom_dir=opts.sbom_dir),
+        scan_admitted(images, opts.vuln, platform=opts.platform, insecure=opts.insecure, sbom_dir=opts.sbom_dir,
+                      layout=opts.oci_dir),
     ]
 
 

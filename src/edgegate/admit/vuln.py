@@ -26,8 +26,10 @@ def scan_admitted(
     platform: str,
     insecure: bool,
     sbom_dir: Path | None = None,
+    layout: Path | None = None,
 ) -> GateResult:
-    """Vulnerability result for `images` ((shown reference, reference as served, digest))."""
+    """Vulnerability result for `images` ((shown reference, reference as served, digest)), read
+    from their registry or, with `layout`, from that OCI layout directory (by digest)."""
     from edgegate.sbom.api import image_sbom
     from edgegate.vuln.scan import ScanInput, ScanSettings, scan
 
@@ -41,7 +43,7 @@ def scan_admitted(
         errors = []
         for shown, served, digest in images:
             out = folder / f"{digest.replace(':', '-')}.cdx.json"
-            source = f"registry:{served.registry}/{served.repository}@{digest}"
+            source = f"oci:{layout}@{digest}" if layout else f"registry:{served.registry}/{served.repository}@{digest}"
             try:
                 image_sbom(source, out, platform=platform, insecure=insecure and served.host in _LOCAL, label=shown)
             except EdgegateError as exc:
