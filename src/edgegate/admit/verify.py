@@ -133,9 +133,9 @@ def _signature(source: ImageSource, res: Resolved, policy: ImagePolicy, opts: Ad
 
     keys = cosign.load_keys(list(policy.keys)) if policy.keys else []
     failures: list[AdmitFailure] = []
-    if keys:
+    if keys or policy.identities:
         try:
-            found = cosign.verify_legacy(source, res.ref, res.digest, keys)
+            found = cosign.verify_legacy(source, res.ref, res.digest, keys, policy.identities)
         except AdmitFailure as exc:
             failures.append(exc)
             found = None
@@ -150,12 +150,6 @@ def _signature(source: ImageSource, res: Resolved, policy: ImagePolicy, opts: Ad
         return found
     if failures:
         raise failures[0]
-    if not keys and source.manifest(res.ref, cosign.sig_tag(res.digest), missing_ok=True) is not None:
-        raise AdmitFailure(
-            cosign.UNTRUSTED_SIGNER,
-            f"only a legacy-scheme signature ({cosign.sig_tag(res.digest)}) exists; edgegate verifies it "
-            "with keys only (keyless signatures need the bundle format: cosign --new-bundle-format)",
-        )
     raise AdmitFailure(
         cosign.NO_SIGNATURE,
         "no signature (neither a sha256-….sig tag nor a signature referrer)",
