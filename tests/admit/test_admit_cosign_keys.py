@@ -91,6 +91,9 @@ def test_keygen_cosign_format_from_the_command(cli: Any, cosign: str, tmp_path: 
     bad = subprocess.run([cosign, "public-key", "--key", str(tmp_path / "cosign.key")], env=env,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0
+    # an unknown format is a usage error and writes nothing
+    r = cli("sign", "keygen", "--format", "pgp", "--private", tmp_path / "x.key", cwd=tmp_path)
+    assert r.exit_code == 2 and not (tmp_path / "x.key").exists()
 
 
 def _alter(src: Path, dest: Path, change: Any) -> Path:
@@ -182,3 +185,29 @@ def test_cosign_verifies_what_edgegate_signed_with_rsa_and_ed25519(
     assert ok.returncode == 0 and digest in ok.stdout, ok.stderr
     other = "ed25519" if kind == "rsa" else "rsa"
     assert _cosign_verify(cosign, cosign_keys[f"{other}.pub"], ref, scheme, tmp_path).returncode != 0
+
+
+@pytest.mark.parametrize("variant", ["older COSIGN PEM type", "empty password"])
+def test_cosign_key_variants_sign(registry: str, cosign: str, cli: Any, tmp_path: Path,
+                                  cosign_keys: dict[str, Path], variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cosign's older PEM type (ENCRYPTED COSIGN PRIVATE KEY) and a key cosign made with an empty
+    COSIGN_PASSWORD (cosign allows it; the variable set to "" is the password, as in cosign)."""
+    import subprocess
+
+    if variant == "empty password":
+        env = {**os.environ, "COSIGN_PASSWORD": "", "HOME": str(tmp_path)}
+        subprocess.run([cosign, "generate-key-pair"], cwd=tmp_path, env=env, check=True, capture_output=True,
+                       timeout=120)
+        key, pub = tmp_path / "cosign.key", tmp_path / "cosign.pub"
+        monkeypatch.setenv("COSIGN_PASSWORD", "")
+    else:
+        key, pub = tmp_path / "old.key", cosign_keys["cosign.pub"]
+        key.write_text(cosign_keys["cosign.key"].read_text().replace("SIGSTORE PRIVATE KEY", "COSIGN PRIVATE KEY"))
+        monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    repo = "keys/variant-" + variant.split()[0]
+    digest = push_image(registry, repo, "1", tmp_path)
+    ref = f"{registry}/{repo}:1"
+    r = cli("sign", "--image", ref, "--key", key, "--insecure", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    ok = _cosign_verify(cosign, pub, ref, "tag", tmp_path)
+    assert ok.returncode == 0 and digest in ok.stdout, ok.stderr
