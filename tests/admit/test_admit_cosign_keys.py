@@ -211,3 +211,29 @@ def test_cosign_key_variants_sign(registry: str, cosign: str, cli: Any, tmp_path
     assert r.exit_code == 0, r.stderr
     ok = _cosign_verify(cosign, pub, ref, "tag", tmp_path)
     assert ok.returncode == 0 and digest in ok.stdout, ok.stderr
+
+
+def test_per_image_policies_with_rsa_and_ed25519_keys(registry: str, cosign: str, cli: Any, tmp_path: Path,
+                                                      cosign_keys: dict[str, Path]) -> None:
+    """[[admit.policy]] keys: each image must be signed by its own policy's key (PEM public keys)."""
+    refs = {}
+    for kind in KINDS:
+        repo = f"keys/policy-{kind}"
+        digest = push_image(registry, repo, "1", tmp_path)
+        _cosign_sign(cosign, cosign_keys[f"{kind}.key"], f"{registry}/{repo}@{digest}", "tag", tmp_path)
+        refs[kind] = f"{registry}/{repo}:1"
+    manifest_yaml(tmp_path / "d.yaml", list(refs.values()))
+
+    def config(rsa_key: Path, ed_key: Path) -> None:
+        (tmp_path / "edgegate.toml").write_text(
+            '[admit]\npaths = ["d.yaml"]\ninsecure = true\n\n'
+            f'[[admit.policy]]\nimages = ["{registry}/keys/policy-rsa"]\nkeys = ["{rsa_key}"]\n\n'
+            f'[[admit.policy]]\nimages = ["{registry}/keys/policy-ed25519"]\nkeys = ["{ed_key}"]\n'
+        )
+
+    config(cosign_keys["rsa-spki.pem"], cosign_keys["ed25519-spki.pem"])
+    code, findings, errors = _admit(cli, tmp_path)
+    assert (code, errors) == (0, []) and [f["rule_id"] for f in findings] == ["EGA000", "EGA000"]
+    config(cosign_keys["ed25519-spki.pem"], cosign_keys["rsa-spki.pem"])  # swapped
+    code, findings, errors = _admit(cli, tmp_path)
+    assert (code, errors) == (1, []) and [f["rule_id"] for f in findings] == ["EGA002", "EGA002"]
