@@ -237,3 +237,33 @@ def test_per_image_policies_with_rsa_and_ed25519_keys(registry: str, cosign: str
     config(cosign_keys["ed25519-spki.pem"], cosign_keys["rsa-spki.pem"])  # swapped
     code, findings, errors = _admit(cli, tmp_path)
     assert (code, errors) == (1, []) and [f["rule_id"] for f in findings] == ["EGA002", "EGA002"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
+def test_cosign_key_password_asked_on_a_terminal(registry: str, cosign: str, tmp_path: Path,
+                                                 cosign_keys: dict[str, Path]) -> None:
+    """No COSIGN_PASSWORD and no EDGEGATE_KEY_PASSWORD: on a real pseudo-terminal edgegate asks
+    (twice for a new key, once to sign), as for its own keys."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sign"))
+    from test_sign_passphrase import _on_a_terminal
+
+    code, out = _on_a_terminal(["sign", "keygen", "--format", "cosign"], ["typed-pass", "typed-pass"], tmp_path)
+    assert code == 0 and out.count("Enter passphrase") == 2, out
+    env = {**os.environ, "COSIGN_PASSWORD": "typed-pass"}
+    import subprocess
+
+    pub = subprocess.run([cosign, "public-key", "--key", str(tmp_path / "cosign.key")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert pub.returncode == 0 and pub.stdout == (tmp_path / "cosign.pub").read_text(), pub.stderr
+    digest = push_image(registry, "keys/typed", "1", tmp_path)
+    ref = f"{registry}/keys/typed:1"
+    code, out = _on_a_terminal(["sign", "--image", ref, "--key", str(cosign_keys["cosign.key"]), "--insecure"],
+                               [PASSWORD], tmp_path)
+    assert code == 0 and out.count("Enter passphrase") == 1, out
+    ok = _cosign_verify(cosign, cosign_keys["cosign.pub"], ref, "tag", tmp_path)
+    assert ok.returncode == 0 and digest in ok.stdout, ok.stderr
+    code, out = _on_a_terminal(["sign", "--image", ref, "--key", str(cosign_keys["cosign.key"]), "--insecure"],
+                               ["wrong"], tmp_path)
+    assert code == 2 and "wrong password" in out and "Traceback" not in out
