@@ -1,4 +1,4 @@
-"""ECDSA P-256 key pairs: generation, loading (encrypted PEM), and the public-key hint.
+"""Signing keys: ECDSA P-256 generation, loading (encrypted PEM or cosign's key file), the public-key hint.
 
 The private key is PKCS#8 PEM encrypted with a passphrase read from an environment variable
 (`EDGEGATE_KEY_PASSWORD` by default), so it never appears on a command line, or cosign's
