@@ -1,6 +1,6 @@
 """cosign's own key files and its RSA / Ed25519 keys, against real cosign on a real local registry,
 both ways and in both storage schemes: `edgegate sign --image` signs with a key cosign generated
-or imported (cosign verifies it), cosign signs with a key `edgegate sign keygen --format cosign`
+or imported (cosign verifies it), cosign signs with a key `edgegate sign keygen --key-format cosign`
 wrote (edgegate admits it), and a wrong password, an altered key file or another key is exit 2 or
 exit 1, never a signature and never a pass."""
 
@@ -75,7 +75,7 @@ def test_cosign_signs_with_an_edgegate_cosign_format_key(registry: str, cosign: 
 def test_keygen_cosign_format_from_the_command(cli: Any, cosign: str, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COSIGN_PASSWORD", "from-cosign-variable")
-    r = cli("sign", "keygen", "--format", "cosign", cwd=tmp_path)
+    r = cli("sign", "keygen", "--key-format", "cosign", cwd=tmp_path)
     assert r.exit_code == 0, r.stderr
     key = (tmp_path / "cosign.key").read_text()
     assert key.startswith("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
@@ -92,7 +92,7 @@ def test_keygen_cosign_format_from_the_command(cli: Any, cosign: str, tmp_path: 
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0
     # an unknown format is a usage error and writes nothing
-    r = cli("sign", "keygen", "--format", "pgp", "--private", tmp_path / "x.key", cwd=tmp_path)
+    r = cli("sign", "keygen", "--key-format", "pgp", "--private", tmp_path / "x.key", cwd=tmp_path)
     assert r.exit_code == 2 and not (tmp_path / "x.key").exists()
 
 
@@ -249,7 +249,7 @@ def test_cosign_key_password_asked_on_a_terminal(registry: str, cosign: str, tmp
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sign"))
     from test_sign_passphrase import _on_a_terminal
 
-    code, out = _on_a_terminal(["sign", "keygen", "--format", "cosign"], ["typed-pass", "typed-pass"], tmp_path)
+    code, out = _on_a_terminal(["sign", "keygen", "--key-format", "cosign"], ["typed-pass", "typed-pass"], tmp_path)
     assert code == 0 and out.count("Enter passphrase") == 2, out
     env = {**os.environ, "COSIGN_PASSWORD": "typed-pass"}
     import subprocess

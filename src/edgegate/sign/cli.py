@@ -119,24 +119,24 @@ def artifact(
 def keygen(
     private: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--private", help="Private key file to write (default edgegate.key; cosign.key with --format cosign)."),
+        typer.Option("--private", help="Private key file to write (default edgegate.key; cosign.key with --key-format cosign)."),
     ] = None,
     public: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--public", help="Public key PEM to write (default edgegate.pub; cosign.pub with --format cosign)."),
+        typer.Option("--public", help="Public key PEM to write (default edgegate.pub; cosign.pub with --key-format cosign)."),
     ] = None,
     password_env: Annotated[
         str, typer.Option("--password-env", help="Environment variable holding the passphrase.")
     ] = "EDGEGATE_KEY_PASSWORD",
     key_format: Annotated[
-        str, typer.Option("--format", help="edgegate (encrypted PKCS#8 PEM) or cosign (cosign's encrypted key, "
+        str, typer.Option("--key-format", help="edgegate (encrypted PKCS#8 PEM) or cosign (cosign's encrypted key, "
                           "for cosign sign --key; its password also from COSIGN_PASSWORD).")
     ] = "edgegate",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write an ECDSA P-256 key pair; the private key is encrypted with a passphrase: asked twice
-    on a terminal, else from $EDGEGATE_KEY_PASSWORD (or --password-env; with --format cosign,
+    on a terminal, else from $EDGEGATE_KEY_PASSWORD (or --password-env; with --key-format cosign,
     $COSIGN_PASSWORD first)."""
 
     def body() -> int:
