@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +185,20 @@ def push_raw(host: str, repo: str, tag: str, blobs: dict[str, bytes], manifest: 
         with urllib.request.urlopen(put, timeout=10):
             pass
     return digest
+
+
+def pkcs8_pem(key: Any, path: Path, password: bytes | None = None) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    enc = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc))
+    path.chmod(0o600)
+    return path
+
+
+def spki_pem(key: Any, path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+    return path

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from admit_helpers import PASSWORD, REGISTRY, cosign_path, start_registry
+from admit_helpers import PASSWORD, REGISTRY, cosign_path, pkcs8_pem, run_cosign, spki_pem, start_registry
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +52,30 @@ def other_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("other-keys")
     generate_keypair(d / "other.key", d / "other.pub", PASSWORD.encode())
     return d / "other.key", d / "other.pub"
+
+
+@pytest.fixture(scope="session")
+def cosign_keys(cosign: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """cosign.key from cosign; RSA and Ed25519 PEM keys and their cosign imports; an edgegate
+    key in cosign's format."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    from edgegate.sign.keys import generate_keypair
+
+    d = tmp_path_factory.mktemp("cosign-keys")
+    run_cosign(cosign, "generate-key-pair", cwd=d)
+    out = {"cosign.key": d / "cosign.key", "cosign.pub": d / "cosign.pub"}
+    made = {"rsa": rsa.generate_private_key(65537, 3072), "ed25519": ed25519.Ed25519PrivateKey.generate(),
+            "ec": ec.generate_private_key(ec.SECP256R1())}
+    for name, key in made.items():
+        out[f"{name}.pem"] = pkcs8_pem(key, d / f"{name}.pem")
+        out[f"{name}-enc.pem"] = pkcs8_pem(key, d / f"{name}-enc.pem", PASSWORD.encode())
+        out[f"{name}-spki.pem"] = spki_pem(key, d / f"{name}-spki.pem")
+        run_cosign(cosign, "import-key-pair", "--key", str(out[f"{name}.pem"]), "--output-key-prefix", name, cwd=d)
+        out[f"{name}.key"], out[f"{name}.pub"] = d / f"{name}.key", d / f"{name}.pub"
+    generate_keypair(d / "eg.key", d / "eg.pub", PASSWORD.encode(), key_format="cosign")
+    out["eg.key"], out["eg.pub"] = d / "eg.key", d / "eg.pub"
+    return out
 
 
 @pytest.fixture(autouse=True)

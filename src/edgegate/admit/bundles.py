@@ -5,7 +5,7 @@ A referrer is a manifest whose ``subject`` is the image and whose one layer is a
 (``application/vnd.dev.sigstore.bundle.v0.3+json``). cosign's signature is a DSSE envelope over
 an in-toto statement whose predicate type is ``https://sigstore.dev/cosign/sign/v1`` and whose
 subject is the image digest; an attestation is the same with its own predicate type. Key mode is
-checked here (ECDSA over the DSSE pre-authentication encoding); certificate bundles go through
+checked here (the key's cosign scheme over the DSSE pre-authentication encoding); certificate bundles go through
 sigstore-python with an identity policy.
 """
 
@@ -228,10 +228,6 @@ def verify_message_bundle(
     signer (key name or identity), or `AdmitFailure`. Keyless bundles go through sigstore-python."""
     from pathlib import Path
 
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, utils
-
     from edgegate.sign import bundles as sign_bundles
     from edgegate.sign.bundles import RawBundle, VerificationFailure
 
@@ -248,13 +244,12 @@ def verify_message_bundle(
         raise AdmitFailure(OTHER_DIGEST, f"{origin}: bundle signs another digest, not {digest}")
     vm = doc.get("verificationMaterial")
     if isinstance(vm, dict) and "publicKey" in vm:
+        from edgegate.admit.algorithms import verify_sha256_digest
+
         signature = _b64(ms.get("signature"), f"{origin}: signature")
         for key in keys:
-            try:
-                key.key.verify(signature, expected, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-            except InvalidSignature:
-                continue
-            return key.name
+            if verify_sha256_digest(key.key, signature, expected):
+                return key.name
         if not keys:
             raise AdmitFailure(UNTRUSTED_SIGNER, f"{origin}: signed with a key, but only identities are trusted")
         raise AdmitFailure(BAD_SIGNATURE, f"{origin}: signature does not verify with any trusted key")

@@ -9,7 +9,10 @@
 - OCI 1.1 referrers scheme: a manifest whose ``subject`` is the image and whose layer is a
   Sigstore bundle v0.3 (`edgegate.admit.bundles`).
 
-Only ECDSA keys (cosign's default P-256) are read; verification uses SHA-256 as cosign does.
+Keys are ECDSA, RSA or Ed25519 public keys, checked in the schemes cosign signs with
+(`edgegate.admit.algorithms`). A keyless signature in the tag scheme (certificate and Rekor
+promise in the layer's annotations) is checked as far as edgegate can (`edgegate.admit.keyless_tag`)
+and then refused: sigstore-python verifies only log entries with an inclusion proof.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +29,8 @@ from edgegate.errors import InputError
 from edgegate.sbom.registry import Reference
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from edgegate.sign.keyless import IdentityPolicy
+    from edgegate.sign.keys import PublicKey
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -74,7 +79,7 @@ class KeyAuthority:
     """A public key whose signatures are trusted."""
 
     name: str
-    key: ec.EllipticCurvePublicKey
+    key: PublicKey
 
 
 def sig_tag(digest: str) -> str:
@@ -100,17 +105,12 @@ def simple_signing_payload(docker_reference: str, digest: str) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def verify_ecdsa(key: ec.EllipticCurvePublicKey, signature: bytes, data: bytes) -> bool:
-    """ECDSA-SHA256 over `data` (DER signature), as cosign signs."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
+def verify_ecdsa(key: PublicKey, signature: bytes, data: bytes) -> bool:
+    """`signature` over `data` by `key` in the scheme cosign signs with for its type (ECDSA-SHA256,
+    RSA PKCS#1 v1.5 SHA-256, Ed25519ph; the name is kept from when only ECDSA was read)."""
+    from edgegate.admit.algorithms import verify
 
-    try:
-        key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
+    return verify(key, signature, data)
 
 
 def _payload_digest(payload: bytes) -> str | None:
@@ -137,10 +137,15 @@ def signature_layers(manifest: Manifest, where: str) -> list[dict[str, Any]]:
 
 
 def verify_legacy(
-    source: ImageSource, ref: Reference, digest: str, keys: list[KeyAuthority]
+    source: ImageSource,
+    ref: Reference,
+    digest: str,
+    keys: list[KeyAuthority],
+    identities: Sequence[IdentityPolicy] = (),
 ) -> tuple[str, str] | None:
     """Verify the ``.sig`` tag of `digest` with `keys`: (signer, detail) when one signature
-    holds; ``None`` when there is no signature tag; `AdmitFailure` when none holds."""
+    holds; ``None`` when there is no signature tag; `AdmitFailure` when none holds. Keyless
+    signatures there are checked against `identities` and refused (`edgegate.admit.keyless_tag`)."""
     manifest = source.manifest(ref, sig_tag(digest), missing_ok=True)
     if manifest is None:
         return None
@@ -167,8 +172,15 @@ def verify_legacy(
         payload = source.blob(ref, str(layer["digest"]), MAX_SIGNATURE_BLOB)
         signer = next((k.name for k in keys if verify_ecdsa(k.key, signature, payload)), None)
         if signer is None:
-            if isinstance(annotations, dict) and CERT_ANNOTATION in annotations:
+            if isinstance(annotations, dict) and CERT_ANNOTATION in annotations and identities:
+                from edgegate.admit import keyless_tag
+
+                reasons.append(keyless_tag.check(annotations, signature, payload, digest, identities))
+            elif isinstance(annotations, dict) and CERT_ANNOTATION in annotations:
                 reasons.append((UNTRUSTED_SIGNER, "signature is keyless (certificate), not by a given key"))
+            elif not keys:
+                reasons.append((UNTRUSTED_SIGNER, f"{sig_tag(digest)} is signed with a key, but only identities "
+                                "are trusted"))
             else:
                 reasons.append((BAD_SIGNATURE, "signature does not verify with any trusted key (tampered or another key)"))
             continue
@@ -190,12 +202,12 @@ def _worst(reasons: list[tuple[str, str]]) -> tuple[str, str]:
 
 
 def load_keys(paths: list[str]) -> list[KeyAuthority]:
-    """Public keys from PEM files (cosign.pub or edgegate's)."""
-    from edgegate.sign.keys import load_public_key
+    """Public keys from PEM files (cosign.pub, edgegate's, or an RSA / Ed25519 public key)."""
+    from edgegate.sign.keys import load_verification_key
 
     out = []
     for p in paths:
-        out.append(KeyAuthority(str(p), load_public_key(p)))
+        out.append(KeyAuthority(str(p), load_verification_key(p)))
     if not out:
         raise InputError("no public key given")
     return out

@@ -6,8 +6,10 @@
   ``https://sigstore.dev/cosign/sign/v1`` about the digest, pushed as an OCI 1.1 referrer; the
   ``sha256-<hex>`` referrers tag is updated as well, for registries without the referrers API.
 
-The key is edgegate's encrypted PKCS#8 EC key (``edgegate sign keygen``); no transparency-log
-entry is made (verify with ``cosign verify --insecure-ignore-tlog``).
+The key is edgegate's encrypted PKCS#8 key (``edgegate sign keygen``) or cosign's encrypted key
+(``cosign generate-key-pair`` / ``import-key-pair``): ECDSA, RSA or Ed25519, signed in the scheme
+cosign uses for the type (`edgegate.admit.algorithms`). No transparency-log entry is made
+(verify with ``cosign verify --insecure-ignore-tlog``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from edgegate.sbom.registry import Reference, parse_reference
 from edgegate.sign.bundles import pae
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from edgegate.sign.keys import PrivateKey
 
 SCHEMES = ("tag", "referrers")
 _EMPTY = "application/vnd.oci.empty.v1+json"
@@ -39,14 +41,13 @@ class SignedImage:
     stored_as: str
 
 
-def _sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
+def _sign(key: PrivateKey, data: bytes) -> bytes:
+    from edgegate.admit.algorithms import sign
 
-    return key.sign(data, ec.ECDSA(hashes.SHA256()))
+    return sign(key, data)
 
 
-def _hint(key: ec.EllipticCurvePrivateKey) -> str:
+def _hint(key: PrivateKey) -> str:
     from cryptography.hazmat.primitives import serialization
 
     der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -55,7 +56,7 @@ def _hint(key: ec.EllipticCurvePrivateKey) -> str:
 
 def sign_image(
     reference: str,
-    key: ec.EllipticCurvePrivateKey,
+    key: PrivateKey,
     *,
     scheme: str = "tag",
     insecure: bool = False,
@@ -113,7 +114,7 @@ def _push_tag_signature(client: OciClient, digest: str, payload: bytes, signatur
     client.push_manifest(sig_tag(digest), json.dumps(doc, separators=(",", ":")).encode(), MANIFEST_TYPES[0])
 
 
-def _bundle(key: ec.EllipticCurvePrivateKey, digest: str) -> bytes:
+def _bundle(key: PrivateKey, digest: str) -> bytes:
     algo, _, hex_ = digest.partition(":")
     statement = json.dumps(
         {

@@ -22,12 +22,13 @@ def sign_registry_result(
     """Sign a registry image with a key and report it as the sign gate does."""
     from edgegate.admit.gate import env_mirrors
     from edgegate.admit.sign import sign_image
-    from edgegate.sign.keys import load_private_key, passphrase_from_env
+    from edgegate.sign.keys import key_passphrase, load_signing_key
 
     if key_path is None:
         raise InputError("signing a registry image needs --key (keyless image signing is not supported)")
     ref_text = reference.removeprefix("registry:")
-    key = load_private_key(key_path, passphrase_from_env(password_env, required=False), password_env)
+    passphrase = key_passphrase(key_path, password_env, interactive=_interactive())
+    key = load_signing_key(key_path, passphrase, password_env)
     from edgegate.sbom.registry import parse_reference
 
     mirror = env_mirrors().get(parse_reference(ref_text).registry)
@@ -43,3 +44,11 @@ def sign_registry_result(
         blocking=False,
     )
     return GateResult.decide("sign", [finding], stats={"signed": 1})
+
+
+def _interactive() -> bool:
+    import sys
+
+    from edgegate._cli import is_ci
+
+    return sys.stdin.isatty() and sys.stderr.isatty() and not is_ci()

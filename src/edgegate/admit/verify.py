@@ -144,9 +144,9 @@ def _signature(source: ImageSource, res: Resolved, policy: ImagePolicy, opts: Ad
 
     keys = cosign.load_keys(list(policy.keys)) if policy.keys else []
     failures: list[AdmitFailure] = []
-    if keys:
+    if keys or policy.identities:
         try:
-            found = cosign.verify_legacy(source, res.ref, res.digest, keys)
+            found = cosign.verify_legacy(source, res.ref, res.digest, keys, policy.identities)
         except AdmitFailure as exc:
             failures.append(exc)
             found = None
@@ -161,12 +161,6 @@ def _signature(source: ImageSource, res: Resolved, policy: ImagePolicy, opts: Ad
         return found
     if failures:
         raise failures[0]
-    if not keys and source.manifest(res.ref, cosign.sig_tag(res.digest), missing_ok=True) is not None:
-        raise AdmitFailure(
-            cosign.UNTRUSTED_SIGNER,
-            f"only a legacy-scheme signature ({cosign.sig_tag(res.digest)}) exists; edgegate verifies it "
-            "with keys only (keyless signatures need the bundle format: cosign --new-bundle-format)",
-        )
     raise AdmitFailure(
         cosign.NO_SIGNATURE,
         "no signature (neither a sha256-….sig tag nor a signature referrer)",
@@ -179,13 +173,12 @@ def admit(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> G
 
 
 def admit_results(paths: Sequence[str | Path], options: AdmitOptions | None = None) -> list[GateResult]:
-    """`admit`, then (with ``options.vuln``) the vulnerability gate over the admitted images."""
+    """`admit`, then (with ``options.vuln``) the vulnerability gate over the admitted images (read
+    by digest from the registry, or from ``options.oci_dir``)."""
     opts = options or AdmitOptions()
     result, admitted_images, attested = _admit(paths, opts)
     if opts.vuln is None:
         return [result]
-    if opts.oci_dir is not None:
-        raise InputError("scanning admitted images for vulnerabilities reads them from a registry, not --oci-dir")
     from edgegate.admit.vuln import scan_admitted
 
     served = getattr(make_source(opts), "served", None)
@@ -193,7 +186,7 @@ def admit_results(paths: Sequence[str | Path], options: AdmitOptions | None = No
     return [
         result,
         scan_admitted(images, opts.vuln, platform=opts.platform, insecure=opts.insecure, sbom_dir=opts.sbom_dir,
-                      mode=opts.sbom, attested=attested),
+                      mode=opts.sbom, attested=attested, layout=opts.oci_dir),
     ]
 
 

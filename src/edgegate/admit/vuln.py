@@ -148,8 +148,10 @@ def scan_admitted(
     sbom_dir: Path | None = None,
     mode: str = "build",
     attested: Mapping[str, SbomChoice] | None = None,
+    layout: Path | None = None,
 ) -> GateResult:
-    """Vulnerability result for `images` ((shown reference, reference as served, digest));
+    """Vulnerability result for `images` ((shown reference, reference as served, digest)), read
+    from their registry or, with `layout`, from that OCI layout directory (by digest);
     `attested`: each digest's verified SBOM attestations (for the ``attested…`` modes)."""
     from edgegate.sbom.api import image_sbom
     from edgegate.vuln.scan import ScanInput, ScanSettings, scan
@@ -183,7 +185,7 @@ def scan_admitted(
                 own.append(_finding(SBOM_IGNORED, f"{shown} ({digest}): SBOM attestation not used ({why}); "
                                     "SBOM built from the registry", shown, digest, False))
             out = folder / f"{stem}.cdx.json"
-            source = f"registry:{served.registry}/{served.repository}@{digest}"
+            source = f"oci:{layout}@{digest}" if layout else f"registry:{served.registry}/{served.repository}@{digest}"
             try:
                 image_sbom(source, out, platform=platform, insecure=insecure and served.host in _LOCAL, label=shown)
             except EdgegateError as exc:

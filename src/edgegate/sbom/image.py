@@ -109,6 +109,14 @@ def read_docker_archive(tar: TarIndex, source: str) -> ImageInfo:
 # ----------------------------------------------------------------------- opening
 
 
+def _pinned_layout(target: str) -> tuple[Path, str] | None:
+    path, sep, digest = target.rpartition("@")
+    hex_ = digest.removeprefix("sha256:")
+    if not sep or len(hex_) != 64 or not digest.startswith("sha256:") or not Path(path).is_dir():
+        return None
+    return (Path(path), digest) if all(c in "0123456789abcdef" for c in hex_) else None
+
+
 def open_image(
     source: str,
     *,
@@ -117,7 +125,8 @@ def open_image(
     limits: ArchiveLimits | None = None,
 ) -> OpenedImage:
     """Open `source`: a docker-archive or OCI tarball, an OCI layout or rootfs directory, or a
-    registry reference (``[docker-archive:|oci:|oci-archive:|dir:|registry:]...``)."""
+    registry reference (``[docker-archive:|oci:|oci-archive:|dir:|registry:]...``); in an OCI
+    layout ``oci:DIR@sha256:HEX`` names one manifest or index by its digest."""
     parse_platform(platform)
     prefix, sep, rest = source.partition(":")
     forced = prefix if sep and prefix in {"docker-archive", "oci", "oci-archive", "dir", "registry"} else None
@@ -125,6 +134,11 @@ def open_image(
     if forced == "registry":
         return _open_registry(target, platform, insecure)
     ref_name: str | None = None
+    pinned = _pinned_layout(target) if forced == "oci" else None
+    if pinned is not None:  # oci:DIR@sha256:HEX: that manifest (or index), by digest
+        store = DirStore(pinned[0])
+        return OpenedImage(read_oci(store, {"manifests": [{"digest": pinned[1]}]}, source=source,
+                                    kind="oci-layout", platform=platform))
     if forced in ("oci", "oci-archive") and not Path(target).exists() and ":" in target:
         target, ref_name = target.rsplit(":", 1)  # skopeo-style oci:PATH:REFERENCE
     path = Path(target)

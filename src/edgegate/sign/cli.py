@@ -31,7 +31,7 @@ def artifact(
     path: Annotated[Path, typer.Argument(help="File, model directory, or image (OCI layout / tar).")],
     key: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--key", "-k", help="Private key PEM (from 'edgegate sign keygen')."),
+        typer.Option("--key", "-k", help="Private key (edgegate sign keygen's, or cosign's cosign.key)."),
     ] = None,
     keyless: Annotated[
         bool, typer.Option("--keyless", help="Sign with an OIDC identity via Fulcio/Rekor (network).")
@@ -117,30 +117,46 @@ def artifact(
 
 @app.command()
 def keygen(
-    private: Annotated[Path, typer.Option("--private", help="Private key PEM to write.")] = Path(
-        "edgegate.key"
-    ),
-    public: Annotated[Path, typer.Option("--public", help="Public key PEM to write.")] = Path("edgegate.pub"),
+    private: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--private", help="Private key file to write (default edgegate.key; cosign.key with --key-format cosign)."),
+    ] = None,
+    public: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--public", help="Public key PEM to write (default edgegate.pub; cosign.pub with --key-format cosign)."),
+    ] = None,
     password_env: Annotated[
         str, typer.Option("--password-env", help="Environment variable holding the passphrase.")
     ] = "EDGEGATE_KEY_PASSWORD",
+    key_format: Annotated[
+        str, typer.Option("--key-format", help="edgegate (encrypted PKCS#8 PEM) or cosign (cosign's encrypted key, "
+                          "for cosign sign --key; its password also from COSIGN_PASSWORD).")
+    ] = "edgegate",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write an ECDSA P-256 key pair; the private key is encrypted with a passphrase: asked twice
-    on a terminal, else from $EDGEGATE_KEY_PASSWORD (or --password-env)."""
+    on a terminal, else from $EDGEGATE_KEY_PASSWORD (or --password-env; with --key-format cosign,
+    $COSIGN_PASSWORD first)."""
 
     def body() -> int:
+        import os
+
         from edgegate.errors import InputError
         from edgegate.sign.keys import generate_keypair, read_passphrase
 
-        passphrase = read_passphrase(password_env, interactive=_interactive(), confirm=True,
-                                     what=f"the new key {private}")
+        if key_format not in ("edgegate", "cosign"):
+            raise InputError(f"unknown key format {key_format!r} (expected edgegate or cosign)")
+        stem = "cosign" if key_format == "cosign" else "edgegate"
+        priv, pub = private or Path(f"{stem}.key"), public or Path(f"{stem}.pub")
+        cosign_password = os.environ.get("COSIGN_PASSWORD") if key_format == "cosign" else None
+        passphrase = cosign_password.encode() if cosign_password else read_passphrase(
+            password_env, interactive=_interactive(), confirm=True, what=f"the new key {priv}")
         if passphrase is None:
             raise InputError(f"environment variable {password_env} is not set (it holds the key passphrase; "
                              "on a terminal edgegate asks for it)")
-        generate_keypair(private, public, passphrase, force=force)
-        typer.echo(f"wrote {private} (private, encrypted) and {public} (public)")
+        generate_keypair(priv, pub, passphrase, force=force, key_format=key_format)
+        typer.echo(f"wrote {priv} (private, encrypted) and {pub} (public)")
         return 0
 
     raise typer.Exit(guard(body, debug))
