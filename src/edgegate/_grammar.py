@@ -2,8 +2,9 @@
 
 Every leaf command gets ``-V/--version``, ``-q/--quiet`` and ``--no-color``; every option can be
 set as ``EDGEGATE_<LONG_NAME>`` (Trivy's rule: one variable per option name, whatever the
-sub-command); metavars are words (``FILE``, ``FORMAT[:PATH]``), not Python types. The gates'
-own modules declare only their own options; `RootGroup` adds the rest when Typer builds the
+sub-command); metavars are words (``FILE``, ``FORMAT[:PATH]``), not Python types; plain values
+are converted without pydantic (`edgegate._coerce`). The gates' own modules declare only their
+own options; `RootGroup` adds the rest when Typer builds the
 Click tree, so `edgegate --help` stays as fast as before and no gate can drift from the grammar.
 """
 
@@ -17,6 +18,8 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 from edgegate import __version__
+from edgegate._coerce import install as install_coercion
+from edgegate._coerce import install_command
 
 ENV_PREFIX = "EDGEGATE_"
 
@@ -79,6 +82,8 @@ def _common_params() -> list[Any]:
         """Holder of the common options."""
 
     params: list[Any] = typer.main.get_command(holder).params
+    for param in params:
+        install_coercion(param)
     return params
 
 
@@ -108,6 +113,15 @@ class RootGroup(TyperGroup):
         flags = _flag_kinds([c for _, c in commands])
         for words, command in commands:
             _apply(words, command, common, flags)
+        for group in _groups(self):
+            install_command(group)
+
+
+def _groups(group: Any) -> Iterator[Any]:
+    yield group
+    for sub in getattr(group, "commands", {}).values():
+        if getattr(sub, "commands", None) is not None:
+            yield from _groups(sub)
 
 
 def iter_commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -156,6 +170,7 @@ def _metavar(option: Any) -> str:
 def _apply(words: tuple[str, ...], command: Any, common: list[Any], flags: dict[str, set[bool]]) -> None:
     names = {p.name for p in command.params}
     command.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    install_command(command)
     for param in command.params:
         if isinstance(param, TyperArgument):
             if type(param) is TyperArgument:
