@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MEDIA_TYPE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+V03_TYPES = (MEDIA_TYPE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ def _fast(doc: dict[str, Any]) -> KeyBundle | None:
     """The canonical key-mode shape, or None (anything else goes to the library)."""
     body = {"messageSignature", "dsseEnvelope"} & doc.keys()
     if len(body) != 1 or not _keys(doc, {"mediaType", "verificationMaterial", *body}):
+        return None
+    if doc["mediaType"] not in V03_TYPES:
         return None
     vm = doc["verificationMaterial"]
     if not _keys(vm, {"publicKey", "tlogEntries"}) or vm["tlogEntries"] != []:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
 MEDIA_TYPE_V03 = _key_bundle.MEDIA_TYPE_V03
-_V03_TYPES = (MEDIA_TYPE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3")
+_V03_TYPES = _key_bundle.V03_TYPES
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 
