@@ -339,3 +339,18 @@ def test_key_mode_sign_and_verify_import_no_heavy_module(tmp_path: Path, model_d
     import model_signing
 
     model_signing.verifying.Config().use_elliptic_key_verifier(public_key=pub).verify(model_dir, sig)
+
+
+def test_ignore_matcher_compares_path_components() -> None:
+    from pathlib import PurePosixPath
+
+    from edgegate.sign.hashing import _ignore_matcher
+
+    def by_parts(name: str, ignore: list[str]) -> bool:  # the definition: a component prefix
+        parts = PurePosixPath(name).parts
+        return any(parts[: len(PurePosixPath(p).parts)] == PurePosixPath(p).parts for p in ignore)
+
+    names = ["a", "a/b", "ab", "a-b", "a/b/c", ".git", ".git/HEAD", ".gitignore", "x.sig", "d/x.sig", "é/f"]
+    for ignore in ([], [".git"], ["a/"], ["a/b"], ["x.sig", ".github"], ["."], ["./a"], ["/a"], ["é"]):
+        for name in names:
+            assert _ignore_matcher(ignore)(name) == by_parts(name, ignore), (name, ignore)

@@ -340,7 +340,7 @@ def _write_state(signature: Path, root: Path, entries: list[FileEntry], stat_tim
         "files": files,
     }
     path = _state_path(signature)
-    _write_atomic(path, json.dumps(state, indent=1, sort_keys=True))
+    _write_atomic(path, json.dumps(state, sort_keys=True, separators=(",", ":")))
     return path
 
 
