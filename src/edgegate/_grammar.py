@@ -2,21 +2,24 @@
 
 Every leaf command gets ``-V/--version``, ``-q/--quiet`` and ``--no-color``; every option can be
 set as ``EDGEGATE_<LONG_NAME>`` (Trivy's rule: one variable per option name, whatever the
-sub-command); metavars are words (``FILE``, ``FORMAT[:PATH]``), not Python types. The gates'
-own modules declare only their own options; `RootGroup` adds the rest when Typer builds the
+sub-command); metavars are words (``FILE``, ``FORMAT[:PATH]``), not Python types; plain values
+are converted without pydantic (`edgegate._coerce`). The gates' own modules declare only their
+own options; `RootGroup` adds the rest when Typer builds the
 Click tree, so `edgegate --help` stays as fast as before and no gate can drift from the grammar.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperArgument, TyperGroup
 
 from edgegate import __version__
+from edgegate._coerce import install as install_coercion
+from edgegate._coerce import install_command
 
 ENV_PREFIX = "EDGEGATE_"
 
@@ -46,6 +49,11 @@ METAVARS: dict[str, str] = {
     "revision": "REV",
 }
 _TYPE_METAVARS = {"path": "PATH", "str": "TEXT", "int": "N", "float": "NUMBER"}
+
+#: Long option names that are a flag in some commands and take a value in others: their
+#: variable carries the command (`env_name`). Fixed here because the gates' commands are built
+#: lazily; a test recomputes it over the whole tree (`flag_kinds`).
+AMBIGUOUS_FLAGS: frozenset[str] = frozenset({"IMAGE"})
 
 #: The options every command has, added by `RootGroup` (their parameter names).
 COMMON = ("version", "quiet", "no_color")
@@ -79,6 +87,8 @@ def _common_params() -> list[Any]:
         """Holder of the common options."""
 
     params: list[Any] = typer.main.get_command(holder).params
+    for param in params:
+        install_coercion(param)
     return params
 
 
@@ -99,15 +109,91 @@ class _Argument(TyperArgument):
 
 
 class RootGroup(TyperGroup):
-    """The root `edgegate` group: applies the grammar to every command below it."""
+    """The root `edgegate` group: applies the grammar to every command below it.
+
+    The gates' sub-apps (`subapps`: name, module with a Typer ``app``) are imported and built
+    when first looked up, so ``edgegate sign ...`` builds the sign commands only; listing them
+    all (``edgegate --help``, the tests' tree walk) builds every one.
+    """
+
+    subapps: tuple[tuple[str, str], ...] = ()
+    pretty_exceptions_short = True
+    """The root app's setting (Typer's default), which its sub-apps are built with."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        common = _common_params()
-        commands = list(iter_commands(self))
-        flags = _flag_kinds([c for _, c in commands])
-        for words, command in commands:
-            _apply(words, command, common, flags)
+        self._common = _common_params()
+        for words, command in iter_commands(self):
+            _apply(words, command, self._common, AMBIGUOUS_FLAGS)
+        install_command(self)
+        self.commands = _LazyCommands(dict(self.commands), self.subapps, self._load)
+
+    def _load(self, name: str, module_name: str) -> Any:
+        import importlib
+
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # gate not built yet
+                return None
+            raise
+        holder = typer.Typer()
+        holder.add_typer(module.app, name=name)  # what the root's add_typer would register
+        group = typer.main.get_group_from_info(
+            holder.registered_groups[0],
+            pretty_exceptions_short=self.pretty_exceptions_short,
+            rich_markup_mode=self.rich_markup_mode,
+            suggest_commands=self.suggest_commands,
+        )
+        for words, command in iter_commands(group, (name,)):
+            _apply(words, command, self._common, AMBIGUOUS_FLAGS)
+        for sub in _groups(group):
+            install_command(sub)
+        return group
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # names only: nothing is built to list them
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """A group's commands where some are built on first lookup (`load(name, module)`; None:
+    not there). Iteration order: the built ones, then the lazy ones, as given."""
+
+    def __init__(self, built: dict[str, Any], lazy: Sequence[tuple[str, str]], load: Callable[[str, str], Any]) -> None:
+        self._built = built
+        self._lazy = {n: m for n, m in lazy if n not in built}
+        self._load = load
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._lazy:
+            command = self._load(name, self._lazy.pop(name))
+            if command is not None:
+                self._built[name] = command
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._lazy.pop(name, None)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if self._lazy.pop(name, None) is None:
+            del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._built, *self._lazy])
+
+    def __len__(self) -> int:
+        return len(self._built) + len(self._lazy)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._built or name in self._lazy
+
+
+def _groups(group: Any) -> Iterator[Any]:
+    yield group
+    for sub in getattr(group, "commands", {}).values():
+        if getattr(sub, "commands", None) is not None:
+            yield from _groups(sub)
 
 
 def iter_commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -119,26 +205,23 @@ def iter_commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tu
             yield (*prefix, name), sub
 
 
-def env_name(option: Any, words: tuple[str, ...] = (), flags: dict[str, set[bool]] | None = None) -> str:
-    """``EDGEGATE_<NAME>`` for an option: its first long name, upper-case, dashes as underscores.
-    Where one name is a flag in some commands and takes a value in others (``--image``), the
-    flag's variable carries its command: ``EDGEGATE_SIGN_IMAGE``."""
+def _long_name(option: Any) -> str:
     longs: list[str] = [o for o in option.opts if o.startswith("--")] or list(option.opts)
-    name = longs[0].lstrip("-").upper().replace("-", "_")
-    if flags is not None and words and option.is_flag and len(flags.get(name, set())) > 1:
+    return longs[0].lstrip("-").upper().replace("-", "_")
+
+
+def env_name(option: Any, words: tuple[str, ...] = (), ambiguous: frozenset[str] = AMBIGUOUS_FLAGS) -> str:
+    """``EDGEGATE_<NAME>`` for an option: its first long name, upper-case, dashes as underscores.
+    Where one name is a flag in some commands and takes a value in others (`AMBIGUOUS_FLAGS`,
+    e.g. ``--image``), the flag's variable carries its command: ``EDGEGATE_SIGN_IMAGE``."""
+    name = _long_name(option)
+    if words and option.is_flag and name in ambiguous:
         name = f"{words[0].upper().replace('-', '_')}_{name}"
     return ENV_PREFIX + name
 
 
-def _flag_kinds(commands: list[Any]) -> dict[str, set[bool]]:
-    kinds: dict[str, set[bool]] = {}
-    for command in commands:
-        for param in command.params:
-            if isinstance(param, TyperArgument) or param.hidden or param.envvar is not None:
-                continue
-            longs = [o for o in param.opts if o.startswith("--")] or list(param.opts)
-            kinds.setdefault(longs[0].lstrip("-").upper().replace("-", "_"), set()).add(bool(param.is_flag))
-    return kinds
+FLAG_KINDS: dict[str, set[bool]] = {}
+"""Long name → {is a flag?} over every command built so far (the test of `AMBIGUOUS_FLAGS`)."""
 
 
 def _metavar(option: Any) -> str:
@@ -153,9 +236,10 @@ def _metavar(option: Any) -> str:
     return "TEXT"
 
 
-def _apply(words: tuple[str, ...], command: Any, common: list[Any], flags: dict[str, set[bool]]) -> None:
+def _apply(words: tuple[str, ...], command: Any, common: list[Any], ambiguous: frozenset[str]) -> None:
     names = {p.name for p in command.params}
     command.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    install_command(command)
     for param in command.params:
         if isinstance(param, TyperArgument):
             if type(param) is TyperArgument:
@@ -164,7 +248,8 @@ def _apply(words: tuple[str, ...], command: Any, common: list[Any], flags: dict[
         if param.hidden:
             continue
         if param.envvar is None:
-            param.envvar = env_name(param, words, flags)
+            FLAG_KINDS.setdefault(_long_name(param), set()).add(bool(param.is_flag))
+            param.envvar = env_name(param, words, ambiguous)
         if param.metavar is None and not param.is_flag:
             param.metavar = _metavar(param)
     for param in common:

@@ -1,12 +1,11 @@
 """The `edgegate` command: a Typer root composing one sub-app per gate, plus `check` and `init`.
 
 Gate sub-apps are small modules that import their engines inside their commands, so that
-`edgegate --help` stays fast.
+`edgegate --help` stays fast; a command imports and builds only its own gate's sub-app.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -20,9 +19,27 @@ from edgegate.findings import GateResult
 if TYPE_CHECKING:
     from edgegate.config import Config
 
+
+#: (sub-command name, module with a Typer `app`): built when first looked up (`RootGroup`)
+_SUBAPPS: tuple[tuple[str, str], ...] = (
+    ("policy", "edgegate.policy.cli"),
+    ("sbom", "edgegate.sbom.cli"),
+    ("vuln", "edgegate.vuln.cli"),
+    ("sign", "edgegate.sign.cli"),
+    ("verify", "edgegate.sign.verify_cli"),
+    ("admit", "edgegate.admit.cli"),
+    ("model", "edgegate.model.cli"),
+    ("cost", "edgegate.finops.cli"),
+)
+
+
+class _Root(RootGroup):
+    subapps = _SUBAPPS
+
+
 app = typer.Typer(
     name="edgegate",
-    cls=RootGroup,
+    cls=_Root,
     help="The supply-chain and policy gate in front of edge AI deployments. "
     "Exit code: 0 every gate passed, 1 a gate failed, 2 usage or input error.",
     epilog="Every option can also be set as EDGEGATE_<OPTION> (e.g. EDGEGATE_FORMAT=json, "
@@ -33,32 +50,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-
-#: (sub-command name, module with a Typer `app`, help)
-_SUBAPPS: list[tuple[str, str]] = [
-    ("policy", "edgegate.policy.cli"),
-    ("sbom", "edgegate.sbom.cli"),
-    ("vuln", "edgegate.vuln.cli"),
-    ("sign", "edgegate.sign.cli"),
-    ("verify", "edgegate.sign.verify_cli"),
-    ("admit", "edgegate.admit.cli"),
-    ("model", "edgegate.model.cli"),
-    ("cost", "edgegate.finops.cli"),
-]
-
-
-def _register() -> None:
-    for name, module_name in _SUBAPPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # gate not built yet
-                continue
-            raise
-        sub = module.app
-        if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=name)
-
 
 def _version(value: bool) -> None:
     if value:
@@ -197,7 +188,6 @@ def precommit(
 
     raise typer.Exit(guard(body, debug))
 
-_register()
 
 
 def main() -> None:

@@ -184,3 +184,30 @@ def test_gate_model_scan_is_accepted(cli, root_dir: Path) -> None:
     r = cli("check", root_dir / "examples" / "edge-app", "--gate", "model-scan", "-f", "json", cwd=root_dir)
     assert r.exit_code == 0, r.stderr
     assert [g["gate"] for g in json.loads(r.stdout)["gates"]] == ["model-scan"]
+
+
+def test_ambiguous_flag_names_are_the_trees() -> None:
+    """`AMBIGUOUS_FLAGS` is fixed (the gates' sub-apps are built lazily): it must be what the
+    whole tree says, the option names that are a flag somewhere and take a value elsewhere."""
+    from edgegate._grammar import AMBIGUOUS_FLAGS, FLAG_KINDS
+
+    assert COMMANDS  # the whole tree is built, so every command's options are recorded
+    assert len(FLAG_KINDS) > 40
+    assert {name for name, kinds in FLAG_KINDS.items() if len(kinds) > 1} == AMBIGUOUS_FLAGS
+
+
+def test_a_command_builds_only_its_own_gate() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.argv = ['edgegate', 'sign', '--help']\n"
+        "from edgegate.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.endswith('.cli') and m.startswith('edgegate.')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: edgegate sign" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "['edgegate.cli', 'edgegate.sign.cli']"

@@ -3,13 +3,13 @@
 A file's bundle carries a ``messageSignature``: an ECDSA signature over the file's SHA-256 digest
 (the same construction as a keyless hashedrekord signature, so the file is streamed, never held in
 memory). A model directory's bundle carries a DSSE envelope (built by `edgegate.sign.model`).
-The bundle objects are `sigstore_models` types, the schema sigstore-python and model-signing use.
+Key-mode bundles are written and read by `edgegate.sign._key_bundle` in the exact form of
+`sigstore_models` (the schema sigstore-python and model-signing use), which it imports only for
+a bundle outside that canonical form.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 from edgegate.errors import InputError
 from edgegate.io.files import human_size, open_input
 from edgegate.io.parse import loads_json
+from edgegate.sign import _key_bundle
 from edgegate.sign.keys import ecdsa_hash, key_hint
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-MEDIA_TYPE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
-_V03_TYPES = (MEDIA_TYPE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3")
+MEDIA_TYPE_V03 = _key_bundle.MEDIA_TYPE_V03
+_V03_TYPES = _key_bundle.V03_TYPES
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 
@@ -168,9 +169,7 @@ def one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _parse_key_bundle(raw: RawBundle) -> Any:
-    from sigstore_models.bundle import v1 as bundle_v1
-
+def _parse_key_bundle(raw: RawBundle) -> _key_bundle.KeyBundle:
     media = raw.document.get("mediaType")
     if media not in _V03_TYPES:
         raise VerificationFailure(MALFORMED_BUNDLE, f"unsupported bundle media type {media!r}")
@@ -186,18 +185,17 @@ def _parse_key_bundle(raw: RawBundle) -> Any:
             vm["publicKey"] = {"hint": pk.get("hint")}
         doc["verificationMaterial"] = vm
     try:
-        return bundle_v1.Bundle.from_json(json.dumps(doc))
-    except Exception as exc:
+        return _key_bundle.parse(doc)
+    except _key_bundle.MalformedBundle as exc:
         raise VerificationFailure(MALFORMED_BUNDLE, f"malformed bundle: {one_line(str(exc))}") from None
 
 
-def _check_hint(bundle: Any, key: ec.EllipticCurvePublicKey) -> None:
-    pk = bundle.verification_material.public_key
-    if pk is None:
+def _check_hint(bundle: _key_bundle.KeyBundle, key: ec.EllipticCurvePublicKey) -> None:
+    if not bundle.has_public_key:
         raise VerificationFailure(
             MALFORMED_BUNDLE, "bundle has a certificate, not a public key: verify with --identity/--issuer"
         )
-    if pk.hint and pk.hint != key_hint(key):
+    if bundle.hint and bundle.hint != key_hint(key):
         raise VerificationFailure(KEY_MISMATCH, "bundle's public-key hint does not match the given key")
 
 
@@ -205,25 +203,27 @@ def sign_digest_bundle(key: ec.EllipticCurvePrivateKey, sha256_hex: str) -> str:
     """A v0.3 bundle (JSON) with a message signature over a SHA-256 digest, and the key's hint."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, utils
-    from sigstore_models.bundle import v1 as bundle_v1
-    from sigstore_models.common import v1 as common_v1
 
     digest = bytes.fromhex(sha256_hex)
     signature = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-    b64 = base64.b64encode
-    bundle = bundle_v1.Bundle(
-        media_type="application/vnd.dev.sigstore.bundle.v0.3+json",
-        verification_material=bundle_v1.VerificationMaterial(
-            public_key=common_v1.PublicKeyIdentifier(hint=key_hint(key.public_key())),
-            tlog_entries=[],
-        ),
-        message_signature=common_v1.MessageSignature(
-            message_digest=common_v1.HashOutput(algorithm=common_v1.HashAlgorithm.SHA2_256, digest=b64(digest)),
-            signature=b64(signature),
-        ),
-    )
-    text: str = bundle.to_json()
-    return text
+    message = _key_bundle.MessagePart("SHA2_256", digest, signature)
+    return _key_bundle.dump(key_hint(key.public_key()), message=message)
+
+
+def sign_dsse_bundle(key: ec.EllipticCurvePrivateKey, payload_type: str, payload: bytes) -> str:
+    """A v0.3 bundle (JSON) with a DSSE envelope over `payload`, signed as model-signing's
+    elliptic-key signer does (ECDSA over the PAE, the curve's hash, an empty key id)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    signature = key.sign(pae(payload_type, payload), ec.ECDSA(_hash_for(key)))
+    dsse = _key_bundle.DssePart(payload_type, payload, (signature,))
+    return _key_bundle.dump(key_hint(key.public_key()), dsse=dsse)
+
+
+def _hash_for(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> Any:
+    from cryptography.hazmat.primitives import hashes
+
+    return {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[ecdsa_hash(key)]
 
 
 def verify_digest_bundle(raw: RawBundle, key: ec.EllipticCurvePublicKey, sha256_hex: str) -> None:
@@ -234,18 +234,16 @@ def verify_digest_bundle(raw: RawBundle, key: ec.EllipticCurvePublicKey, sha256_
 
     bundle = _parse_key_bundle(raw)
     _check_hint(bundle, key)
-    ms = bundle.message_signature
+    ms = bundle.message
     if ms is None:
         raise VerificationFailure(
             MALFORMED_BUNDLE, "bundle holds a DSSE envelope, not a message signature over a file"
         )
     digest = bytes.fromhex(sha256_hex)
-    if ms.message_digest is not None:
-        if ms.message_digest.algorithm.value != "SHA2_256":
-            raise VerificationFailure(
-                MALFORMED_BUNDLE, f"unsupported message digest algorithm {ms.message_digest.algorithm.value}"
-            )
-        if ms.message_digest.digest != digest:
+    if ms.digest is not None:
+        if ms.algorithm != "SHA2_256":
+            raise VerificationFailure(MALFORMED_BUNDLE, f"unsupported message digest algorithm {ms.algorithm}")
+        if ms.digest != digest:
             raise VerificationFailure(
                 DIGEST_MISMATCH,
                 "bundle message digest mismatch: the file changed or the bundle is for another artifact",
@@ -265,19 +263,17 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 def verify_dsse_bundle(raw: RawBundle, key: ec.EllipticCurvePublicKey) -> tuple[str, bytes]:
     """Verify a key-mode DSSE bundle's signature; return (payload type, payload bytes)."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     bundle = _parse_key_bundle(raw)
     _check_hint(bundle, key)
-    env = bundle.dsse_envelope
+    env = bundle.dsse
     if env is None:
         raise VerificationFailure(MALFORMED_BUNDLE, "bundle holds a message signature, not a DSSE envelope")
     if len(env.signatures) != 1:
         raise VerificationFailure(MALFORMED_BUNDLE, f"expected one DSSE signature, found {len(env.signatures)}")
-    algo = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[ecdsa_hash(key)]
     try:
-        key.verify(env.signatures[0].sig, pae(env.payload_type, env.payload), ec.ECDSA(algo))
+        key.verify(env.signatures[0], pae(env.payload_type, env.payload), ec.ECDSA(_hash_for(key)))
     except InvalidSignature:
         raise VerificationFailure(BAD_SIGNATURE, "DSSE signature is invalid for this key") from None
-    return str(env.payload_type), bytes(env.payload)
+    return env.payload_type, env.payload

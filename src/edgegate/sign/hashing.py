@@ -14,7 +14,6 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -68,13 +67,15 @@ def _entry(name: str, path: Path, st: os.stat_result) -> FileEntry:
     )
 
 
-def _is_ignored(name: str, ignore: Sequence[str]) -> bool:
-    parts = PurePosixPath(name).parts
-    for pattern in ignore:
-        ip = PurePosixPath(pattern).parts
-        if parts[: len(ip)] == ip:
-            return True
-    return False
+def _ignore_matcher(ignore: Sequence[str]) -> Callable[[str], bool]:
+    """Is a root-relative name (``a/b``, as the walk builds it) a pattern or below one? Patterns
+    compare by path components (``x/`` is ``x``; ``.`` is everything), checked as text."""
+    prefixes = ["/".join(PurePosixPath(p).parts) for p in ignore]
+    if "" in prefixes:
+        return lambda name: True
+    exact = frozenset(prefixes)
+    below = tuple(p + "/" for p in prefixes)
+    return lambda name: name in exact or name.startswith(below)
 
 
 def walk_model(
@@ -99,6 +100,7 @@ def walk_model(
     if not stat.S_ISDIR(st.st_mode):
         raise InputError("not a directory", base)
     real_root = base.resolve()
+    is_ignored = _ignore_matcher(ignore)
     entries: list[FileEntry] = []
     stack: list[tuple[Path, str]] = [(base, "")]
     while stack:
@@ -113,7 +115,7 @@ def walk_model(
             if not _utf8(child.name):  # the signature lists names as UTF-8 text
                 shown = os.fsencode(child.path).decode("utf-8", "backslashreplace")
                 raise InputError("file name is not valid UTF-8; rename it to sign the model", shown)
-            if _is_ignored(name, ignore):
+            if is_ignored(name):
                 continue
             path = Path(child.path)
             try:
@@ -325,5 +327,36 @@ def hash_entries(
         todo.sort(key=lambda e: e.size, reverse=True)
         if n_workers == 1:
             return dict(one(e) for e in todo)
-        with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="edgegate-hash") as pool:
-            return dict(pool.map(one, todo))
+        return _in_threads(one, todo, n_workers)
+
+
+def _in_threads(one: Callable[[FileEntry], tuple[str, str]], todo: list[FileEntry], n: int) -> dict[str, str]:
+    """`one` over `todo` on `n` threads taking the next entry in order (one task per thread, not
+    a future per file: thousands of small files would spend more time in the pool than hashing).
+    The first exception stops the other threads and is raised."""
+    out: dict[str, str] = {}
+    failed: list[BaseException] = []
+    lock = threading.Lock()
+    pending = iter(todo)
+
+    def work() -> None:
+        while not failed:
+            with lock:
+                entry = next(pending, None)
+            if entry is None:
+                return
+            try:
+                name, digest = one(entry)
+            except BaseException as exc:  # re-raised in the calling thread
+                failed.append(exc)
+                return
+            out[name] = digest
+
+    threads = [threading.Thread(target=work, name=f"edgegate-hash-{i}", daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failed:
+        raise failed[0]
+    return {e.name: out[e.name] for e in todo}

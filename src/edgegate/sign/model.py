@@ -3,9 +3,10 @@
 The signature is a Sigstore bundle whose DSSE envelope holds an in-toto statement: one subject
 (the model directory's name, digest = SHA-256 over the resources' digests in order), predicate
 type ``https://model_signing/signature/v1.0``, ``predicate.serialization`` (``files``, sha256)
-and ``predicate.resources`` (one ``{name, algorithm, digest}`` per file). The statement, the
-manifest comparison and the key-mode signer are model-signing's own; edgegate adds the parallel
-hasher, the symlink policy and incremental re-signing.
+and ``predicate.resources`` (one ``{name, algorithm, digest}`` per file). The statement and
+the manifest comparison follow model-signing (tests compare edgegate's statements, readers and bundles
+with model-signing's own); edgegate adds the parallel hasher, the symlink policy and incremental
+re-signing, and imports model-signing only for a statement outside the form it writes.
 
 Incremental re-signing (`since`): the previous signature is verified with the same key, and
 files whose size, mtime, ctime, inode and device are unchanged since that signing reuse its
@@ -18,10 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from edgegate.errors import InputError
@@ -101,35 +103,106 @@ def ignore_list(root: Path, extra: Sequence[str | Path] = (), *, base: Sequence[
     return sorted(out)
 
 
-def _ms_payload(manifest: ModelManifest) -> Any:
-    """model-signing's `Payload` (the in-toto statement) for `manifest`."""
-    from model_signing import manifest as ms_manifest
-    from model_signing._hashing import hashing as ms_hashing
-    from model_signing._signing import signing as ms_signing
-
-    ser = manifest.serialization
-    serialization = ms_manifest._FileSerialization(
-        "sha256", bool(ser.get("allow_symlinks", False)), [Path(p) for p in ser.get("ignore_paths", [])]
-    )
-    items = [
-        ms_manifest.FileManifestItem(path=Path(n), digest=ms_hashing.Digest("sha256", bytes.fromhex(d)))
-        for n, d in manifest.digests.items()
-    ]
-    return ms_signing.Payload(ms_manifest.Manifest(manifest.model_name, items, serialization))
+def _resources(digests: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, digest) in model-signing's manifest order: keyed and sorted as POSIX paths (so
+    ``a/b`` sorts before ``a-c``), one entry per normalised name (the last one wins)."""
+    keyed = {PurePosixPath(name): digest for name, digest in digests.items()}
+    return [(str(path), digest) for path, digest in sorted(keyed.items())]
 
 
 def statement_payload(manifest: ModelManifest) -> bytes:
-    """The in-toto statement JSON exactly as model-signing writes it for this manifest."""
-    from google.protobuf import json_format  # type: ignore[import-untyped]
+    """The in-toto statement JSON as model-signing's `Payload` writes it for this manifest.
 
-    text: str = json_format.MessageToJson(_ms_payload(manifest).statement.pb)
-    return text.encode("utf-8")
+    model-signing builds it as protobuf messages and prints them with ``json_format``; the
+    predicate is a ``Struct``, whose key order the C protobuf backend randomises per process
+    (the pure-Python backend keeps insertion order). This is the same document with the
+    pure-Python backend's order, byte for byte (a test compares the two).
+    """
+    root = hashlib.sha256()
+    resources = []
+    for name, digest in _resources(manifest.digests):
+        root.update(bytes.fromhex(digest))
+        resources.append({"name": name, "algorithm": "sha256", "digest": digest})
+    ser = manifest.serialization
+    serialization: dict[str, Any] = {
+        "method": "files",
+        "hash_type": "sha256",
+        "allow_symlinks": bool(ser.get("allow_symlinks", False)),
+    }
+    if ser.get("ignore_paths"):
+        serialization["ignore_paths"] = [str(Path(p)) for p in ser["ignore_paths"]]
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": manifest.model_name, "digest": {"sha256": root.hexdigest()}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {"serialization": serialization, "resources": resources},
+    }
+    return json.dumps(statement, indent=2).encode("utf-8")
 
 
-def parse_statement(payload_type: str, payload: bytes) -> ModelManifest:
-    """Check a verified DSSE payload is a model-signing v1.0 statement; return its manifest."""
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _manifest_fast(doc: dict[str, Any]) -> ModelManifest | None:
+    """A v1.0 ``files``/sha256 statement in the form model-signing writes, or None (then
+    model-signing's own reader decides)."""
+    subjects, predicate = doc.get("subject"), doc.get("predicate")
+    if type(subjects) is not list or len(subjects) != 1 or not isinstance(predicate, dict):
+        return None
+    subject = subjects[0]
+    if not isinstance(subject, dict) or not isinstance(subject.get("name"), str):
+        return None
+    digest = subject.get("digest")
+    expected = digest.get("sha256") if isinstance(digest, dict) else None
+    ser, resources = predicate.get("serialization"), predicate.get("resources")
+    if not isinstance(ser, dict) or type(resources) is not list:
+        return None
+    ignore = ser.get("ignore_paths", [])
+    if (
+        ser.get("method") != "files"
+        or ser.get("hash_type") != "sha256"
+        or type(ser.get("allow_symlinks")) is not bool
+        or type(ignore) is not list
+        or not all(isinstance(p, str) for p in ignore)
+    ):
+        return None
+    root = hashlib.sha256()
+    digests: dict[str, str] = {}
+    for r in resources:
+        if not isinstance(r, dict) or r.get("algorithm") != "sha256":
+            return None
+        name, value = r.get("name"), r.get("digest")
+        if not isinstance(name, str) or name in digests or str(PurePosixPath(name)) != name:
+            return None  # model-signing normalises the path and keeps the last of duplicates
+        if not isinstance(value, str) or not _HEX64.fullmatch(value):
+            return None
+        root.update(bytes.fromhex(value))
+        digests[name] = value
+    if root.hexdigest() != expected:
+        return None  # inconsistent: model-signing's reader refuses it with its reason
+    out: dict[str, Any] = {"method": "files", "hash_type": "sha256", "allow_symlinks": ser["allow_symlinks"]}
+    if ignore:
+        out["ignore_paths"] = list(ignore)
+    return ModelManifest(subject["name"], dict(_resources(digests)), out)
+
+
+def _manifest_with_library(doc: dict[str, Any]) -> ModelManifest:
     from model_signing._signing import signing as ms_signing
 
+    try:
+        m = ms_signing.dsse_payload_to_manifest(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise VerificationFailure(MALFORMED_BUNDLE, f"model statement: {bundles.one_line(str(exc))}") from None
+    digests = {rd.identifier: rd.digest.digest_hex for rd in m.resource_descriptors()}
+    return ModelManifest(m.model_name, digests, dict(m.serialization_type))
+
+
+def parse_statement(payload_type: str, payload: bytes, *, library: bool = False) -> ModelManifest:
+    """Check a verified DSSE payload is a model-signing v1.0 statement; return its manifest.
+
+    The statement in model-signing's own form is read here; anything else is read by
+    model-signing (`library` forces that, for the tests comparing the two).
+    """
     if payload_type != IN_TOTO_PAYLOAD_TYPE:
         raise VerificationFailure(MALFORMED_BUNDLE, f"DSSE payload type is {payload_type!r}, not in-toto")
     try:
@@ -143,18 +216,16 @@ def parse_statement(payload_type: str, payload: bytes) -> ModelManifest:
             MALFORMED_BUNDLE,
             f"predicate type is {doc.get('predicateType')!r}, expected {PREDICATE_TYPE}",
         )
-    try:
-        m = ms_signing.dsse_payload_to_manifest(doc)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VerificationFailure(MALFORMED_BUNDLE, f"model statement: {bundles.one_line(str(exc))}") from None
-    ser = dict(m.serialization_type)
+    m = None if library else _manifest_fast(doc)
+    if m is None:
+        m = _manifest_with_library(doc)
+    ser = m.serialization
     if ser.get("method") != "files" or ser.get("hash_type") != "sha256":
         raise InputError(
             f"unsupported model-signing serialization {ser.get('method')}/{ser.get('hash_type')} "
             "(edgegate verifies 'files' with sha256)"
         )
-    digests = {rd.identifier: rd.digest.digest_hex for rd in m.resource_descriptors()}
-    return ModelManifest(m.model_name, digests, ser)
+    return m
 
 
 def compute_manifest(
@@ -245,23 +316,10 @@ def verify_model(
 # --- signing ---------------------------------------------------------------------------------
 
 
-def _key_signer(key: ec.EllipticCurvePrivateKey) -> Any:
-    """model-signing's elliptic-key signer, holding an already loaded key."""
-    from model_signing._signing import sign_ec_key
-
-    class _LoadedKeySigner(sign_ec_key.Signer):  # type: ignore[misc]
-        def __init__(self, private_key: ec.EllipticCurvePrivateKey) -> None:
-            sign_ec_key._check_supported_ec_key(private_key.public_key())
-            self._private_key = private_key
-
-    return _LoadedKeySigner(key)
-
-
 def sign_manifest_with_key(manifest: ModelManifest, key: ec.EllipticCurvePrivateKey) -> str:
-    """The model-signing bundle JSON for `manifest`, signed with `key` (model-signing's signer)."""
-    signature = _key_signer(key).sign(_ms_payload(manifest))
-    text: str = signature.bundle.to_json()
-    return text
+    """The model-signing bundle JSON for `manifest`, signed with `key` as model-signing's
+    elliptic-key signer signs it (DSSE over the statement, the key's hint, no log entry)."""
+    return bundles.sign_dsse_bundle(key, IN_TOTO_PAYLOAD_TYPE, statement_payload(manifest))
 
 
 def _state_path(signature: Path) -> Path:
@@ -282,7 +340,7 @@ def _write_state(signature: Path, root: Path, entries: list[FileEntry], stat_tim
         "files": files,
     }
     path = _state_path(signature)
-    _write_atomic(path, json.dumps(state, indent=1, sort_keys=True))
+    _write_atomic(path, json.dumps(state, sort_keys=True, separators=(",", ":")))
     return path
 
 
