@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from edgegate.errors import EdgegateError
 from edgegate.findings import GateResult
-from edgegate.report._common import write_stream
+from edgegate.report._common import ChunkedStream, write_stream
 
 FORMATS = ("text", "json", "sarif", "github", "junit", "markdown")
 _MACHINE_FORMATS = frozenset({"json", "sarif", "junit"})
@@ -101,8 +102,14 @@ def render(fmt: str, results: Sequence[GateResult], ctx: ReportContext) -> str:
     return text
 
 
+_STREAMED = frozenset({"text", "json", "sarif"})
+"""Formats whose module writes the report piece by piece (``write(results, ctx, out)``), so a
+report over 100,000 findings is never one string in memory."""
+
+
 def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ctx: ReportContext) -> None:
-    """Write every requested report. Files are written whole (temp file, then rename).
+    """Write every requested report. Files are written whole (temp file, then rename); the
+    streamed formats are written into the temp file piece by piece.
 
     With the ``github`` format, the Markdown summary is also appended to ``$GITHUB_STEP_SUMMARY``
     when that variable is set (once per run).
@@ -114,6 +121,10 @@ def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ct
                 if spec.format == "text":
                     module = importlib.import_module("edgegate.report.text")
                     module.print_report(results, ctx)
+                elif spec.format in _STREAMED:
+                    sink = ChunkedStream(sys.stdout, utf8=spec.format in _MACHINE_FORMATS)
+                    importlib.import_module(f"edgegate.report.{spec.format}").write(results, ctx, sink)
+                    sink.flush()
                 else:
                     text = render(spec.format, results, ctx)
                     write_stream(sys.stdout, text, utf8=spec.format in _MACHINE_FORMATS)
@@ -121,11 +132,25 @@ def write_reports(results: Sequence[GateResult], specs: Sequence[OutputSpec], ct
                 raise EdgegateError("standard output was closed before the report was written") from None
             continue
         plain = dataclasses.replace(ctx, color=False)
-        write_atomic(spec.path, render(spec.format, results, plain))
+        if spec.format in _STREAMED:
+            write_streamed(spec.path, importlib.import_module(f"edgegate.report.{spec.format}"), results, plain)
+        else:
+            write_atomic(spec.path, render(spec.format, results, plain))
     if any(s.format == "github" for s in specs):
         from edgegate.report.github import write_step_summary
 
         write_step_summary(results, dataclasses.replace(ctx, color=False))
+
+
+def write_streamed(path: Path, module: Any, results: Sequence[GateResult], ctx: ReportContext) -> None:
+    """`module.write` the report into a temp file that then becomes `path` (as `write_atomic`;
+    text as UTF-8, an unencodable file name as ``\\udcXX``)."""
+    from edgegate.io.output import atomic_path
+
+    with atomic_path(path, "report") as tmp, open(
+        tmp, "w", encoding="utf-8", errors="backslashreplace", newline="", buffering=1 << 16
+    ) as fh:
+        module.write(results, ctx, fh)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from edgegate.findings import Finding, GateResult, Severity, Status, exit_code
 
@@ -224,6 +224,37 @@ def write_stream(stream: TextIO, text: str, *, utf8: bool = False) -> None:
             text = text.encode("ascii", "replace").decode("ascii")
     stream.write(text)
     stream.flush()
+
+
+class Writer(Protocol):
+    """Where the streamed reports write (a text file, `ChunkedStream`, ``io.StringIO``)."""
+
+    def write(self, text: str, /) -> int: ...
+
+
+class ChunkedStream:
+    """A writer that hands `stream` what it is given in chunks of about `size` characters,
+    each through `write_stream` (the same bytes as writing it all at once)."""
+
+    def __init__(self, stream: TextIO, *, utf8: bool = False, size: int = 1 << 16) -> None:
+        self._stream = stream
+        self._utf8 = utf8
+        self._size = size
+        self._parts: list[str] = []
+        self._held = 0
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        self._held += len(text)
+        if self._held >= self._size:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._parts:
+            text = "".join(self._parts)
+            self._parts, self._held = [], 0
+            write_stream(self._stream, text, utf8=self._utf8)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

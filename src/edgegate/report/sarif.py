@@ -10,17 +10,19 @@ entry so an alert is tracked across runs even when its line moves. Gate errors b
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from edgegate.findings import Finding, GateResult, Severity
-from edgegate.report._common import jsonable, relative_path, tool_version
-from edgegate.report._prepare import GateView, prepare
+from edgegate.report._common import Writer, jsonable, relative_path, tool_version
+from edgegate.report._prepare import GateView, Prepared, Shown, prepare
 from edgegate.report._rules import SECURITY, rule_info
 from edgegate.report._sanitize import defuse_json
 
@@ -122,73 +124,74 @@ def _cut(text: str, limit: int) -> str:
 def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any]:
     """The SARIF log as a JSON-able dict."""
     view = prepare(results, ctx)
+    log, emit = _log(view, ctx)
+    log["runs"][0]["results"] = list(emit())
+    return log
+
+
+def write(results: Sequence[GateResult], ctx: ReportContext, out: Writer) -> None:
+    """Write the SARIF log to `out` one result at a time (the same text as `render`)."""
+    from edgegate.report.json import write_array
+
+    view = prepare(results, ctx)
+    log, emit = _log(view, ctx)
+    token = secrets.token_hex(8)
+    log["runs"][0]["results"] = token
+    text = json.dumps(log, indent=2, ensure_ascii=False, allow_nan=False)
+    head, _, tail = text.partition(f'"{token}"')
+    out.write(defuse_json(head))
+    write_array(out, emit(), RESULTS_INDENT)
+    out.write(defuse_json(tail) + "\n")
+
+
+RESULTS_INDENT = 6
+"""Indent of the run's ``"results"`` key in the log."""
+
+
+def _log(view: Prepared, ctx: ReportContext) -> tuple[dict[str, Any], Callable[[], Iterator[dict[str, Any]]]]:
+    """The log without its results, and a function yielding them (at most `MAX_RESULTS`)."""
     root = view.root
-    any_path = next((p for p in (_first_path(g) for g in view.gates) if p), None)
+    first_paths = [_first_path(g) for g in view.gates]
+    any_path = next((p for p in first_paths if p), None)
     fallback_path = (view.path(ctx.fallback_path) if ctx.fallback_path else None) or any_path or FALLBACK_PATH
 
     # Rules: one per rule id in order of first appearance; level/severity of its worst finding.
+    # Only the first finding with a title is prepared; the rest is read from the originals.
     order: list[str] = []
-    first: dict[str, Finding] = {}
-    first_gate: dict[str, str] = {}
+    first: dict[str, tuple[GateView, int, bool]] = {}  # rule -> (gate, position, has a title)
     worst: dict[str, Finding] = {}
     worst_level: dict[str, str] = {}
-    for s in view.shown():
-        f, rid = s.finding, s.finding.rule_id
-        if rid not in first:
-            order.append(rid)
-            first[rid], first_gate[rid], worst[rid], worst_level[rid] = f, s.gate, f, "none"
-        if f.title and not first[rid].title:
-            first[rid] = f
-        if f.severity > worst[rid].severity:
-            worst[rid] = f
-        lvl = level(f, s.failing)
-        if _LEVEL_RANK[lvl] > _LEVEL_RANK[worst_level[rid]]:
-            worst_level[rid] = lvl
-    index = {rid: i for i, rid in enumerate(order)}
-    rules = [_descriptor(first_gate[rid], first[rid], worst[rid], worst_level[rid]) for rid in order]
-
-    sarif_results: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
     total = 0
     for g in view.gates:
-        gate_path = _first_path(g) or fallback_path
-        for s in g.items:
-            f = s.finding
+        for pos, f, failing in g.items.raw():
             total += 1
-            if len(sarif_results) >= MAX_RESULTS:
-                continue
-            loc = f.location
-            path = loc.path or gate_path
-            artifact = artifact_location(path, root)
-            physical: dict[str, Any] = {"artifactLocation": artifact}
-            if loc.path and loc.line:
-                region: dict[str, int] = {"startLine": loc.line}
-                if loc.column:
-                    region["startColumn"] = loc.column
-                physical["region"] = region
-            else:
-                physical["region"] = {"startLine": 1}
-            location: dict[str, Any] = {"physicalLocation": physical}
-            base = fingerprint(f.rule_id, artifact["uri"], location_key(f))
-            seen[base] = seen.get(base, 0) + 1
-            props: dict[str, Any] = {"gate": g.gate, "severity": f.severity.value, "blocking": f.blocking}
-            if loc.pointer:
-                props["pointer"] = loc.pointer
-            if not loc.path:
-                props["locationFallback"] = True
-            if f.details:
-                props["details"] = jsonable(dict(f.details))
-            sarif_results.append(
-                {
-                    "ruleId": f.rule_id,
-                    "ruleIndex": index[f.rule_id],
-                    "level": level(f, s.failing),
-                    "message": {"text": f.message or f.title or f.rule_id},
-                    "locations": [location],
-                    "partialFingerprints": {FINGERPRINT_KEY: f"{base}:{seen[base]}"},
-                    "properties": props,
-                }
-            )
+            rid = f.rule_id
+            if rid not in first:
+                order.append(rid)
+                first[rid], worst[rid], worst_level[rid] = (g, pos, bool(f.title)), f, "none"
+            elif f.title and not first[rid][2]:
+                first[rid] = (g, pos, True)
+            if f.severity > worst[rid].severity:
+                worst[rid] = f
+            lvl = level(f, failing)
+            if _LEVEL_RANK[lvl] > _LEVEL_RANK[worst_level[rid]]:
+                worst_level[rid] = lvl
+    index = {rid: i for i, rid in enumerate(order)}
+    rules = []
+    for rid in order:
+        g, pos, _ = first[rid]
+        rules.append(_descriptor(g.gate, g.items.at(pos).finding, worst[rid], worst_level[rid]))
+
+    def emit() -> Iterator[dict[str, Any]]:
+        seen: dict[str, int] = {}
+        count = 0
+        for g, first_path in zip(view.gates, first_paths, strict=True):
+            gate_path = first_path or fallback_path
+            for s in g.items:
+                if count >= MAX_RESULTS:
+                    return
+                count += 1
+                yield _result(s, g.gate, gate_path, root, index, seen)
 
     notifications: list[dict[str, Any]] = []
     for g in view.gates:
@@ -196,12 +199,13 @@ def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any
             notifications.append(
                 {"level": "error", "message": {"text": f"{g.gate}: {err}"}, "properties": {"gate": g.gate}}
             )
-    if total > len(sarif_results):
+    listed = min(total, MAX_RESULTS)
+    if total > listed:
         notifications.append(
             {
                 "level": "warning",
                 "message": {
-                    "text": f"{total - len(sarif_results)} of {total} results left out "
+                    "text": f"{total - listed} of {total} results left out "
                     f"(GitHub keeps at most {MAX_RESULTS} per run); see the JSON report"
                 },
             }
@@ -229,14 +233,50 @@ def document(results: Sequence[GateResult], ctx: ReportContext) -> dict[str, Any
         "automationDetails": {"id": automation_id(ctx, root)},
         "invocations": [invocation],
         "columnKind": "unicodeCodePoints",
-        "results": sarif_results,
+        "results": [],
         "properties": {"gates": [{"gate": g.gate, "status": g.status.value} for g in view.gates]},
     }
-    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, emit
+
+
+def _result(s: Shown, gate: str, gate_path: str, root: Path, index: Mapping[str, int],
+            seen: dict[str, int]) -> dict[str, Any]:
+    f = s.finding
+    loc = f.location
+    path = loc.path or gate_path
+    artifact = artifact_location(path, root)
+    physical: dict[str, Any] = {"artifactLocation": artifact}
+    if loc.path and loc.line:
+        region: dict[str, int] = {"startLine": loc.line}
+        if loc.column:
+            region["startColumn"] = loc.column
+        physical["region"] = region
+    else:
+        physical["region"] = {"startLine": 1}
+    location: dict[str, Any] = {"physicalLocation": physical}
+    base = fingerprint(f.rule_id, artifact["uri"], location_key(f))
+    seen[base] = seen.get(base, 0) + 1
+    props: dict[str, Any] = {"gate": gate, "severity": f.severity.value, "blocking": f.blocking}
+    if loc.pointer:
+        props["pointer"] = loc.pointer
+    if not loc.path:
+        props["locationFallback"] = True
+    if f.details:
+        props["details"] = jsonable(dict(f.details))
+    return {
+        "ruleId": f.rule_id,
+        "ruleIndex": index[f.rule_id],
+        "level": level(f, s.failing),
+        "message": {"text": f.message or f.title or f.rule_id},
+        "locations": [location],
+        "partialFingerprints": {FINGERPRINT_KEY: f"{base}:{seen[base]}"},
+        "properties": props,
+    }
 
 
 def _first_path(view: GateView) -> str | None:
-    return next((s.finding.location.path for s in view.items if s.finding.location.path), None)
+    found = next((pos for pos, f, _ in view.items.raw() if f.location.path), None)
+    return None if found is None else view.items.at(found).finding.location.path
 
 
 def _engines(gates: Sequence[GateView]) -> dict[str, Any]:
@@ -265,4 +305,6 @@ def automation_id(ctx: ReportContext, root: Path) -> str:
 
 def render(results: Sequence[GateResult], ctx: ReportContext) -> str:
     """The SARIF log as JSON text."""
-    return defuse_json(json.dumps(document(results, ctx), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
+    buf = io.StringIO()
+    write(results, ctx, buf)
+    return buf.getvalue()

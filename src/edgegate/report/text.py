@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console, Group
 from rich.text import Text
 
 from edgegate.findings import Finding, GateResult, Severity, Status
-from edgegate.report._common import SEVERITIES, cell, plural, severity_counts, sort_key, tables, write_stream
+from edgegate.report._common import SEVERITIES, Writer, cell, plural, tables, write_stream
 from edgegate.report._layout import layout, render_rows, shorten, wrap
 from edgegate.report._prepare import ALSO_KEY, Prepared, Shown, prepare
 from edgegate.report._sanitize import visible
@@ -69,7 +69,9 @@ def _summary(view: Prepared, width: int) -> list[Text]:
     headers = ["Gate", "Status", *(sev.value.capitalize() for sev in SEVERITIES), "Errors"]
     rows: list[list[str]] = []
     for g in view.gates:
-        counts = severity_counts(g.findings)
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for sev in g.severities():
+            counts[sev] += 1
         rows.append([visible(g.gate), g.status.value.upper(), *(str(counts[s]) for s in SEVERITIES), str(len(g.errors))])
     laid = layout(headers, rows, width)
     if laid.dropped:
@@ -130,57 +132,94 @@ def _message(f: Finding) -> tuple[str, str]:
     return visible(f.message), "  ".join(x for x in (pointer, extra) if x)
 
 
-def _findings(view: Prepared, width: int) -> list[Text]:
+def _where(gate: str, f: Finding) -> str:
+    loc = f.location
+    if not loc.path:
+        return gate
+    if loc.line:
+        return f"{loc.line}:{loc.column}" if loc.column else str(loc.line)
+    return "-"
+
+
+def _order(view: Prepared) -> tuple[Iterator[tuple[Any, ...]], dict[str, list[int]]]:
+    """The findings by file, line, column, most severe first (`sort_key` of the shown finding),
+    as keys ending in (gate index, position), and per file: [count, widest location, widest
+    severity, widest rule id]. Only what the order needs is made relative; many findings are
+    ordered on disk (`edgegate.report._spill`)."""
+    from edgegate.report import _spill
+
+    rel = view.rel
+    groups: dict[str, list[int]] = {}
+
+    def keys() -> Iterator[tuple[Any, ...]]:
+        for gi, g in enumerate(view.gates):
+            for pos, f, failing in g.items.raw():
+                loc = f.location
+                path = rel.path(loc.path) if loc.path else None
+                group = path or NO_FILE
+                where = visible(_where(g.gate, f))
+                sev = len(f.severity.value) + (0 if failing else len(" (warn)"))
+                rule = visible(f.rule_id)
+                stat = groups.get(group)
+                if stat is None:
+                    groups[group] = [1, len(where), sev, len(rule)]
+                else:
+                    stat[0] += 1
+                    stat[1] = max(stat[1], len(where))
+                    stat[2] = max(stat[2], sev)
+                    stat[3] = max(stat[3], len(rule))
+                yield (int(group == NO_FILE), group, path or "", loc.line or 0, loc.column or 0,
+                       -f.severity.rank, f.rule_id, rel.text(f.message), gi, pos)
+
+    return _spill.ordered(keys(), view.count(), 10), groups
+
+
+def _findings(view: Prepared, width: int) -> Iterator[Text]:
     """Findings grouped by file: fixed columns, then the message wrapped under itself (at spaces
     and after '/', never inside a word)."""
-    items = sorted(view.shown(), key=lambda s: sort_key(s.finding))
-    groups: dict[str, list[Shown]] = {}
-    for s in items:
-        groups.setdefault(s.finding.location.path or NO_FILE, []).append(s)
-    out: list[Text] = []
-    for path in sorted(groups, key=lambda p: (p == NO_FILE, p)):
-        found = groups[path]
-        head = Text(shorten(visible(path), max(width - 16, 10)), style="bold underline")
-        head.append(f"  ({plural(len(found), 'finding')})", style="dim")
-        out.append(head)
-        rows: list[tuple[str, Text, str, Shown]] = []
-        for s in found:
-            loc = s.finding.location
-            if not loc.path:
-                where = s.gate
-            elif loc.line:
-                where = f"{loc.line}:{loc.column}" if loc.column else str(loc.line)
-            else:
-                where = "-"
-            rows.append((visible(where), _severity_text(s), visible(s.finding.rule_id), s))
-        widths = [max(len(r[0]) for r in rows), max(r[1].cell_len for r in rows), max(len(r[2]) for r in rows)]
-        fixed = 2 + sum(w + 2 for w in widths)
-        wide = width - fixed >= MIN_MESSAGE_WIDTH
-        for where, sev, rule, s in rows:
-            head = Text("  ")
-            head.append(where.ljust(widths[0]) if wide else where)
-            head.append("  ")
-            head.append_text(sev)
-            head.append(" " * (widths[1] - sev.cell_len + 2) if wide else "  ")
-            head.append(rule, style="bold")
-            message, note = _message(s.finding)
-            if wide:
-                indent = fixed
-                head.append(" " * (widths[2] - len(rule) + 2))
-            else:  # narrow terminal: the message goes under its location
-                out.append(head)
-                indent = 4
-                head = Text(" " * indent)
-            room = max(width - indent, 8)
-            lines = [Text(t) for t in wrap(message, room)]
-            if note:
-                lines += [Text(t, style="dim") for t in wrap(note, room)]
-            for n, line in enumerate(lines):
-                row = head.copy() if n == 0 else Text(" " * indent)
-                row.append_text(line)
-                out.append(row)
-        out.append(Text(""))
-    return out
+    ordered, groups = _order(view)
+    current: str | None = None
+    widths: list[int] = []
+    fixed = 0
+    wide = False
+    for key in ordered:
+        group, gi, pos = key[1], key[8], key[9]
+        if group != current:
+            if current is not None:
+                yield Text("")
+            current = group
+            count, *widths = groups[group]
+            head = Text(shorten(visible(group), max(width - 16, 10)), style="bold underline")
+            head.append(f"  ({plural(count, 'finding')})", style="dim")
+            yield head
+            fixed = 2 + sum(w + 2 for w in widths)
+            wide = width - fixed >= MIN_MESSAGE_WIDTH
+        s = view.gates[gi].items.at(pos)
+        where, sev, rule = visible(_where(s.gate, s.finding)), _severity_text(s), visible(s.finding.rule_id)
+        head = Text("  ")
+        head.append(where.ljust(widths[0]) if wide else where)
+        head.append("  ")
+        head.append_text(sev)
+        head.append(" " * (widths[1] - sev.cell_len + 2) if wide else "  ")
+        head.append(rule, style="bold")
+        message, note = _message(s.finding)
+        if wide:
+            indent = fixed
+            head.append(" " * (widths[2] - len(rule) + 2))
+        else:  # narrow terminal: the message goes under its location
+            yield head
+            indent = 4
+            head = Text(" " * indent)
+        room = max(width - indent, 8)
+        lines = [Text(t) for t in wrap(message, room)]
+        if note:
+            lines += [Text(t, style="dim") for t in wrap(note, room)]
+        for n, line in enumerate(lines):
+            row = head.copy() if n == 0 else Text(" " * indent)
+            row.append_text(line)
+            yield row
+    if current is not None:
+        yield Text("")
 
 
 def _errors(view: Prepared) -> list[Text]:
@@ -244,8 +283,8 @@ def _verdict(view: Prepared) -> Text:
     return line
 
 
-def lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> list[Text]:
-    """The whole report as lines of at most `width` cells."""
+def iter_lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> Iterator[Text]:
+    """The whole report, line by line, each of at most `width` cells."""
     view = prepare(results, ctx)
     width = max(width, 20)
     parts: list[Text] = [Text(visible(ctx.command), style="bold")]
@@ -253,23 +292,41 @@ def lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> list
         parts += _summary(view, width)
     parts.append(Text(""))
     parts += _errors(view)
-    parts += _findings(view, width)
-    parts += _tables(view, width)
+    yield from (_defused(p) for p in parts)
+    yield from (_defused(p) for p in _findings(view, width))
+    parts = _tables(view, width)
     verdict_line = _verdict(view)
     label = len(view.verdict.label)
     for n, piece in enumerate(wrap(verdict_line.plain, width)):
         parts.append(Text(piece[:label], style=_VERDICT_STYLE[view.verdict.name]) + Text(piece[label:]) if n == 0 else Text(piece))
-    return [_defused(p) for p in parts]
+    yield from (_defused(p) for p in parts)
+
+
+def lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> list[Text]:
+    """The whole report as lines of at most `width` cells."""
+    return list(iter_lines(results, ctx, width))
+
+
+_BATCH = 2000
+"""Lines laid out by rich at a time when writing."""
+
+
+def _batches(results: Sequence[GateResult], ctx: ReportContext, console: Console) -> Iterator[Group]:
+    batch: list[Text] = []
+    for line in iter_lines(results, ctx, console.width):
+        line.no_wrap = True
+        line.overflow = "ignore"
+        batch.append(line)
+        if len(batch) >= _BATCH:
+            yield Group(*batch)
+            batch = []
+    if batch:
+        yield Group(*batch)
 
 
 def renderables(results: Sequence[GateResult], ctx: ReportContext, console: Console) -> Group:
     """The whole report as one rich renderable, laid out for `console`'s width."""
-    out = []
-    for line in lines(results, ctx, console.width):
-        line.no_wrap = True
-        line.overflow = "ignore"
-        out.append(line)
-    return Group(*out)
+    return Group(*_batches(results, ctx, console))
 
 
 def _console(file: TextIO, *, color: bool, width: int | None = None) -> Console:
@@ -286,12 +343,23 @@ def _console(file: TextIO, *, color: bool, width: int | None = None) -> Console:
     )
 
 
+def write(results: Sequence[GateResult], ctx: ReportContext, out: Writer) -> None:
+    """Write the report as plain text (no colour codes), `FILE_WIDTH` columns wide, to `out`
+    a batch of lines at a time (the same text as `render`)."""
+    buf = io.StringIO()
+    console = _console(buf, color=False, width=FILE_WIDTH)
+    for batch in _batches(results, ctx, console):
+        console.print(batch)
+        out.write("".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines()))
+        buf.seek(0)
+        buf.truncate()
+
+
 def render(results: Sequence[GateResult], ctx: ReportContext) -> str:
     """The report as plain text (no colour codes), `FILE_WIDTH` columns wide."""
     buf = io.StringIO()
-    console = _console(buf, color=False, width=FILE_WIDTH)
-    console.print(renderables(results, ctx, console))
-    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
+    write(results, ctx, buf)
+    return buf.getvalue()
 
 
 def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO | None = None) -> None:
@@ -308,9 +376,10 @@ def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO
     # A pipe or CI log has no width of its own: lay out for FILE_WIDTH, not rich's 80 columns.
     width = None if _isatty(out) or os.environ.get("COLUMNS") else FILE_WIDTH
     console = _console(out, color=color, width=width)
-    with console.capture() as captured:
-        console.print(renderables(results, ctx, console))
-    write_stream(out, captured.get())
+    for batch in _batches(results, ctx, console):
+        with console.capture() as captured:
+            console.print(batch)
+        write_stream(out, captured.get())
 
 
 def _isatty(stream: TextIO) -> bool:

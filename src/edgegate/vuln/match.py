@@ -120,24 +120,31 @@ def merge_aliases(matches: list[Match]) -> list[Match]:
     """One match per advisory per component: records that alias each other (a PYSEC and its
     GHSA) are merged under the preferred id (PYSEC > GHSA > CVE > other), with the union of ids
     and fixes. The result does not depend on the order records arrive in."""
-    out: list[Match] = []
-    for m in sorted(matches, key=lambda m: _id_rank(m.advisory.id)):
-        for kept in out:
-            if kept.component is m.component and kept.ids & m.ids:
-                adv = kept.advisory
-                aliases = tuple(sorted((set(adv.aliases) | m.ids) - {adv.id}))
-                from dataclasses import replace
+    from dataclasses import replace
 
-                kept.advisory = replace(adv, aliases=aliases, rating=adv.rating or m.advisory.rating)
-                kept.fixed = sort_versions(m.component.ecosystem or "", [*kept.fixed, *m.fixed])
-                # Records that disagree: the fix must satisfy both; unknown if one has none.
-                if kept.fix is None or m.fix is None:
-                    kept.fix = None
-                else:
-                    kept.fix = sort_versions(m.component.ecosystem or "", [kept.fix, m.fix])[-1]
-                break
-        else:
+    out: list[Match] = []
+    owner: dict[tuple[int, str], int] = {}  # (component, id) -> index in `out` of the match holding it
+    for m in sorted(matches, key=lambda m: _id_rank(m.advisory.id)):
+        ids = m.ids
+        comp = id(m.component)
+        hits = [owner[(comp, i)] for i in ids if (comp, i) in owner]
+        if not hits:
+            owner.update(((comp, i), len(out)) for i in ids)
             out.append(m)
+            continue
+        at = min(hits)  # the first kept match sharing an id, as a scan of `out` would find
+        kept = out[at]
+        adv = kept.advisory
+        aliases = tuple(sorted((set(adv.aliases) | ids) - {adv.id}))
+        kept.advisory = replace(adv, aliases=aliases, rating=adv.rating or m.advisory.rating)
+        kept.fixed = sort_versions(m.component.ecosystem or "", [*kept.fixed, *m.fixed])
+        # Records that disagree: the fix must satisfy both; unknown if one has none.
+        if kept.fix is None or m.fix is None:
+            kept.fix = None
+        else:
+            kept.fix = sort_versions(m.component.ecosystem or "", [kept.fix, m.fix])[-1]
+        for i in ids:  # every id now held by `kept` too: the first holder wins
+            owner[(comp, i)] = min(owner.get((comp, i), at), at)
     return out
 
 
@@ -145,6 +152,7 @@ def match_offline(components: Sequence[Component], db: VulnDB) -> MatchResult:
     """Every (component, advisory) where the component's version is affected."""
     result = MatchResult()
     ecosystems = db.ecosystems()
+    fixes: dict[int, list[str]] = {}  # id(affected entry) -> its fixed versions in order (entries live in db's cache)
     for comp in components:
         if comp.problem is not None or comp.ecosystem is None or comp.version is None:
             result.unscannable.append(Unscannable(comp, comp.problem or "cannot be matched"))
@@ -162,7 +170,10 @@ def match_offline(components: Sequence[Component], db: VulnDB) -> MatchResult:
                 continue
             ev = evaluate(entry, comp.version)
             if ev.verdict is Verdict.AFFECTED:
-                found.append(Match(comp, adv, sort_versions(entry.base, entry.fixed())))
+                fixed = fixes.get(id(entry))
+                if fixed is None:
+                    fixed = fixes[id(entry)] = sort_versions(entry.base, entry.fixed())
+                found.append(Match(comp, adv, fixed))
             elif ev.verdict is Verdict.UNKNOWN:
                 unknown.append(adv.id)
                 problems += [p for p in ev.problems if p not in problems]

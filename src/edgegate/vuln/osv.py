@@ -11,6 +11,7 @@ matching, and ``withdrawn`` records are dropped when loading.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import functools
 import json
@@ -279,19 +280,30 @@ def range_affects(r: Range, ecosystem: str, version: str) -> bool:
 def _listed(entry: Affected, version: str) -> bool:
     """Whether `version` equals a listed version by the ecosystem's own equality (PyPI ``0.5`` is
     ``0.5.0``, ``3.2RC1`` is ``3.2rc1``); exact text where the ecosystem has no ordering."""
-    if not entry.versions or not can_order(entry.base):
+    base = entry.base
+    if not entry.versions or not can_order(base):
         return False
     try:
-        v = parse(entry.base, version)
+        v = parse(base, version)
     except UnparseableVersion:
         return False
-    for listed in entry.versions:
+    listed = _parsed_versions(base, entry.versions)
+    at = bisect.bisect_left(listed, v)
+    return at < len(listed) and listed[at] == v
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_versions(base: str, versions: frozenset[str]) -> list[Any]:
+    """The listed versions that parse, in the ecosystem's order (one binary search per lookup
+    instead of comparing with every listed version; the orders are total and agree with ==)."""
+    out: list[Any] = []
+    for text in versions:
         try:
-            if parse(entry.base, listed) == v:
-                return True
+            out.append(parse(base, text))
         except UnparseableVersion:
             continue
-    return False
+    out.sort()
+    return out
 
 
 def evaluate(entry: Affected, version: str) -> Evaluation:

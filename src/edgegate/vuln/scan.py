@@ -4,7 +4,7 @@ VEX, and decide. `scan` is what both ``edgegate vuln scan`` and ``edgegate check
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -165,7 +165,72 @@ def _severity(m: Match, unknown: Severity) -> tuple[Severity, str]:
     return r.level, r.source
 
 
-def _finding(m: Match, unknown: Severity) -> Finding:
+class _Details(Mapping[str, Any]):
+    """A vulnerability finding's ``details``, read from its match when asked for (a scan with
+    100,000 findings does not hold 100,000 dicts): the same keys, order and values as the dict
+    it stands for."""
+
+    __slots__ = ("_match", "_source")
+
+    def __init__(self, match: Match, severity_source: str) -> None:
+        self._match = match
+        self._source = severity_source
+
+    def _keys(self) -> tuple[str, ...]:
+        adv = self._match.advisory
+        keys: tuple[str, ...] = _DETAIL_KEYS
+        if adv.rating is not None and adv.rating.score is not None:
+            keys += ("cvss_score", "cvss_vector")
+        if adv.summary:
+            keys += ("summary",)
+        return keys
+
+    def __getitem__(self, key: str) -> Any:
+        m = self._match
+        adv, comp = m.advisory, m.component
+        if key == "component":
+            return comp.name
+        if key == "version":
+            return comp.version
+        if key == "ecosystem":
+            return comp.ecosystem
+        if key == "purl":
+            return comp.purl
+        if key == "advisory":
+            return adv.id
+        if key == "aliases":
+            return list(adv.aliases)
+        if key == "fixed_versions":
+            return list(m.fixed)
+        if key == "fix":
+            return _fix_for(m)
+        if key == "severity_source":
+            return self._source
+        if key == "source":
+            return comp.source
+        if key in self._keys():
+            rating = adv.rating
+            if key == "summary":
+                return adv.summary
+            assert rating is not None
+            return rating.score if key == "cvss_score" else rating.vector
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+_DETAIL_KEYS = ("component", "version", "ecosystem", "purl", "advisory", "aliases", "fixed_versions", "fix",
+                "severity_source", "source")
+
+
+def _finding(m: Match, unknown: Severity, where: Location | None = None) -> Finding:
     adv, comp = m.advisory, m.component
     level, source = _severity(m, unknown)
     fix = _fix_for(m)
@@ -173,31 +238,14 @@ def _finding(m: Match, unknown: Severity) -> Finding:
     also = f" ({aliases})" if aliases else ""
     fix_text = f"fixed in {fix}" if fix else "no fixed version known"
     rated = "" if source != "unknown" else f" [severity unknown, treated as {level.value}]"
-    details: dict[str, Any] = {
-        "component": comp.name,
-        "version": comp.version,
-        "ecosystem": comp.ecosystem,
-        "purl": comp.purl,
-        "advisory": adv.id,
-        "aliases": list(adv.aliases),
-        "fixed_versions": list(m.fixed),
-        "fix": fix,
-        "severity_source": source,
-        "source": comp.source,
-    }
-    if adv.rating is not None and adv.rating.score is not None:
-        details["cvss_score"] = adv.rating.score
-        details["cvss_vector"] = adv.rating.vector
-    if adv.summary:
-        details["summary"] = adv.summary
     return Finding(
         gate=GATE,
         rule_id=adv.id,
         severity=level,
         message=f"{comp.shown}: {adv.id}{also}: {fix_text}{rated}",
-        location=_where(comp),
+        location=where or _where(comp),
         title=adv.summary or adv.id,
-        details=details,
+        details=_Details(m, source),
     )
 
 
@@ -263,7 +311,11 @@ def decide(
                 f"VEX statement for {stmt.id} says not_affected without a justification: not applied",
                 Location(path=stmt.source, pointer=stmt.pointer), {"id": stmt.id},
             ))
-    vuln_findings = [_finding(m, settings.unknown_severity) for m in kept]
+    places: dict[int, Location] = {}  # one Location per component, shared by its findings
+    vuln_findings = [
+        _finding(m, settings.unknown_severity, places.get(id(m.component)) or places.setdefault(id(m.component), _where(m.component)))
+        for m in kept
+    ]
     findings += vuln_findings
     findings += [_unscannable(u) for u in result.unscannable]
     for eco, comps in sorted(result.uncovered.items()):
