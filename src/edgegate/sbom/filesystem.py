@@ -223,6 +223,10 @@ class ImageFilesystem:
             if target is None or problem or not target:
                 self.skip(layer, entry.name, f"hard link target {problem or 'empty'}")
                 return None
+            if target.rpartition("/")[2].startswith(".wh."):
+                # a whiteout is a marker, not a file of the view (found by the layer walker fuzz test)
+                self.skip(layer, entry.name, f"hard link to a whiteout ({target})")
+                return None
             if not wanted and path not in KEPT:
                 return None
             source = new.get(target) or self.nodes.get(target)
