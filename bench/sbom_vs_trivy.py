@@ -103,7 +103,7 @@ def main() -> None:
                 "image",
             ),
             "multi-layer docker-archive": (
-                [*edgegate, str(multi), "-o", str(tmp / "e-multi.json"), "-f", "json", "--report-output",
+                [*edgegate, str(multi), "--sbom-output", str(tmp / "e-multi.json"), "-f", "json", "-o",
                  str(tmp / "r.json")],
                 [str(trivy), "image", "--input", str(multi), "--format", "cyclonedx", "--scanners", "license",
                  "--offline-scan", "--output", str(tmp / "t-multi.json")],
