@@ -46,7 +46,7 @@ def _measure(cmd: list[str]) -> tuple[float, float, int, int, str]:
     took = time.perf_counter() - t
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr))
-    said = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("\t")]
+    said = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith(("\t", "Command "))]
     last = said[-1].strip() if said and proc.returncode else ""
     return took, cpu, int(m.group(1)) if m else -1, proc.returncode, last
 

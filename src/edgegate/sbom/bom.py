@@ -98,9 +98,8 @@ def package_component(pkg: Package, bom_ref: str) -> Component:
 def add_packages(bom: Bom, packages: Iterable[Package], parent: Component) -> int:
     """Add one component per package (unique bom-refs) with `parent` depending on each.
 
-    Components and dependencies are added in one sorted batch each: the library keeps them in
-    sorted sets whose comparisons build a tuple of every field, so inserting 2,000 components one
-    by one cost ~1 s; a batch in (nearly) the library's own order sorts in one linear pass."""
+    Components and dependencies are added in one batch each (the library's sorted sets still
+    sort them through tuples of every field: ~1 s of CPU for 2,000 packages, not reduced yet)."""
     from cyclonedx.model.dependency import Dependency
 
     seen: dict[str, int] = {}
