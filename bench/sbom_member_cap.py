@@ -39,20 +39,23 @@ def _layer(dest: Path, members: int) -> None:
         fh.write(buf)
 
 
-def _measure(cmd: list[str]) -> tuple[float, float, int, int]:
-    """(wall s, user+sys CPU s, peak RSS kB, exit code)."""
+def _measure(cmd: list[str]) -> tuple[float, float, int, int, str]:
+    """(wall s, user+sys CPU s, peak RSS kB, exit code, the tool's last stderr line)."""
     t = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
     took = time.perf_counter() - t
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr))
-    return took, cpu, int(m.group(1)) if m else -1, proc.returncode
+    said = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith(("\t", "Command "))]
+    last = said[-1].strip() if said and proc.returncode else ""
+    return took, cpu, int(m.group(1)) if m else -1, proc.returncode, last
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trivy", type=Path)
     ap.add_argument("--members", type=int, default=2_000_001)
+    ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="edgegate-member-cap-", dir="/tmp"))
     try:
@@ -62,17 +65,19 @@ def main() -> int:
         img = docker_archive(tmp / "img.tar", [layer])  # a gzip layer, as `docker save` of old
         print(f"# a layer of {args.members:,} members ({img.stat().st_size / 1e6:.0f} MB docker-archive, "
               f"built in {time.perf_counter() - t:.0f} s); {os.cpu_count()} CPUs shared with other work\n")
-        print("| tool | wall s | CPU s | peak RSS MB | exit |\n|---|---:|---:|---:|---:|")
+        print(f"load average before: {os.getloadavg()[0]:.2f}\n")
+        print("| tool | wall s | CPU s | peak RSS MB | exit | says |\n|---|---:|---:|---:|---:|---|")
         edgegate = str(Path(sys.executable).parent / "edgegate")
-        rows = [("edgegate sbom image", [edgegate, "sbom", "image", str(img), "-o", str(tmp / "e.json")])]
+        rows = [("edgegate sbom image", [edgegate, "sbom", "image", str(img), "--sbom-output", str(tmp / "e.json")])]
         if args.trivy:
             rows.append(("trivy image --input", [str(args.trivy), "image", "--input", str(img), "--format",
                                                   "cyclonedx", "--scanners", "license", "--offline-scan",
                                                   "--output", str(tmp / "t.json"), "--cache-dir",
                                                   str(tmp / "cache")]))
-        for name, cmd in rows:
-            took, cpu, rss, code = _measure(cmd)
-            print(f"| {name} | {took:.1f} | {cpu:.1f} | {rss / 1024:.0f} | {code} |")
+        for _ in range(args.repeat):
+            for name, cmd in rows:
+                took, cpu, rss, code, said = _measure(cmd)
+                print(f"| {name} | {took:.1f} | {cpu:.1f} | {rss / 1024:.0f} | {code} | {said[:120]} |")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

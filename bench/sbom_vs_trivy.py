@@ -64,7 +64,8 @@ def deb_set(path: Path, *, trivy: bool) -> set[tuple[str, str]]:
         version = c.get("version", "")
         if trivy and "epoch=" in purl:  # Trivy keeps the epoch in a purl qualifier, not the version
             epoch = purl.split("epoch=", 1)[1].split("&", 1)[0]
-            version = f"{epoch}:{version}"
+            if not version.startswith(f"{epoch}:"):  # Trivy 0.74 writes it in both places
+                version = f"{epoch}:{version}"
         out.add((c["name"], version))
     return out
 
@@ -92,21 +93,21 @@ def main() -> None:
                 [*edgegate, str(args.rootfs), "--sbom-output", str(tmp / "e-rootfs.json"), "-f", "json", "-o",
                  str(tmp / "r.json")],
                 [str(trivy), "rootfs", "--format", "cyclonedx", "--scanners", "license", "--offline-scan",
-                 "--output", str(tmp / "t-rootfs.json"), str(args.rootfs)],
+                 "--cache-backend", "memory", "--output", str(tmp / "t-rootfs.json"), str(args.rootfs)],
                 "rootfs",
             ),
             "docker-archive tarball": (
                 [*edgegate, str(image), "--sbom-output", str(tmp / "e-image.json"), "-f", "json", "-o",
                  str(tmp / "r.json")],
                 [str(trivy), "image", "--input", str(image), "--format", "cyclonedx", "--scanners", "license",
-                 "--offline-scan", "--output", str(tmp / "t-image.json")],
+                 "--offline-scan", "--cache-backend", "memory", "--output", str(tmp / "t-image.json")],
                 "image",
             ),
             "multi-layer docker-archive": (
-                [*edgegate, str(multi), "-o", str(tmp / "e-multi.json"), "-f", "json", "--report-output",
+                [*edgegate, str(multi), "--sbom-output", str(tmp / "e-multi.json"), "-f", "json", "-o",
                  str(tmp / "r.json")],
                 [str(trivy), "image", "--input", str(multi), "--format", "cyclonedx", "--scanners", "license",
-                 "--offline-scan", "--output", str(tmp / "t-multi.json")],
+                 "--offline-scan", "--cache-backend", "memory", "--output", str(tmp / "t-multi.json")],
                 "multi",
             ),
         }

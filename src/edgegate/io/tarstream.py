@@ -10,6 +10,7 @@ yields is compared with `tarfile` member by member in the tests.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import Protocol
 BLOCK = 512
 _CHUNK = 1024 * 1024
 _ZERO = bytes(BLOCK)
+_FIELDS = struct.Struct("100s24x12s12x8sB100s88x155s12x")
+"""name, size, chksum, typeflag, linkname, prefix of a ustar/GNU header."""
 _MAX_EXT_HEADER = 1024 * 1024
 """Most bytes of a GNU long name/link or a pax header (tarfile has no limit)."""
 
@@ -190,32 +193,72 @@ class TarStream:
         return data
 
     def headers(self) -> Iterator[TarHeader]:
-        """Every member header; raises `TarFormatError` on a corrupt or truncated stream."""
+        """Every member header; raises `TarFormatError` on a corrupt or truncated stream.
+
+        The common member (ustar or GNU header, no pending extended header) takes a short path:
+        one `struct` unpack, the checksum through ``zlib.adler32`` without building a blanked
+        copy, and the number fields through ``int`` directly (the general parser when that fails).
+        """
         pax_global: dict[str, bytes] = {}
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
         first = True
+        unpack = _FIELDS.unpack
+        adler32 = zlib.adler32
         while True:
             if self._left:
                 self._skip(self._left)
                 self._left = self._data_left = 0
-            hdr = self._fill(BLOCK)
-            if not hdr:
-                if first:
-                    raise TarFormatError("empty file")
-                return  # like tarfile: the end of the stream at a header boundary ends it
-            if len(hdr) < BLOCK:
-                raise TarFormatError("truncated header")
+            buf, pos = self._buf, self._pos
+            if len(buf) - pos >= BLOCK:
+                hdr = buf[pos : pos + BLOCK]
+                self._pos = pos + BLOCK
+                self.offset += BLOCK
+            else:
+                hdr = self._fill(BLOCK)
+                if not hdr:
+                    if first:
+                        raise TarFormatError("empty file")
+                    return  # like tarfile: the end of the stream at a header boundary ends it
+                if len(hdr) < BLOCK:
+                    raise TarFormatError("truncated header")
             if hdr == _ZERO:
                 return
-            if not _checksum_ok(hdr):
+            raw_name, raw_size, raw_sum, typeflag, raw_link, raw_prefix = unpack(hdr)
+            try:
+                stored = int(raw_sum.rstrip(b"\0 "), 8)
+            except ValueError:
+                stored = _nti(raw_sum)
+            # the unsigned sum with the checksum field as spaces, modulo 65521 (see _checksum_ok)
+            if ((adler32(hdr) & 0xFFFF) - (adler32(raw_sum) & 0xFFFF) + 256) % 65521 != stored % 65521 and (
+                not _checksum_ok(hdr)
+            ):
                 raise TarFormatError("bad checksum")
             first = False
-            typeflag = hdr[156]
-            size = _nti(hdr[124:136])
+            try:
+                size = int(raw_size.rstrip(b"\0 "), 8)
+            except ValueError:
+                size = _nti(raw_size)
             if size < 0:
                 raise TarFormatError("invalid header (negative size)")
+            if (typeflag == 48 or typeflag == 0) and not pax and not pax_global and long_name is None:
+                # a regular file, nothing pending: the short path
+                end = raw_name.find(b"\0")
+                name = raw_name if end < 0 else raw_name[:end]
+                if raw_prefix[0]:
+                    name = _nts(raw_prefix) + b"/" + name
+                if typeflag == 0 and name.endswith(b"/"):
+                    self._data_left = self._left = 0
+                    text = _decode(name).rstrip("/")
+                    yield TarHeader(text or _decode(name), "dir", 0, _link(raw_link, long_link))
+                    long_link = None
+                    continue
+                self._data_left = size
+                self._left = (size + 511) & ~511
+                yield TarHeader(_decode(name), "file", size, _link(raw_link, long_link))
+                long_link = None
+                continue
             if typeflag in (ord("L"), ord("K")):
                 data = _nts(self._block_data(size, "GNU long name"))
                 if typeflag == ord("L"):
@@ -234,21 +277,19 @@ class TarStream:
                 while self._block_data(BLOCK, "GNU sparse map")[504]:
                     pass
             ext = {**pax_global, **pax} if pax_global else pax
-            name = hdr[0:100]
-            end = name.find(b"\0")
-            if end >= 0:
-                name = name[:end]
+            end = raw_name.find(b"\0")
+            name = raw_name if end < 0 else raw_name[:end]
             kind = "file" if typeflag in _FILE_TYPES else _KINDS.get(typeflag, "other")
             if typeflag == 0 and name.endswith(b"/"):
                 kind = "dir"  # old V7 tar: a directory is a regular file with a trailing slash
             if kind == "dir":
                 name = name.rstrip(b"/")
-            prefix = _nts(hdr[345:500]) if hdr[345] and typeflag != ord("S") else b""
+            prefix = _nts(raw_prefix) if raw_prefix[0] and typeflag != ord("S") else b""
             if prefix:  # a ustar long name, reconstructed as tarfile does
                 name = prefix + b"/" + name
             if long_name is not None:
                 name = long_name
-            linkname = long_link if long_link is not None else (_nts(hdr[157:257]) if hdr[157] else b"")
+            linkname = long_link if long_link is not None else (_nts(raw_link) if raw_link[0] else b"")
             if "path" in ext:
                 name = ext["path"]
             if "linkpath" in ext:
@@ -270,3 +311,8 @@ class TarStream:
             self._left = (data_size + BLOCK - 1) // BLOCK * BLOCK
             yield TarHeader(text, kind, data_size, _decode(linkname))
 
+
+def _link(raw_link: bytes, long_link: bytes | None) -> str:
+    if long_link is not None:
+        return _decode(long_link)
+    return _decode(_nts(raw_link)) if raw_link[0] else ""

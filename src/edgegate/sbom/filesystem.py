@@ -52,19 +52,23 @@ KEPT = frozenset(
 _NODE_PKG = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.json$")
 
 
+_WANTED_ENDINGS = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info", "/copyright", "/package.json")
+_STATUS_D = "var/lib/dpkg/status.d/"
+
+
 def is_wanted(path: str) -> bool:
     """Whether a cataloger needs the bytes of the file at `path` (relative, normalised)."""
     if path in _WANTED_EXACT:
         return True
-    if path.startswith("var/lib/dpkg/status.d/"):
-        return "/" not in path[len("var/lib/dpkg/status.d/") :] and not path.endswith(".md5sums")
-    if path.endswith(".dist-info/METADATA") or path.endswith(".egg-info/PKG-INFO"):
+    if path.startswith(_STATUS_D):
+        return "/" not in path[len(_STATUS_D) :] and not path.endswith(".md5sums")
+    if not path.endswith(_WANTED_ENDINGS):
+        return False  # most paths: one test
+    if path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info")):
         return True
-    if path.endswith(".egg-info"):
-        return True
-    if path.startswith("usr/share/doc/") and path.endswith("/copyright") and path.count("/") == 4:
-        return True
-    return path.endswith("/package.json") and _NODE_PKG.search(path) is not None
+    if path.endswith("/copyright"):
+        return path.startswith("usr/share/doc/") and path.count("/") == 4
+    return _NODE_PKG.search(path) is not None
 
 
 @dataclass(slots=True)
@@ -139,12 +143,21 @@ class ImageFilesystem:
         index = len(self.layers)
         self.layers.append(layer)
         new: dict[str, Node] = {}
+        nodes = self.nodes
         for entry in entries:
             if entry.path is None or entry.problem:
                 self.skip(layer, entry.name, entry.problem or "unsafe name")
                 continue
             path = entry.path
             if not path:
+                continue
+            kind = entry.kind
+            if ".wh." not in path and kind == "file" and path not in KEPT and not is_wanted(path):
+                # the common member: a file no cataloger reads replaces whatever was at its path
+                if path in self._dirs:
+                    self._hide_below(path)
+                nodes.pop(path, None)
+                new.pop(path, None)
                 continue
             parent, _, base = path.rpartition("/")
             if base.startswith(".wh."):
@@ -154,7 +167,7 @@ class ImageFilesystem:
                 else:
                     self._hide(f"{parent}/{base[4:]}" if parent else base[4:])
                 continue
-            if entry.kind == "dir":
+            if kind == "dir":
                 lower = self.nodes.get(path)
                 if lower is not None:  # a directory replaces a lower symlink or file
                     del self.nodes[path]
@@ -209,6 +222,10 @@ class ImageFilesystem:
             target, problem = normalize_member_path(entry.linkname.lstrip("/"))
             if target is None or problem or not target:
                 self.skip(layer, entry.name, f"hard link target {problem or 'empty'}")
+                return None
+            if target.rpartition("/")[2].startswith(".wh."):
+                # a whiteout is a marker, not a file of the view (found by the layer walker fuzz test)
+                self.skip(layer, entry.name, f"hard link to a whiteout ({target})")
                 return None
             if not wanted and path not in KEPT:
                 return None
