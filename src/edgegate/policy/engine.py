@@ -65,9 +65,12 @@ def evaluate(
     engine: str | None = None,
     rego_version: str = "v1",
     strict_builtin_errors: bool = True,
+    inputs_at: Sequence[str] | None = None,
 ) -> Evaluation:
-    """Evaluate every input against the packages `entrypoints` (``main``, ``a/b``) in one
-    engine process (one compile). `rego_version` ``v0`` reads the modules as Rego v0 (OPA)."""
+    """Evaluate every input against the packages `entrypoints` (``main``, ``a/b``): OPA in
+    batches, one ``opa eval`` per batch (see `opa.plan_batches`), regopy in one process.
+    `rego_version` ``v0`` reads the modules as Rego v0 (OPA). `inputs_at`: the inputs are the
+    list at that path of `data` (not written twice)."""
     chosen = check_engine(engine)
     _check_version(rego_version)
     if chosen == "regopy":
@@ -79,7 +82,7 @@ def evaluate(
 
     rows, rules, prints = opa.evaluate_jobs(
         modules, None, inputs=inputs, data=data, entrypoints=entrypoints, rego_version=rego_version,
-        strict_builtin_errors=strict_builtin_errors, to_json=_to_json,
+        strict_builtin_errors=strict_builtin_errors, to_json=_to_json, inputs_at=inputs_at,
     )
     return Evaluation(results=list(rows[0]), engine_output=prints, engine="opa", rules=rules)
 
