@@ -301,7 +301,7 @@ def evaluate_jobs(
 
 # --- one job, in batches --------------------------------------------------------------------------
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 1000
 """Most inputs one ``opa eval`` takes when the inputs are not in `data`: OPA's memory is bounded
 by a batch, not by the run."""
 MIN_SPLIT = 250
