@@ -211,3 +211,25 @@ def test_a_policy_that_cannot_read_it_gets_the_same_verdicts(tmp_path: Path) -> 
     shown = [json.dumps([f.message, f.location.line]) for f in a.findings]
     assert shown == [json.dumps([f.message, f.location.line]) for f in b.findings]
     assert len(shown) == 14
+
+
+# --- the version without a process ----------------------------------------------------------------
+
+@pytest.mark.usefixtures("_need_opa")
+def test_build_info_version_is_what_opa_version_prints() -> None:
+    import subprocess
+
+    path = str(opa.bundled_path())
+    printed = subprocess.run([path, "version"], capture_output=True, text=True, check=True).stdout
+    assert f"Version: {opa._buildinfo_version(path)}\n" in printed
+
+
+def test_no_build_info_falls_back_to_running_it(tmp_path: Path) -> None:
+    script = tmp_path / "opa"
+    script.write_text("#!/bin/sh\necho 'Version: 1.5.0'\n", encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    assert opa._buildinfo_version(str(script)) is None
+    assert opa._read_version(str(script)) == "1.5.0"
+    elf = tmp_path / "elf"
+    elf.write_bytes(b"\x7fELF\x02\x01" + b"\xff" * 200)  # a truncated, corrupt header
+    assert opa._buildinfo_version(str(elf)) is None

@@ -46,7 +46,46 @@ def bundled_path() -> Path:
     return _PKG / "_bin" / "opa"
 
 
+_BUILDINFO = re.compile(rb"\tgithub\.com/open-policy-agent/opa\n"
+                        rb"mod\tgithub\.com/open-policy-agent/opa\tv(\d+\.\d+\.\d+)[\t\n]")
+
+
+def _buildinfo_version(path: str) -> str | None:
+    """The OPA version recorded in a Go binary's build info (the ``.go.buildinfo`` ELF section
+    of ``go install github.com/open-policy-agent/opa@vX``): a few small reads, where running
+    ``opa version`` costs a Go process start on every run. None when it is not there."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:  # 64-bit little-endian
+                return None
+            shoff = int.from_bytes(head[0x28:0x30], "little")
+            entsize, count, names_index = (int.from_bytes(head[i:i + 2], "little") for i in (0x3A, 0x3C, 0x3E))
+            if entsize != 64 or not 0 < count <= 4096 or names_index >= count:
+                return None
+            fh.seek(shoff)
+            table = fh.read(entsize * count)
+            sections = [table[i * 64:(i + 1) * 64] for i in range(count)]
+            names_off = int.from_bytes(sections[names_index][0x18:0x20], "little")
+            names_size = int.from_bytes(sections[names_index][0x20:0x28], "little")
+            fh.seek(names_off)
+            names = fh.read(min(names_size, 1 << 16))
+            for sec in sections:
+                start = int.from_bytes(sec[0:4], "little")
+                if names[start:start + 14] == b".go.buildinfo\x00":
+                    fh.seek(int.from_bytes(sec[0x18:0x20], "little"))
+                    blob = fh.read(min(int.from_bytes(sec[0x20:0x28], "little"), 1 << 16))
+                    found = _BUILDINFO.search(blob) if blob.startswith(b"\xff Go buildinf:") else None
+                    return found.group(1).decode("ascii") if found else None
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _read_version(path: str) -> str:
+    known = _buildinfo_version(path)
+    if known:
+        return known
     try:
         proc = subprocess.run([path, "version"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
