@@ -72,6 +72,16 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Command:
+    """One child process of `run_limited_many`: its argv and where its output goes."""
+
+    argv: Sequence[str]
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+    stdin: IO[bytes] | int = subprocess.DEVNULL
+
+
 def run_limited(
     argv: Sequence[str], *, stdin: IO[bytes] | int, stdout: IO[bytes], stderr: IO[bytes],
     limits: Limits, address_space: bool, cwd: str | None = None, env: dict[str, str] | None = None,
@@ -79,23 +89,45 @@ def run_limited(
     """Run `argv` to its end under `limits`; its exit code. `address_space`: cap it with
     RLIMIT_AS (Go copes); else watch its resident size (allocators that reserve huge address
     ranges, such as regopy's snmalloc, cannot start under RLIMIT_AS)."""
+    return run_limited_many([Command(argv, stdout, stderr, stdin)], limits=limits,
+                            address_space=address_space, parallel=1, cwd=cwd, env=env)[0]
+
+
+def run_limited_many(
+    commands: Sequence[Command], *, limits: Limits, address_space: bool, parallel: int,
+    cwd: str | None = None, env: dict[str, str] | None = None,
+) -> list[int]:
+    """Run every command to its end, at most `parallel` at a time, each under `limits` (its time
+    limit counted from its own start); the exit codes in order. Raises `LimitExceeded` (and
+    kills every child still running) when one hits a limit. The children are started from the
+    calling thread: a ``preexec_fn`` is not safe with threads."""
     limit = limits.memory_mb * 1024 * 1024
-    proc = subprocess.Popen(
-        list(argv), stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=env,
-        preexec_fn=_address_space(limits.memory_mb) if address_space else None,
-    )
-    deadline = time.monotonic() + limits.timeout
+    preexec = _address_space(limits.memory_mb) if address_space else None
+    codes: list[int] = [0] * len(commands)
+    running: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+    pending = 0
     try:
-        while True:
-            try:
-                return proc.wait(timeout=0.02 if address_space else 0.05)
-            except subprocess.TimeoutExpired:
-                pass
-            if time.monotonic() > deadline:
-                raise LimitExceeded("time")
-            if not address_space and _rss_bytes(proc.pid) > limit:
-                raise LimitExceeded("memory")
+        while pending < len(commands) or running:
+            while pending < len(commands) and len(running) < max(1, parallel):
+                c = commands[pending]
+                proc = subprocess.Popen(list(c.argv), stdin=c.stdin, stdout=c.stdout, stderr=c.stderr,
+                                        cwd=cwd, env=env, preexec_fn=preexec)
+                running[pending] = (proc, time.monotonic() + limits.timeout)
+                pending += 1
+            for index, (proc, deadline) in list(running.items()):
+                try:  # one child: wait on it (no polling delay); several: look at each in turn
+                    code = proc.wait(timeout=(0.02 if address_space else 0.05) if len(running) == 1 else 0.002)
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline:
+                        raise LimitExceeded("time") from None
+                    if not address_space and _rss_bytes(proc.pid) > limit:
+                        raise LimitExceeded("memory") from None
+                    continue
+                codes[index] = code
+                del running[index]
+        return codes
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        for proc, _ in running.values():
+            if proc.poll() is None:
+                proc.kill()
             proc.wait()

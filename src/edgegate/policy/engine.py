@@ -98,9 +98,12 @@ def evaluate(
     rego_version: str = "v1",
     strict_builtin_errors: bool = True,
     options: EvalOptions | None = None,
+    inputs_at: Sequence[str] | None = None,
 ) -> Evaluation:
-    """Evaluate every input against the packages `entrypoints` (``main``, ``a/b``) in one
-    engine process (one compile). `rego_version` ``v0`` reads the modules as Rego v0 (OPA)."""
+    """Evaluate every input against the packages `entrypoints` (``main``, ``a/b``): OPA in
+    batches, one ``opa eval`` per batch (see `opa.plan_batches`), regopy in one process.
+    `rego_version` ``v0`` reads the modules as Rego v0 (OPA). `inputs_at`: the inputs are the
+    list at that path of `data` (not written twice)."""
     chosen = check_engine(engine)
     _check_version(rego_version)
     opts = options or EvalOptions()
@@ -113,7 +116,7 @@ def evaluate(
     rows, rules, prints = opa.evaluate_jobs(
         modules, None, inputs=inputs, data=data, entrypoints=entrypoints, rego_version=rego_version,
         strict_builtin_errors=strict_builtin_errors, to_json=_to_json, files=opts.files,
-        print_marker=marker, compile_flags=opts.compile_flags(), trace_sink=opts.trace,
+        print_marker=marker, compile_flags=opts.compile_flags(), trace_sink=opts.trace, inputs_at=inputs_at,
     )
     out = _prints.split(prints, marker) if marker else _prints.Output([], prints)
     return Evaluation(results=list(rows[0]), engine_output=out.rest, engine="opa", rules=rules,

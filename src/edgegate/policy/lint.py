@@ -10,7 +10,7 @@
   documents as one array input of ``{"path", "contents"}`` like conftest.
 - ``data.edgegate.inventory``: every document of the run, so a rule can look at other documents
   (e.g. the FinOpsPolicy a deployment refers to); ``data.edgegate.inventory_by_kind``: the same
-  grouped by ``kind``.
+  grouped by ``kind``. Both are left out when no module can read them (`_refs.may_read`).
 """
 
 from __future__ import annotations
@@ -30,10 +30,13 @@ from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.documents import Document, iter_input_files, load_documents
 from edgegate.io.files import STDIN, open_regular_fd
 from edgegate.policy import engine
+from edgegate.policy._refs import may_read
 from edgegate.policy.modules import Module, load_modules, resolve_rule_dir
 from edgegate.policy.schemas import load_schemas, shipped_schema_dirs, validate_documents
 
 GATE = "policy"
+INVENTORY = ("edgegate", "inventory")
+_INVENTORY_KEYS = frozenset({"inventory", "inventory_by_kind"})
 _RULE = re.compile(r"^(deny|violation|warn)((?:_[A-Za-z0-9]+)*)$")  # conftest's rule names
 _RESERVED = frozenset({"msg", "rule_id", "id", "severity", "title", "path"})
 
@@ -193,12 +196,17 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
     entrypoints = _entrypoints(modules, opts)
     data = deep_merge(load_data_files(opts.data), opts.extra_data)
     inventory = [d.data for d in documents]
-    deep_merge(data, {"edgegate": inventory_data(inventory)})
+    inputs_at: tuple[str, ...] | None = None
+    if may_read(modules, _INVENTORY_KEYS):  # else no module can see it: OPA memory stays per batch
+        deep_merge(data, {"edgegate": inventory_data(inventory)})
+        inventory = data["edgegate"]["inventory"]
+        inputs_at = INVENTORY
 
     if opts.combine:
         inputs: list[Any] = [[{"path": d.path, "contents": d.data} for d in documents]]
         anchors = [documents[0]]
         file_infos = [file_info("Combined")]
+        inputs_at = None
     else:
         inputs = inventory
         anchors = documents
@@ -207,6 +215,7 @@ def lint(paths: Sequence[str | Path], options: LintOptions | None = None) -> Gat
         modules, inputs, entrypoints=entrypoints, data=data, engine=chosen,
         rego_version=opts.rego_version, strict_builtin_errors=opts.strict_builtin_errors,
         options=dataclasses.replace(eval_options, files=file_infos),
+        inputs_at=inputs_at,
     )
     if cf.on_print is not None:
         for text in evaluation.prints:
