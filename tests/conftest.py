@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+#: The fuzz tests' shared budget (``-m fuzz``; their modules add their own health-check
+#: suppressions): small in the normal run, ``EDGEGATE_FUZZ_EXAMPLES`` for bench/fuzz.sh's long run.
+settings.register_profile(
+    "edgegate-fuzz", max_examples=int(os.environ.get("EDGEGATE_FUZZ_EXAMPLES", "40")), deadline=None, database=None,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

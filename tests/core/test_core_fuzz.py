@@ -8,7 +8,6 @@ The budget is small in the normal run (``EDGEGATE_FUZZ_EXAMPLES``, default 40 ex
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,8 @@ from edgegate.vuln.osv import MalformedRecord, advisory_from_record, evaluate
 
 pytestmark = pytest.mark.fuzz
 
-FUZZ = settings(
-    max_examples=int(os.environ.get("EDGEGATE_FUZZ_EXAMPLES", "40")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    database=None,
-)
+FUZZ = settings(settings.get_profile("edgegate-fuzz"),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 # Text made of the characters that matter to the parsers, so short examples reach deep states.
 _YAMLISH = st.text(alphabet=st.sampled_from(list("ab01.-:{}[],'\"!&*<>|#\n \t?%@`~=e+")), max_size=200)

@@ -5,7 +5,6 @@ or one of edgegate's own errors, never another exception."""
 from __future__ import annotations
 
 import json
-import os
 import struct
 from pathlib import Path
 
@@ -17,9 +16,8 @@ from edgegate.errors import EdgegateError
 
 pytestmark = pytest.mark.fuzz
 
-FUZZ = settings(max_examples=int(os.environ.get("EDGEGATE_FUZZ_EXAMPLES", "40")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-                database=None)
+FUZZ = settings(settings.get_profile("edgegate-fuzz"),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 _JSON = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-10, 10**12), st.text(max_size=8)),

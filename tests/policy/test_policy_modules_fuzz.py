@@ -5,7 +5,6 @@ runs many more). Not yet here: a differential property against ``opa check``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,8 @@ from edgegate.policy.modules import (
 
 pytestmark = pytest.mark.fuzz
 
-FUZZ = settings(max_examples=int(os.environ.get("EDGEGATE_FUZZ_EXAMPLES", "40")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], database=None)
+FUZZ = settings(settings.get_profile("edgegate-fuzz"),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 _SEED = """package main
 

@@ -18,7 +18,6 @@ Budget: ``EDGEGATE_FUZZ_EXAMPLES`` (default 40; the differential property takes 
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import tracemalloc
 from dataclasses import dataclass
@@ -33,12 +32,8 @@ from edgegate.sbom.filesystem import ImageFilesystem, is_wanted
 
 pytestmark = pytest.mark.fuzz
 
-FUZZ = settings(
-    max_examples=int(os.environ.get("EDGEGATE_FUZZ_EXAMPLES", "40")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    database=None,
-)
+FUZZ = settings(settings.get_profile("edgegate-fuzz"),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DIFFERENTIAL = settings(FUZZ, max_examples=5 * FUZZ.max_examples)
 """Five times the budget: most drawn layers are left out by `_comparable` (~70%); at 200 examples
 the property catches the walker with its opaque-directory rule removed (checked by hand)."""
