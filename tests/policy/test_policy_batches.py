@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _files import write_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,12 +92,6 @@ def test_no_input_still_compiles_the_policies() -> None:
         opa.evaluate_jobs([bad], None, inputs=[], data={}, entrypoints=["main"])
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        p = root / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
-
 
 def _manifests(n: int) -> str:
     return "---\n".join(f"kind: Deployment\nmetadata: {{name: app-{i}}}\nn: {i}\n" for i in range(n))
@@ -105,7 +100,7 @@ def _manifests(n: int) -> str:
 @pytest.mark.usefixtures("_need_opa", "small_batches")
 def test_every_batch_sees_the_whole_inventory(tmp_path: Path) -> None:
     """Each document names the documents of other batches: the inventory is the run's, not the batch's."""
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": """\
             package main
             import rego.v1
@@ -126,7 +121,7 @@ def test_every_batch_sees_the_whole_inventory(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("_need_opa", "small_batches")
 def test_a_rule_error_in_a_later_batch_is_an_engine_error(tmp_path: Path) -> None:
     """Only document 9 (the fourth batch of three) makes a builtin fail: the run is an error, not a pass."""
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": """\
             package main
             import rego.v1
@@ -203,7 +198,7 @@ def test_cannot_read_the_inventory(body: str) -> None:
 def test_a_policy_that_cannot_read_it_gets_the_same_verdicts(tmp_path: Path) -> None:
     """The same rules with and without an (unused) read of the inventory: same findings."""
     rule = 'deny contains sprintf("%s", [input.metadata.name]) if input.n % 3 == 0\n'
-    _write(tmp_path, {"a/p.rego": "package main\nimport rego.v1\n" + rule,
+    write_files(tmp_path, {"a/p.rego": "package main\nimport rego.v1\n" + rule,
                       "b/p.rego": "package main\nimport rego.v1\n_unused := count(data.edgegate.inventory)\n" + rule,
                       "in.yaml": _manifests(40)})
     a = lint([tmp_path / "in.yaml"], LintOptions(rules=[tmp_path / "a"], builtin_schemas=False))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import shlex
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,25 +20,15 @@ import yaml
 from _conftest_oracle import (
     Verdict,
     conftest_module_dir,
-    require_tool,
     run_conftest,
     run_edgegate,
     run_edgegate_process,
 )
+from _files import write_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def conftest_bin() -> str:
-    return require_tool("EDGEGATE_TEST_CONFTEST", "conftest")
-
-
-def _write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        p = root / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
 
 
 # Cases where the regopy fallback is known to give a different verdict without refusing: each is
@@ -267,7 +256,7 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_written_cases_agree_with_conftest(cli, conftest_bin: str, tmp_path: Path, name: str) -> None:
     files, args = CASES[name]
-    _write(tmp_path, files)
+    write_files(tmp_path, files)
     _agree(cli, conftest_bin, args, tmp_path, case=name)
 
 
@@ -276,7 +265,7 @@ def test_written_cases_cover_every_outcome(cli, conftest_bin: str, tmp_path: Pat
     seen: set[str] = set()
     for name, (files, args) in CASES.items():
         case_dir = tmp_path / name
-        _write(case_dir, files)
+        write_files(case_dir, files)
         v = run_conftest(conftest_bin, args, case_dir)
         seen.add(v.status)
         if v.warnings:
@@ -416,7 +405,7 @@ def test_conftest_examples_agree(cli, conftest_bin: str) -> None:
 # --- deliberate divergences: edgegate fails closed where conftest passes silently --------------
 
 def test_divergence_missing_namespace_is_an_error(cli, conftest_bin: str, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "x" if input\n', "d.yaml": "a: 1\n"})
+    write_files(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "x" if input\n', "d.yaml": "a: 1\n"})
     args = ["-p", "policy", "--namespace", "notpresent", "d.yaml"]
     assert run_conftest(conftest_bin, args, tmp_path).status == "pass"  # nothing was checked
     assert run_edgegate(cli, args, tmp_path)[0].status == "error"
@@ -425,7 +414,7 @@ def test_divergence_missing_namespace_is_an_error(cli, conftest_bin: str, tmp_pa
 def test_divergence_complete_deny_rule_fails(cli, conftest_bin: str, tmp_path: Path) -> None:
     """``deny := true`` or a string: conftest ignores values that are not sets (a pass);
     edgegate reports them, so a rule written as a complete rule cannot silently pass."""
-    _write(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny := "complete rule" if input.a\n',
+    write_files(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny := "complete rule" if input.a\n',
                       "d.yaml": "a: 1\n"})
     args = ["-p", "policy", "d.yaml"]
     assert run_conftest(conftest_bin, args, tmp_path).status == "pass"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,11 @@ from _conftest_oracle import (
     Verdict,
     conftest_lines,
     edgegate_lines,
-    require_tool,
     run_conftest,
     run_edgegate,
     run_edgegate_process,
 )
-
-
-@pytest.fixture(scope="module")
-def conftest_bin() -> str:
-    return require_tool("EDGEGATE_TEST_CONFTEST", "conftest")
-
-
-def _write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        p = root / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
+from _files import write_files
 
 
 def _agree(cli: Any, conftest_bin: str, args: list[str], cwd: Path) -> Verdict:
@@ -79,7 +66,7 @@ STDIN_CASES: dict[str, tuple[str, list[str]]] = {
 @pytest.mark.parametrize("name", sorted(STDIN_CASES))
 def test_stdin_agrees_with_conftest(conftest_bin: str, tmp_path: Path, name: str) -> None:
     text, args = STDIN_CASES[name]
-    _write(tmp_path, {"policy/p.rego": FILE_POLICY, "in/other.yaml": "kind: Deployment\nmetadata: {name: o}\n"})
+    write_files(tmp_path, {"policy/p.rego": FILE_POLICY, "in/other.yaml": "kind: Deployment\nmetadata: {name: o}\n"})
     if "--combine" in args:
         (tmp_path / "policy" / "p.rego").write_text(
             'package main\nimport rego.v1\ndeny contains sprintf("%d from %s", [count(input), data.conftest.file.name])\n'
@@ -94,7 +81,7 @@ def test_stdin_agrees_with_conftest(conftest_bin: str, tmp_path: Path, name: str
 
 
 def test_stdin_findings_are_named_dash_or_the_stdin_filename(tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": FILE_POLICY})
+    write_files(tmp_path, {"policy/p.rego": FILE_POLICY})
     for extra, shown in (([], "-"), (["--stdin-filename", "sub/piped.yaml"], "sub/piped.yaml")):
         proc = subprocess.run(
             [*_edgegate(), "-p", "policy", *extra, "-"], cwd=tmp_path, input=DOCS, capture_output=True,
@@ -106,7 +93,7 @@ def test_stdin_findings_are_named_dash_or_the_stdin_filename(tmp_path: Path) -> 
 
 
 def test_stdin_twice_and_stdin_from_a_terminal_are_usage_errors(tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": FILE_POLICY})
+    write_files(tmp_path, {"policy/p.rego": FILE_POLICY})
     proc = subprocess.run([*_edgegate(), "-p", "policy", "-", "-"], cwd=tmp_path, input=DOCS,
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 2 and "more than once" in proc.stderr
@@ -125,7 +112,7 @@ def test_stdin_twice_and_stdin_from_a_terminal_are_usage_errors(tmp_path: Path) 
 
 def test_stdin_is_bounded(tmp_path: Path) -> None:
     """Standard input is read through edgegate.io with the 32 MiB document limit."""
-    _write(tmp_path, {"policy/p.rego": FILE_POLICY})
+    write_files(tmp_path, {"policy/p.rego": FILE_POLICY})
     big = "a: " + "x" * (33 * 1024 * 1024) + "\n"
     proc = subprocess.run([*_edgegate(), "-p", "policy", "-"], cwd=tmp_path, input=big,
                           capture_output=True, text=True, timeout=300, check=False)
@@ -184,13 +171,13 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_written_cases_agree_with_conftest(cli, conftest_bin: str, tmp_path: Path, name: str) -> None:
     files, args = CASES[name]
-    _write(tmp_path, files)
+    write_files(tmp_path, files)
     want = _agree(cli, conftest_bin, args, tmp_path)
     assert want.status == ("error" if "is-an-error" in name else "fail")
 
 
 def test_regopy_refuses_opa_only_switches_before_evaluation(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": FILE_POLICY, "d.yaml": DOCS, "caps.json": "{}"})
+    write_files(tmp_path, {"policy/p.rego": FILE_POLICY, "d.yaml": DOCS, "caps.json": "{}"})
     for flag in (["--strict"], ["--trace"], ["--capabilities", "caps.json"]):
         r = cli("policy", "lint", "--engine", "regopy", "-p", "policy", *flag, "d.yaml", cwd=tmp_path)
         assert r.exit_code == 2 and "needs the OPA engine" in r.stderr, (flag, r.stderr)
@@ -211,7 +198,7 @@ def _capabilities(tmp_path: Path, drop: set[str]) -> Path:
 
 
 def test_capabilities_agree_with_conftest(cli, conftest_bin: str, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": FILE_POLICY, "d.yaml": DOCS})
+    write_files(tmp_path, {"policy/p.rego": FILE_POLICY, "d.yaml": DOCS})
     full = _capabilities(tmp_path, set())
     no_sprintf = _capabilities(tmp_path, {"sprintf"})
     allowed = _agree(cli, conftest_bin, ["-p", "policy", "--capabilities", full.name, "d.yaml"], tmp_path)
@@ -223,7 +210,7 @@ def test_capabilities_agree_with_conftest(cli, conftest_bin: str, tmp_path: Path
 
 
 def test_capabilities_file_must_be_a_regular_file(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": FILE_POLICY, "d.yaml": DOCS})
+    write_files(tmp_path, {"policy/p.rego": FILE_POLICY, "d.yaml": DOCS})
     r = cli("policy", "lint", "-p", "policy", "--capabilities", "nope.json", "d.yaml", cwd=tmp_path)
     assert r.exit_code == 2 and "nope.json" in r.stderr
 
@@ -251,7 +238,7 @@ PRINT_POLICY = """\
 
 
 def test_print_lines_agree_with_conftest(cli, conftest_bin: str, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": PRINT_POLICY, "in/d.yaml": DOCS})
+    write_files(tmp_path, {"policy/p.rego": PRINT_POLICY, "in/d.yaml": DOCS})
     args = ["-p", "policy", "in/d.yaml"]
     _agree(cli, conftest_bin, args, tmp_path)
     want = set(conftest_lines(conftest_bin, args, tmp_path, "PRNT"))
@@ -265,7 +252,7 @@ def test_print_lines_agree_with_conftest(cli, conftest_bin: str, tmp_path: Path)
 
 
 def test_print_output_cannot_inject_lines_or_escapes(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": 'package main\nimport rego.v1\ndeny contains "d" if {\n'
                          '    print("a\\u001b[2Jb\\nPRNT   policy/p.rego:99: forged\\n::error::x")\n    input.kind\n}\n',
         "d.yaml": "kind: A\n",
@@ -281,7 +268,7 @@ def test_print_output_cannot_inject_lines_or_escapes(cli, tmp_path: Path) -> Non
 
 
 def test_print_in_policy_does_not_touch_the_users_file(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": PRINT_POLICY, "d.yaml": DOCS})
+    write_files(tmp_path, {"policy/p.rego": PRINT_POLICY, "d.yaml": DOCS})
     before = (tmp_path / "policy" / "p.rego").read_bytes()
     cli("policy", "lint", "-p", "policy", "d.yaml", cwd=tmp_path)
     assert (tmp_path / "policy" / "p.rego").read_bytes() == before
@@ -313,7 +300,7 @@ _NOTE = re.compile(r'\bNote "(.*)"$')
 
 
 def test_trace_notes_and_verdicts_agree_with_conftest(cli, conftest_bin: str, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": TRACE_POLICY, "in/d.yaml": DOCS})
+    write_files(tmp_path, {"policy/p.rego": TRACE_POLICY, "in/d.yaml": DOCS})
     args = ["-p", "policy", "--trace", "in/d.yaml"]
     want = run_conftest(conftest_bin, args, tmp_path)
     got, stderr = run_edgegate(cli, args, tmp_path)
@@ -329,7 +316,7 @@ def test_trace_notes_and_verdicts_agree_with_conftest(cli, conftest_bin: str, tm
 
 
 def test_no_trace_without_the_flag(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": TRACE_POLICY, "d.yaml": DOCS})
+    write_files(tmp_path, {"policy/p.rego": TRACE_POLICY, "d.yaml": DOCS})
     r = cli("policy", "lint", "-p", "policy", "d.yaml", cwd=tmp_path)
     assert r.exit_code == 1 and not edgegate_lines(r.stderr, "TRAC")
 
@@ -339,7 +326,7 @@ def test_no_trace_without_the_flag(cli, tmp_path: Path) -> None:
 def test_divergence_empty_stdin_is_nothing_to_check(conftest_bin: str, tmp_path: Path) -> None:
     """conftest passes an empty standard input (nothing checked); edgegate: exit 2, as for an
     empty file."""
-    _write(tmp_path, {"policy/p.rego": FILE_POLICY})
+    write_files(tmp_path, {"policy/p.rego": FILE_POLICY})
     assert run_conftest(conftest_bin, ["-p", "policy", "-"], tmp_path, stdin="").status == "pass"
     got, stderr = run_edgegate_process(["-p", "policy", "-"], tmp_path, stdin="")
     assert got.status == "error" and "nothing to check" in stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _files import write_files
 
 MANIFEST = """\
 apiVersion: v1
@@ -25,12 +26,6 @@ c:
 HEADER = "package main\n\nimport rego.v1\n\n"
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text))
-
 
 def _lint(cli, cwd: Path, *args: str) -> tuple[Any, dict[str, Any] | None]:
     r = cli("policy", "lint", "--engine", "regopy", *args, "-f", "json", cwd=cwd)
@@ -46,7 +41,7 @@ def _one_error_line(stderr: str) -> str:
 
 
 def _policy(tmp_path: Path, body: str, name: str = "policy/p.rego") -> None:
-    _write(tmp_path, {"in/pod.yaml": MANIFEST, name: HEADER + textwrap.dedent(body)})
+    write_files(tmp_path, {"in/pod.yaml": MANIFEST, name: HEADER + textwrap.dedent(body)})
 
 
 # --- (a) an index variable first bound inside a builtin call's arguments ----------------------
@@ -87,7 +82,7 @@ def test_a_with_underscore_is_refused(cli, tmp_path: Path) -> None:
 
 
 def test_a_implicit_variable_old_style_is_refused(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"in/pod.yaml": MANIFEST, "policy/p.rego": """\
+    write_files(tmp_path, {"in/pod.yaml": MANIFEST, "policy/p.rego": """\
 package main
 
 deny[msg] {
@@ -217,7 +212,7 @@ def test_a_comprehension_inside_a_call_is_not_refused(cli, tmp_path: Path) -> No
 
 def test_a_refused_in_policy_test_and_check(cli, tmp_path: Path) -> None:
     _policy(tmp_path, DEFECT_A)
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/tests/cases.yaml": """\
             cases:
               - name: latest denied
@@ -249,7 +244,7 @@ deny contains msg if {
 
 def test_b_with_input_as_tests_are_never_passed(cli, tmp_path: Path) -> None:
     _policy(tmp_path, LATEST_RULE)
-    _write(tmp_path, {"policy/p_test.rego": HEADER + textwrap.dedent("""\
+    write_files(tmp_path, {"policy/p_test.rego": HEADER + textwrap.dedent("""\
         test_denies_latest if {
             count(deny) == 1 with input as {"c": [{"name": "a", "image": "a:latest"}]}
         }
@@ -276,7 +271,7 @@ def test_b_with_input_as_tests_are_never_passed(cli, tmp_path: Path) -> None:
 def test_b_test_file_does_not_break_lint(cli, tmp_path: Path) -> None:
     """`policy lint` leaves *_test.rego out, so such a file cannot poison the real rules."""
     _policy(tmp_path, LATEST_RULE)
-    _write(tmp_path, {"policy/p_test.rego": HEADER + 'test_x if { count(deny) == 1 with input as {"c": []} }\n'})
+    write_files(tmp_path, {"policy/p_test.rego": HEADER + 'test_x if { count(deny) == 1 with input as {"c": []} }\n'})
     r, report = _lint(cli, tmp_path, "in")
     assert r.exit_code == 1, r.stderr
     assert report is not None
@@ -338,7 +333,7 @@ def test_c_engine_crash_names_the_policy(cli, tmp_path: Path) -> None:
 
 def test_c_engine_crash_in_check_is_exit_2(cli, tmp_path: Path) -> None:
     _policy(tmp_path, 'deny contains msg if { x := rand.intn("seed", 0); msg := sprintf("%d", [x]) }\n')
-    _write(tmp_path, {"edgegate.toml": '[policy]\nengine = "regopy"\npaths = ["in"]\nrules = ["policy"]\n'})
+    write_files(tmp_path, {"edgegate.toml": '[policy]\nengine = "regopy"\npaths = ["in"]\nrules = ["policy"]\n'})
     r = cli("check", tmp_path, "-f", "json", cwd=tmp_path)
     assert r.exit_code == 2
     report = json.loads(r.stdout)
@@ -348,7 +343,7 @@ def test_c_engine_crash_in_check_is_exit_2(cli, tmp_path: Path) -> None:
 
 def test_c_engine_crash_in_policy_test_is_exit_2(cli, tmp_path: Path) -> None:
     _policy(tmp_path, 'deny contains msg if { x := rand.intn("seed", 0); msg := sprintf("%d", [x]) }\n')
-    _write(tmp_path, {"policy/tests/c.yaml": "cases:\n  - name: boom\n    input: {c: []}\n    deny: []\n"})
+    write_files(tmp_path, {"policy/tests/c.yaml": "cases:\n  - name: boom\n    input: {c: []}\n    deny: []\n"})
     r = cli("policy", "test", "--engine", "regopy", "policy", cwd=tmp_path)
     assert r.exit_code == 2
     assert "crashed" in _one_error_line(r.stderr)
@@ -381,7 +376,7 @@ def test_d_evaluation_error_is_exit_2_naming_the_policy(cli, tmp_path: Path, bod
 def test_d_evaluation_error_on_one_document_of_many(cli, tmp_path: Path) -> None:
     _policy(tmp_path, 'x := 1 if input.metadata.name == "bad"\nx := 2 if input.metadata.name == "bad"\n'
                       'deny contains "x" if x > 0\n')
-    _write(tmp_path, {"in/more.yaml": "kind: Pod\nmetadata: {name: ok}\n---\nkind: Pod\nmetadata: {name: bad}\n"})
+    write_files(tmp_path, {"in/more.yaml": "kind: Pod\nmetadata: {name: ok}\n---\nkind: Pod\nmetadata: {name: bad}\n"})
     r, report = _lint(cli, tmp_path, "in")
     assert r.exit_code == 2
     assert report is not None
@@ -405,7 +400,7 @@ def test_syntax_error_names_file_and_line(cli, tmp_path: Path) -> None:
 
 def test_syntax_error_in_second_file(cli, tmp_path: Path) -> None:
     _policy(tmp_path, LATEST_RULE)
-    _write(tmp_path, {"policy/z.rego": "package main\n\nimport rego.v1\n\ndeny contains msg if {\n    msg := \"x\"\n"})
+    write_files(tmp_path, {"policy/z.rego": "package main\n\nimport rego.v1\n\ndeny contains msg if {\n    msg := \"x\"\n"})
     r, _ = _lint(cli, tmp_path, "in")
     assert r.exit_code == 2
     assert "policy/z.rego" in _one_error_line(r.stderr)

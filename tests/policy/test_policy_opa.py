@@ -7,11 +7,11 @@ import json
 import os
 import stat
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _files import write_files
 
 from edgegate.policy import opa
 
@@ -23,12 +23,6 @@ def _need_opa() -> None:
     if opa.engine_version() is None:
         pytest.skip("the OPA engine is not built (no Go at install time)")
 
-
-def _write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        p = root / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
 
 
 def _one_error_line(stderr: str) -> str:
@@ -64,7 +58,7 @@ def test_pinned_version_is_the_bundled_one() -> None:
 
 
 def test_compile_error_names_the_users_file_and_line(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": "package main\nimport rego.v1\n\ndeny contains x if {\n  x := 1 +\n}\n",
+    write_files(tmp_path, {"policy/p.rego": "package main\nimport rego.v1\n\ndeny contains x if {\n  x := 1 +\n}\n",
                       "in.yaml": "a: 1\n"})
     r = _lint(cli, tmp_path)
     assert r.exit_code == 2
@@ -73,7 +67,7 @@ def test_compile_error_names_the_users_file_and_line(cli, tmp_path: Path) -> Non
 
 
 def test_runtime_conflict_is_exit_2_naming_the_rule(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\nx := 1 if input\nx := 2 if input\ndeny contains "d" if x\n',
+    write_files(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\nx := 1 if input\nx := 2 if input\ndeny contains "d" if x\n',
                       "in.yaml": "a: 1\n"})
     r = _lint(cli, tmp_path)
     assert r.exit_code == 2
@@ -82,7 +76,7 @@ def test_runtime_conflict_is_exit_2_naming_the_rule(cli, tmp_path: Path) -> None
 
 
 def test_strict_builtin_errors(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "n" if to_number(input.a) > 1\n',
+    write_files(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "n" if to_number(input.a) > 1\n',
                       "in.yaml": "a: not-a-number\n"})
     r = _lint(cli, tmp_path)
     assert r.exit_code == 2  # never a silent pass through an undefined deny
@@ -90,7 +84,7 @@ def test_strict_builtin_errors(cli, tmp_path: Path) -> None:
 
 
 def test_missing_opa_is_exit_2_with_the_fix(cli, tmp_path: Path, monkeypatch) -> None:
-    _write(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "d" if input\n', "in.yaml": "a: 1\n"})
+    write_files(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "d" if input\n', "in.yaml": "a: 1\n"})
     monkeypatch.setenv("EDGEGATE_OPA", str(tmp_path / "nope"))
     opa._locate.cache_clear()
     r = _lint(cli, tmp_path)
@@ -100,7 +94,7 @@ def test_missing_opa_is_exit_2_with_the_fix(cli, tmp_path: Path, monkeypatch) ->
 
 
 def test_not_an_opa_and_a_too_old_opa_are_refused(cli, tmp_path: Path, monkeypatch) -> None:
-    _write(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "d" if input\n', "in.yaml": "a: 1\n"})
+    write_files(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "d" if input\n', "in.yaml": "a: 1\n"})
     monkeypatch.setenv("EDGEGATE_OPA", _fake_opa(tmp_path, "echo hello"))
     r = _lint(cli, tmp_path)
     assert r.exit_code == 2 and "not an OPA binary" in _one_error_line(r.stderr)
@@ -119,7 +113,7 @@ def test_edgegate_opa_selects_another_binary(cli, tmp_path: Path, monkeypatch) -
 
 def test_memory_limit_stops_a_huge_range(cli, tmp_path: Path) -> None:
     """`numbers.range(1, 100000000)` must not grow to 24 GB: exit 2 naming the policy."""
-    _write(tmp_path, {"policy/big.rego": 'package main\nimport rego.v1\ndeny contains sprintf("%d", [x]) if some x in numbers.range(1, 100000000)\n',
+    write_files(tmp_path, {"policy/big.rego": 'package main\nimport rego.v1\ndeny contains sprintf("%d", [x]) if some x in numbers.range(1, 100000000)\n',
                       "in.yaml": "a: 1\n"})
     r = _lint(cli, tmp_path, env={**os.environ, "EDGEGATE_POLICY_MEMORY_MB": "512"})
     assert r.exit_code == 2
@@ -128,7 +122,7 @@ def test_memory_limit_stops_a_huge_range(cli, tmp_path: Path) -> None:
 
 
 def test_time_limit(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/slow.rego": 'package main\nimport rego.v1\ndeny contains "x" if { some i in numbers.range(1, 3000); some j in numbers.range(1, 3000); i * j == -1 }\n',
+    write_files(tmp_path, {"policy/slow.rego": 'package main\nimport rego.v1\ndeny contains "x" if { some i in numbers.range(1, 3000); some j in numbers.range(1, 3000); i * j == -1 }\n',
                       "in.yaml": "a: 1\n"})
     r = _lint(cli, tmp_path, env={**os.environ, "EDGEGATE_POLICY_TIMEOUT": "0.5"})
     assert r.exit_code == 2
@@ -137,7 +131,7 @@ def test_time_limit(cli, tmp_path: Path) -> None:
 
 
 def test_bad_limit_setting_is_a_usage_error(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "d" if input\n', "in.yaml": "a: 1\n"})
+    write_files(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains "d" if input\n', "in.yaml": "a: 1\n"})
     r = _lint(cli, tmp_path, env={**os.environ, "EDGEGATE_POLICY_TIMEOUT": "soon"})
     assert r.exit_code == 2 and "EDGEGATE_POLICY_TIMEOUT" in _one_error_line(r.stderr)
 
@@ -145,7 +139,7 @@ def test_bad_limit_setting_is_a_usage_error(cli, tmp_path: Path) -> None:
 def test_catastrophic_regex_gives_its_verdict(cli, tmp_path: Path) -> None:
     """OPA's regexes are RE2 (linear time): `(a+)+$` on 'aaa…ab' decides instead of running for
     minutes (the default time limit would end it with exit 2 otherwise)."""
-    _write(tmp_path, {"policy/re.rego": 'package main\nimport rego.v1\ndeny contains "matched" if regex.match(`^(a+)+$`, input.s)\ndeny contains "ran" if input.s\n',
+    write_files(tmp_path, {"policy/re.rego": 'package main\nimport rego.v1\ndeny contains "matched" if regex.match(`^(a+)+$`, input.s)\ndeny contains "ran" if input.s\n',
                       "in.yaml": "s: " + "a" * 50000 + "b\n"})
     r = _lint(cli, tmp_path, "-f", "json")
     assert r.exit_code == 1
@@ -155,7 +149,7 @@ def test_catastrophic_regex_gives_its_verdict(cli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("engine", ["opa", "regopy"])
 def test_deep_nesting_in_a_policy_is_refused(cli, tmp_path: Path, engine: str) -> None:
-    _write(tmp_path, {"policy/deep.rego": "package main\nimport rego.v1\n\nx := " + "[" * 10000 + "]" * 10000
+    write_files(tmp_path, {"policy/deep.rego": "package main\nimport rego.v1\n\nx := " + "[" * 10000 + "]" * 10000
                       + '\ndeny contains "d" if count(x) > 5\n', "in.yaml": "a: 1\n"})
     r = _lint(cli, tmp_path, "--engine", engine)
     assert r.exit_code == 2
@@ -164,7 +158,7 @@ def test_deep_nesting_in_a_policy_is_refused(cli, tmp_path: Path, engine: str) -
 
 
 def test_control_characters_in_messages_stay_data(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains concat("", ["a\\nb\\r", "\\u001b[31m", input.s])\n',
+    write_files(tmp_path, {"policy/p.rego": 'package main\nimport rego.v1\ndeny contains concat("", ["a\\nb\\r", "\\u001b[31m", input.s])\n',
                       "in.yaml": 's: "x\\0y"\n'})
     r = _lint(cli, tmp_path, "-f", "json")
     assert r.exit_code == 1
@@ -184,7 +178,7 @@ def test_one_process_evaluates_every_document(tmp_path: Path) -> None:
 
 
 def test_policy_test_runs_rego_tests_with_opa(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": """\
             package main
             import rego.v1

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
+
+from _files import write_files
 
 WIDGET_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -53,12 +54,6 @@ spec: {size: 99}
 NOOP_RULE = "package main\n\nimport rego.v1\n\ndeny contains msg if {\n    input.kind == \"Nothing\"\n    msg := \"x\"\n}\n"
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text))
-
 
 def _lint(cli, cwd: Path, *args: str) -> tuple[Any, dict[str, Any] | None]:
     r = cli("policy", "lint", *args, "-f", "json", cwd=cwd)
@@ -73,7 +68,7 @@ def _one_error_line(stderr: str) -> str:
 
 
 def test_schema_findings_have_pointer_and_line(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "in/w.yaml": WIDGETS,
         "policy/p.rego": NOOP_RULE,
         "schemas/widget.json": json.dumps(WIDGET_SCHEMA),
@@ -99,7 +94,7 @@ def test_schema_findings_have_pointer_and_line(cli, tmp_path: Path) -> None:
 
 
 def test_schema_missing_required_points_at_the_object(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "in/w.yaml": "# widget\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: x}\nspec:\n  colour: red\n",
         "policy/p.rego": NOOP_RULE,
         "schemas/widget.json": json.dumps(WIDGET_SCHEMA),
@@ -115,7 +110,7 @@ def test_schema_missing_required_points_at_the_object(cli, tmp_path: Path) -> No
 
 def test_schema_kind_from_file_name(cli, tmp_path: Path) -> None:
     schema = {"type": "object", "properties": {"spec": {"type": "object", "required": ["size"]}}}
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "in/w.yaml": "apiVersion: any/v1\nkind: Widget\nmetadata: {name: x}\nspec: {}\n",
         "policy/p.rego": NOOP_RULE,
         "schemas/widget.schema.json": json.dumps(schema),
@@ -127,7 +122,7 @@ def test_schema_kind_from_file_name(cli, tmp_path: Path) -> None:
 
 
 def test_valid_documents_pass_schema(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "in/w.yaml": WIDGETS.split("---")[0],
         "policy/p.rego": NOOP_RULE,
         "schemas/widget.json": json.dumps(WIDGET_SCHEMA),
@@ -139,7 +134,7 @@ def test_valid_documents_pass_schema(cli, tmp_path: Path) -> None:
 
 def test_invalid_schema_is_exit_2(cli, tmp_path: Path) -> None:
     bad = dict(WIDGET_SCHEMA, type="objekt")
-    _write(tmp_path, {"in/w.yaml": WIDGETS, "policy/p.rego": NOOP_RULE, "schemas/widget.json": json.dumps(bad)})
+    write_files(tmp_path, {"in/w.yaml": WIDGETS, "policy/p.rego": NOOP_RULE, "schemas/widget.json": json.dumps(bad)})
     r, report = _lint(cli, tmp_path, "in", "--schemas", "schemas", "--no-builtin-schemas")
     assert r.exit_code == 2
     assert report is None
@@ -148,7 +143,7 @@ def test_invalid_schema_is_exit_2(cli, tmp_path: Path) -> None:
 
 
 def test_malformed_schema_json_is_exit_2_with_line(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"in/w.yaml": WIDGETS, "policy/p.rego": NOOP_RULE,
+    write_files(tmp_path, {"in/w.yaml": WIDGETS, "policy/p.rego": NOOP_RULE,
                       "schemas/widget.json": '{\n  "type": "object",\n  "properties": \n}\n'})
     r, _ = _lint(cli, tmp_path, "in", "--schemas", "schemas")
     assert r.exit_code == 2
@@ -156,7 +151,7 @@ def test_malformed_schema_json_is_exit_2_with_line(cli, tmp_path: Path) -> None:
 
 
 def test_schema_not_an_object_and_missing_dir(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"in/w.yaml": WIDGETS, "policy/p.rego": NOOP_RULE, "schemas/widget.json": "[1, 2]"})
+    write_files(tmp_path, {"in/w.yaml": WIDGETS, "policy/p.rego": NOOP_RULE, "schemas/widget.json": "[1, 2]"})
     r, _ = _lint(cli, tmp_path, "in", "--schemas", "schemas")
     assert r.exit_code == 2
     assert "must be an object" in _one_error_line(r.stderr)
@@ -170,7 +165,7 @@ def test_schema_and_rules_findings_together(cli, tmp_path: Path) -> None:
         "package main\n\nimport rego.v1\n\ndeny contains msg if {\n    input.spec.size > 5\n"
         '    msg := sprintf("%s too big", [input.metadata.name])\n}\n'
     )
-    _write(tmp_path, {"in/w.yaml": WIDGETS, "policy/p.rego": rule, "schemas/widget.json": json.dumps(WIDGET_SCHEMA)})
+    write_files(tmp_path, {"in/w.yaml": WIDGETS, "policy/p.rego": rule, "schemas/widget.json": json.dumps(WIDGET_SCHEMA)})
     r, report = _lint(cli, tmp_path, "in", "--schemas", "schemas", "--no-builtin-schemas")
     assert r.exit_code == 1
     assert report is not None
@@ -179,7 +174,7 @@ def test_schema_and_rules_findings_together(cli, tmp_path: Path) -> None:
 
 
 def test_schemas_from_config(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "in/w.yaml": WIDGETS,
         "policy/p.rego": NOOP_RULE,
         "schemas/widget.json": json.dumps(WIDGET_SCHEMA),

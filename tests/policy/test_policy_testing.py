@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _files import write_files
 
 RULES = """\
 package main
@@ -64,12 +65,6 @@ cases:
 """
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text))
-
 
 def _test(cli, cwd: Path, *args: str) -> tuple[Any, dict[str, Any] | None]:
     r = cli("policy", "test", *args, "-f", "json", cwd=cwd)
@@ -89,7 +84,7 @@ def _one_error_line(stderr: str) -> str:
 
 
 def test_yaml_cases_pass(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": RULES, "policy/tests/cases.yaml": CASES})
+    write_files(tmp_path, {"policy/p.rego": RULES, "policy/tests/cases.yaml": CASES})
     r, report = _test(cli, tmp_path, "policy")
     assert r.exit_code == 0, r.stdout + r.stderr
     assert report is not None
@@ -100,7 +95,7 @@ def test_yaml_cases_pass(cli, tmp_path: Path) -> None:
 
 
 def test_default_folder_is_policy(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": RULES, "policy/tests/cases.yaml": CASES})
+    write_files(tmp_path, {"policy/p.rego": RULES, "policy/tests/cases.yaml": CASES})
     r, report = _test(cli, tmp_path)
     assert r.exit_code == 0
     assert len(_rows(report)) == 5
@@ -109,7 +104,7 @@ def test_default_folder_is_policy(cli, tmp_path: Path) -> None:
 def test_failing_expectation_is_exit_1_naming_the_case(cli, tmp_path: Path) -> None:
     wrong = CASES.replace('deny: ["app uses :latest"]', 'deny: ["app uses :oldest"]').replace(
         'warn: ["no description"]', "warn: []")
-    _write(tmp_path, {"policy/p.rego": RULES, "policy/tests/cases.yaml": wrong})
+    write_files(tmp_path, {"policy/p.rego": RULES, "policy/tests/cases.yaml": wrong})
     r, report = _test(cli, tmp_path, "policy")
     assert r.exit_code == 1
     rows = _rows(report)
@@ -127,7 +122,7 @@ def test_failing_expectation_is_exit_1_naming_the_case(cli, tmp_path: Path) -> N
 
 def test_missing_expected_deny_fails(cli, tmp_path: Path) -> None:
     """A deny the rules produce but the case does not expect is a failure (exact comparison)."""
-    _write(tmp_path, {"policy/p.rego": RULES, "policy/tests/c.yaml": """\
+    write_files(tmp_path, {"policy/p.rego": RULES, "policy/tests/c.yaml": """\
         cases:
           - name: forgets a denial
             input: {kind: Pod, metadata: {}, spec: {containers: [{name: app, image: "a:latest"}]}}
@@ -139,7 +134,7 @@ def test_missing_expected_deny_fails(cli, tmp_path: Path) -> None:
 
 
 def test_duplicate_expectations_counted(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": RULES, "policy/tests/c.yaml": """\
+    write_files(tmp_path, {"policy/p.rego": RULES, "policy/tests/c.yaml": """\
         cases:
           - name: one denial expected twice
             input: {kind: Pod, metadata: {labels: {owner: x}}, spec: {containers: [{name: app, image: "a:latest"}]}}
@@ -150,7 +145,7 @@ def test_duplicate_expectations_counted(cli, tmp_path: Path) -> None:
 
 
 def test_rules_filter_and_file_data(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": RULES + textwrap.dedent("""\
 
             deny contains {"msg": sprintf("team %s", [data.team]), "rule_id": "EGT009"} if data.team
@@ -174,7 +169,7 @@ def test_rules_filter_and_file_data(cli, tmp_path: Path) -> None:
 
 
 def test_rego_test_rules(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": RULES,
         "policy/p_test.rego": """\
             package main_test
@@ -205,7 +200,7 @@ def test_rego_test_rules(cli, tmp_path: Path) -> None:
 
 
 def test_rego_test_rules_all_true_pass(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": RULES,
         "policy/p_test.rego": "package main_test\n\nimport rego.v1\n\ntest_a if { true }\n\ntest_b if { 2 > 1 }\n",
         "policy/tests/cases.yaml": CASES,
@@ -218,7 +213,7 @@ def test_rego_test_rules_all_true_pass(cli, tmp_path: Path) -> None:
 
 
 def test_no_tests_is_exit_2(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": RULES})
+    write_files(tmp_path, {"policy/p.rego": RULES})
     r, report = _test(cli, tmp_path, "policy")
     assert r.exit_code == 2
     assert report is None
@@ -240,7 +235,7 @@ def test_missing_folder_is_exit_2(cli, tmp_path: Path) -> None:
     ],
 )
 def test_bad_case_is_exit_2_with_file_and_line(cli, tmp_path: Path, case: str, message: str) -> None:
-    _write(tmp_path, {"policy/p.rego": RULES})
+    write_files(tmp_path, {"policy/p.rego": RULES})
     (tmp_path / "policy" / "c.yaml").write_text("cases:\n  - name: fine\n    input: {kind: Pod}\n    deny: ['no owner']\n" + case)
     r, _ = _test(cli, tmp_path, "policy")
     assert r.exit_code == 2
@@ -249,7 +244,7 @@ def test_bad_case_is_exit_2_with_file_and_line(cli, tmp_path: Path, case: str, m
 
 
 def test_malformed_case_file_is_exit_2(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {"policy/p.rego": RULES, "policy/c.yaml": "cases:\n  - name: x\n    input: [1, 2\n"})
+    write_files(tmp_path, {"policy/p.rego": RULES, "policy/c.yaml": "cases:\n  - name: x\n    input: [1, 2\n"})
     r, _ = _test(cli, tmp_path, "policy")
     assert r.exit_code == 2
     assert "policy/c.yaml" in _one_error_line(r.stderr)
@@ -258,7 +253,7 @@ def test_malformed_case_file_is_exit_2(cli, tmp_path: Path) -> None:
 def test_evaluation_error_in_one_case_is_that_case_s_error(cli, tmp_path: Path) -> None:
     """A runtime error stops OPA's one query: the cases are split until the error is one
     case's, which is an ERROR (exit 2), while the other cases still report."""
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": 'package main\n\nimport rego.v1\n\nx := 1 if input.a\nx := 2 if input.a\n\n'
                          'deny contains "x" if x\n\ndeny contains "b" if input.b\n',
         "policy/c.yaml": "cases:\n  - name: fine\n    input: {b: true}\n    deny: [b]\n"
@@ -318,7 +313,7 @@ def test_rego_tests_report_pass_fail_error_per_test_like_opa_test(cli, tmp_path:
 
     from edgegate.policy.opa import find_opa
 
-    _write(tmp_path, {"policy/p.rego": RULES, "policy/p_test.rego": REGO_TESTS})
+    write_files(tmp_path, {"policy/p.rego": RULES, "policy/p_test.rego": REGO_TESTS})
     proc = subprocess.run([find_opa().path, "test", "--format", "json", "policy"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2
@@ -340,7 +335,7 @@ def test_rego_tests_report_pass_fail_error_per_test_like_opa_test(cli, tmp_path:
 
 
 def test_cases_honour_exceptions_like_lint(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": """\
             package main
 
@@ -366,7 +361,7 @@ def test_cases_honour_exceptions_like_lint(cli, tmp_path: Path) -> None:
 
 
 def test_cases_with_boolean_deny_rule(cli, tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "policy/p.rego": 'package main\n\nimport rego.v1\n\ndeny if input.kind == "Bad"\n',
         "policy/c.yaml": "cases:\n  - name: bad kind\n    input: {kind: Bad}\n    deny: ['main.deny is true']\n",
     })
