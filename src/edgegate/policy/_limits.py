@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import time
 from collections.abc import Sequence
@@ -114,9 +115,10 @@ def run_limited_many(
                                         cwd=cwd, env=env, preexec_fn=preexec)
                 running[pending] = (proc, time.monotonic() + limits.timeout)
                 pending += 1
+            _await_exit([proc for proc, _ in running.values()], 0.02 if address_space else 0.05)
             for index, (proc, deadline) in list(running.items()):
-                try:  # one child: wait on it (no polling delay); several: look at each in turn
-                    code = proc.wait(timeout=(0.02 if address_space else 0.05) if len(running) == 1 else 0.002)
+                try:
+                    code = proc.wait(timeout=0) if proc.poll() is None else proc.returncode
                 except subprocess.TimeoutExpired:
                     if time.monotonic() > deadline:
                         raise LimitExceeded("time") from None
@@ -131,3 +133,21 @@ def run_limited_many(
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def _await_exit(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> None:
+    """Return when one of `procs` has ended or after `timeout` seconds: woken by the kernel
+    through pidfds where Linux has them (no polling delay after a child's exit), else a short
+    sleep."""
+    fds: list[int] = []
+    try:
+        for proc in procs:
+            if proc.poll() is not None:
+                return
+            fds.append(os.pidfd_open(proc.pid))
+        select.select(fds, [], [], timeout)
+    except (AttributeError, OSError):
+        time.sleep(min(timeout, 0.002))
+    finally:
+        for fd in fds:
+            os.close(fd)

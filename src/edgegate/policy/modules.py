@@ -3,6 +3,7 @@ engine (regopy) gets silently wrong."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -102,44 +103,29 @@ def _strip_comments(source: str) -> str:
     return _blank(source)
 
 
+# Comments, "…" strings (ending at the closing quote, a line break or the end) and `…` strings,
+# leftmost first: one regex pass instead of a loop per character (this runs on every module of
+# every run, start-up included).
+_LEXEMES = re.compile(r'(?P<c>#[^\n]*)|"(?P<d>(?:\\[^\n]|[^"\n])*)(?P<de>"?)|`(?P<b>[^`]*)(?P<be>`?)')
+_INNER = re.compile(r"\\[^\n]|[^\r\n]")  # inside a "…" string: escapes and characters
+_NOT_BREAK = re.compile(r"[^\r\n]")
+
+
+@functools.lru_cache(maxsize=256)
 def _blank(source: str) -> str:
     """Replace string contents (``"…"``, multi-line `` `…` ``) and comments with spaces, keeping
     every offset, line and column."""
-    out: list[str] = []
-    i = 0
-    n = len(source)
-    while i < n:
-        ch = source[i]
-        if ch == "#":
-            end = source.find("\n", i)
-            end = n if end < 0 else end
-            out.append(_spaces(source[i:end]))
-            i = end
-            continue
-        if ch in "\"`":
-            quote = ch
-            out.append(ch)
-            i += 1
-            while i < n and source[i] != quote:
-                if quote == '"' and source[i] == "\n":
-                    break  # unterminated: leave it to the engine's syntax error
-                if quote == '"' and source[i] == "\\" and i + 1 < n and source[i + 1] != "\n":
-                    out.append("  ")
-                    i += 2
-                    continue
-                out.append(source[i] if source[i] in "\r\n" else " ")
-                i += 1
-            if i < n and source[i] == quote:
-                out.append(quote)
-                i += 1
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    return _LEXEMES.sub(_blank_lexeme, source)
 
 
-def _spaces(text: str) -> str:
-    return "".join(c if c in "\r\n" else " " for c in text)
+def _blank_lexeme(m: re.Match[str]) -> str:
+    comment = m.group("c")
+    if comment is not None:
+        return _NOT_BREAK.sub(" ", comment)
+    if m.group("d") is not None:
+        inner = _INNER.sub(lambda c: " " * len(c.group(0)), m.group("d"))
+        return '"' + inner + m.group("de")
+    return "`" + _NOT_BREAK.sub(" ", m.group("b")) + m.group("be")
 
 
 # --- tokens ------------------------------------------------------------------------------------
@@ -172,6 +158,12 @@ _MISSING_PREFIXES = ("net.cidr_", "rego.metadata.")
 
 
 def _tokens(blanked: str) -> list[_Tok]:
+    """The tokens of a blanked module (a fresh list; the lexing is done once per source)."""
+    return list(_lex(blanked))
+
+
+@functools.lru_cache(maxsize=256)
+def _lex(blanked: str) -> tuple[_Tok, ...]:
     toks: list[_Tok] = []
     line = 1
     for m in _TOKEN.finditer(blanked):
@@ -180,7 +172,7 @@ def _tokens(blanked: str) -> list[_Tok]:
         if kind != "ws":
             toks.append(_Tok(kind, text, line, m.start()))
         line += text.count("\n")
-    return toks
+    return tuple(toks)
 
 
 def _statements(toks: list[_Tok]) -> Iterator[list[_Tok]]:
