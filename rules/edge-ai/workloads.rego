@@ -204,56 +204,28 @@ eg_pointer_token(token) := format_int(token, 10) if {
 # when it exists, else to its closest existing ancestor ("" = the document), so the engine can
 # always map a result to a line. Plain references only: regopy's object.get raises an
 # evaluation error when a path step meets an array or a string.
-eg_existing_pointer(parts) := pointer if {
-	lengths := [n |
-		some n in numbers.range(0, count(parts))
-		eg_path_exists(array.slice(parts, 0, n))
-	]
-	n := max(lengths)
-	pointer := concat("", [concat("", ["/", eg_pointer_token(token)]) | some token in array.slice(parts, 0, n)])
-}
+eg_existing_pointer(parts) := concat("", [concat("", ["/", eg_pointer_token(token)]) |
+	some token in array.slice(parts, 0, eg_existing_depth(parts))
+])
 
-eg_path_exists(path) if count(path) == 0
-
-eg_path_exists(path) if {
-	count(path) == 1
-	k0 := path[0]
-	_ = input[k0]
-}
-
-eg_path_exists(path) if {
-	count(path) == 2
-	k0 := path[0]
-	k1 := path[1]
-	_ = input[k0][k1]
-}
-
-eg_path_exists(path) if {
-	count(path) == 3
-	k0 := path[0]
-	k1 := path[1]
-	k2 := path[2]
-	_ = input[k0][k1][k2]
-}
-
-eg_path_exists(path) if {
-	count(path) == 4
-	k0 := path[0]
-	k1 := path[1]
-	k2 := path[2]
-	k3 := path[3]
-	_ = input[k0][k1][k2][k3]
-}
-
-eg_path_exists(path) if {
-	count(path) == 5
-	k0 := path[0]
-	k1 := path[1]
-	k2 := path[2]
-	k3 := path[3]
-	k4 := path[4]
-	_ = input[k0][k1][k2][k3][k4]
-}
+# How many leading keys of `parts` (up to 5) name an existing field: one reference per depth,
+# deepest first, so a document that has the field costs one lookup.
+eg_existing_depth(parts) := 5 if {
+	count(parts) >= 5
+	_ = input[parts[0]][parts[1]][parts[2]][parts[3]][parts[4]]
+} else := 4 if {
+	count(parts) >= 4
+	_ = input[parts[0]][parts[1]][parts[2]][parts[3]]
+} else := 3 if {
+	count(parts) >= 3
+	_ = input[parts[0]][parts[1]][parts[2]]
+} else := 2 if {
+	count(parts) >= 2
+	_ = input[parts[0]][parts[1]]
+} else := 1 if {
+	count(parts) >= 1
+	_ = input[parts[0]]
+} else := 0
 
 # A non-empty string annotation value.
 # `not f(input.metadata, k)` is undefined, not true, when input.metadata is missing (OPA hoists
