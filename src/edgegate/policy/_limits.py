@@ -145,7 +145,10 @@ def _await_exit(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> Non
             if proc.poll() is not None:
                 return
             fds.append(os.pidfd_open(proc.pid))
-        select.select(fds, [], [], timeout)
+        poller = select.poll()  # not select.select: it refuses fds >= 1024
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        poller.poll(timeout * 1000)
     except (AttributeError, OSError):
         time.sleep(min(timeout, 0.002))
     finally:

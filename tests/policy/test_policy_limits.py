@@ -1,0 +1,31 @@
+"""The engine process runner (`edgegate.policy._limits`) with many descriptors open."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+
+import pytest
+
+from edgegate.policy._limits import LimitExceeded, Limits, run_limited
+
+
+def test_child_wait_works_with_descriptors_above_1024() -> None:
+    """A process that embeds edgegate may hold over 1,024 descriptors: the child's exit is still
+    awaited (select.select refuses such fds; the runner polls them), and the time limit holds."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("the hard descriptor limit is below 2,048")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        io = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        assert run_limited(["true"], limits=Limits(5, 512), address_space=True, **io) == 0  # type: ignore[arg-type]
+        assert run_limited(["false"], limits=Limits(5, 512), address_space=True, **io) == 1  # type: ignore[arg-type]
+        with pytest.raises(LimitExceeded):
+            run_limited(["sleep", "5"], limits=Limits(0.3, 512), address_space=True, **io)  # type: ignore[arg-type]
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
