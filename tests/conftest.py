@@ -17,10 +17,6 @@ settings.register_profile(
     "edgegate-fuzz", max_examples=int(os.environ.get("EDGEGATE_FUZZ_EXAMPLES", "40")), deadline=None, database=None,
 )
 
-#: Every SBOM written in the tests (in process and by CLI subprocesses) is validated against the
-#: CycloneDX 1.6 schema by edgegate itself (`edgegate.sbom.bom.render`); user runs skip it.
-os.environ["EDGEGATE_SBOM_VALIDATE"] = "1"
-
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
