@@ -436,3 +436,17 @@ def test_validation_agrees_with_cyclonedx_strict_validator_on_unique_items(tmp_p
     bad = json.dumps(doc)
     assert peer.validate_str(bad) is not None
     assert validate_text(bad) is not None and "uniqueItems" in validate_text(bad)
+
+
+def test_schema_invalid_sbom_is_an_error_not_written(tmp_path: Path) -> None:
+    """cyclonedx-python-lib only warns on a value the 1.6 schema refuses (a package version over
+    1,024 characters): edgegate's own validation of what it generated makes that an engine error,
+    with no SBOM left behind (a review found the run passing when that validation was skipped)."""
+    from edgegate.errors import EngineError
+
+    pkg = json.dumps({"name": "x", "version": "1." + "0" * 1100}).encode()
+    layer = layer_tar([E("etc/os-release", data=OS_RELEASE), E("usr/lib/node_modules/x/package.json", data=pkg)])
+    out = tmp_path / "s.json"
+    with pytest.raises(EngineError):
+        image_sbom(str(docker_archive(tmp_path / "img.tar", [layer])), out)
+    assert not out.exists()
