@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import resource
-import subprocess
 
 import pytest
 
@@ -20,12 +19,16 @@ def test_child_wait_works_with_descriptors_above_1024() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
     held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
     try:
-        io = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        assert run_limited(["true"], limits=Limits(5, 512), address_space=True, **io) == 0  # type: ignore[arg-type]
-        assert run_limited(["false"], limits=Limits(5, 512), address_space=True, **io) == 1  # type: ignore[arg-type]
+        assert _run(["true"], timeout=5) == 0
+        assert _run(["false"], timeout=5) == 1
         with pytest.raises(LimitExceeded):
-            run_limited(["sleep", "5"], limits=Limits(0.3, 512), address_space=True, **io)  # type: ignore[arg-type]
+            _run(["sleep", "5"], timeout=0.3)
     finally:
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _run(argv: list[str], *, timeout: float) -> int:
+    with open(os.devnull, "r+b") as null:
+        return run_limited(argv, stdin=null, stdout=null, stderr=null, limits=Limits(timeout, 512), address_space=True)

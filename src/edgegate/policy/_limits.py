@@ -117,13 +117,12 @@ def run_limited_many(
                 pending += 1
             _await_exit([proc for proc, _ in running.values()], 0.02 if address_space else 0.05)
             for index, (proc, deadline) in list(running.items()):
-                try:
-                    code = proc.wait(timeout=0) if proc.poll() is None else proc.returncode
-                except subprocess.TimeoutExpired:
+                code = proc.poll()
+                if code is None:
                     if time.monotonic() > deadline:
-                        raise LimitExceeded("time") from None
+                        raise LimitExceeded("time")
                     if not address_space and _rss_bytes(proc.pid) > limit:
-                        raise LimitExceeded("memory") from None
+                        raise LimitExceeded("memory")
                     continue
                 codes[index] = code
                 del running[index]
