@@ -53,6 +53,15 @@ def shorten(piece: str, width: int) -> str:
 def wrap(text: str, width: int) -> list[str]:
     """`text` as lines of at most `width` cells, broken only at spaces and the break points."""
     width = max(width, 1)
+    if text.isascii() and text.isprintable():  # one cell per character: lengths add up
+        if len(text) <= width and " ".join(text.split()) == text:
+            return [text]
+        return _wrap_ascii(text, width)
+    return _wrap_cells(text, width)
+
+
+def _wrap_cells(text: str, width: int) -> list[str]:
+    """`wrap` for any text, measuring every piece in cells."""
     lines: list[str] = []
     line = ""
     for token in text.split():
@@ -66,6 +75,32 @@ def wrap(text: str, width: int) -> list[str]:
                 if line:
                     lines.append(line)
                 line = piece
+    if line or not lines:
+        lines.append(line)
+    return lines
+
+
+def _wrap_ascii(text: str, width: int) -> list[str]:
+    """`wrap` for printable ASCII, where a string's cells are its length."""
+    lines: list[str] = []
+    line = ""
+    used = 0
+    for token in text.split():
+        pieces = _pieces(token) if len(token) > width else [token]
+        for i, piece in enumerate(pieces):
+            size = len(piece)
+            if size > width:
+                piece = shorten(piece, width)
+                size = cell_len(piece)
+            joiner = 1 if (i == 0 and line) else 0
+            if used + joiner + size <= width:
+                line += " " * joiner + piece
+                used += joiner + size
+            else:
+                if line:
+                    lines.append(line)
+                line = piece
+                used = size
     if line or not lines:
         lines.append(line)
     return lines

@@ -27,7 +27,7 @@ def visible(text: object) -> str:
     """`text` on one line with every control character shown visibly: tab becomes a space, CR/LF
     and other controls ``\\xNN``, line separators and bidi overrides ``\\uNNNN``."""
     s = str(text)
-    if s.isprintable() and not any(ch in _BIDI for ch in s):
+    if s.isprintable() and (s.isascii() or _BIDI.isdisjoint(s)):
         return s
     out: list[str] = []
     for ch in s:
