@@ -134,3 +134,23 @@ def test_untrusted_control_characters_are_shown_not_obeyed(monkeypatch: pytest.M
         assert "m\\x1b[31m.pkl" in plain
         assert "EGM001\\x1b[8m" in plain
         assert "bad\\x1b[0m file" in plain
+
+
+@pytest.mark.parametrize("width", [40, 120])
+def test_a_long_gate_error_is_wrapped_not_cut(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgegate.findings import GateResult, Status
+
+    words = [f"word{i}" for i in range(60)]
+    results = [GateResult("policy", Status.ERROR, errors=[" ".join(words) + " END"])]
+    monkeypatch.setenv("COLUMNS", str(width))
+    buf = io.StringIO()
+    print_report(results, ReportContext(command="edgegate check", color=False), buf)
+    for out in (buf.getvalue(), _text(results)):
+        lines = out.splitlines()
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("ERROR policy:"))
+        block = []
+        for ln in lines[start:]:
+            if not ln:
+                break
+            block.append(ln)
+        assert " ".join(" ".join(block).split()[2:]) == " ".join(words) + " END"

@@ -281,14 +281,21 @@ def _findings(view: Prepared, width: int) -> Iterator[_Line]:
         yield _Line()
 
 
-def _errors(view: Prepared) -> list[_Line]:
+def _errors(view: Prepared, width: int) -> list[_Line]:
+    """Each gate error whole: wrapped under itself (never cut at the width)."""
     out: list[_Line] = []
     for g in view.gates:
         for err in g.errors:
             line = _Line("ERROR ", style="bold magenta")
             line.append(f"{visible(g.gate)}: ", "bold")
-            line.append(visible(err))
+            message = visible(err)
+            if cell_len(line.plain) + cell_len(message) <= width:
+                line.append(message)
+                out.append(line)
+                continue
+            line.rstrip()
             out.append(line)
+            out += [_Line("    " + piece) for piece in wrap(message, max(width - 4, 8))]
     if out:
         out.insert(0, _Line("Gate errors (these gates could not decide):", style="bold magenta"))
         out.append(_Line())
@@ -348,7 +355,7 @@ def _lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> Ite
     if view.gates:
         yield from _summary(view, width)
     yield _Line()
-    yield from _errors(view)
+    yield from _errors(view, width)
     yield from _findings(view, width)
     yield from _tables(view, width)
     label = len(view.verdict.label)
