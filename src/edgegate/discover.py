@@ -9,6 +9,7 @@ YAML/JSON file whose text has top-level ``apiVersion`` and ``kind`` keys.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -66,6 +67,24 @@ def is_helm_template(path: str | Path, stop: Path | None = None) -> bool:
         if folder == top or (folder / ".git").exists():
             break
     return False
+
+
+def helm_template_chart(path: str | Path) -> Path | None:
+    """The chart folder when `path` is one of a Helm chart's templates (under a ``templates``
+    folder beside a ``Chart.yaml``, subcharts included): Go template text, which only
+    `helm template` turns into manifests. None for anything else (Chart.yaml, values files)."""
+    p = Path(path).absolute()
+    for folder in p.parents:
+        if folder.name == "templates" and _is_chart(folder.parent):
+            return folder.parent
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_chart(folder: Path) -> bool:
+    return (folder / "Chart.yaml").is_file()
 
 
 def scan_repo(root: str | Path) -> RepoScan:

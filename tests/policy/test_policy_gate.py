@@ -189,3 +189,31 @@ def test_combine_with_no_documents_is_a_clear_error(cli, tmp_path: Path) -> None
     r = cli("policy", "lint", "empty", "--combine", cwd=tmp_path)
     assert r.exit_code == 2
     assert "internal error" not in r.stderr
+
+
+HELM_TEMPLATE = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: "{{ .Values.name }}"}
+spec:
+  containers: [{name: x, image: "x@sha256:0", securityContext: {privileged: "{{ .Values.privileged }}"}}]
+"""
+
+
+def test_helm_chart_templates_are_refused_not_linted(cli, tmp_path: Path) -> None:
+    """A chart's templates are Go template text: this one even parses as YAML, with the quoted
+    '{{ .Values.privileged }}' where the rendered chart may say true, so linting it would pass a
+    privileged pod unseen. check and policy lint refuse it (exit 2) and say how to render it; the
+    chart's own Chart.yaml and values.yaml are YAML and stay linted."""
+    chart = {"chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+             "chart/values.yaml": "name: web\nprivileged: true\n", "chart/templates/pod.yaml": HELM_TEMPLATE}
+    _project(tmp_path, '[policy]\npaths = ["manifests", "chart"]\nrules = ["policy"]\n', chart)
+    r, report = _check(cli, tmp_path)
+    assert r.exit_code == 2
+    (gate,) = report["gates"]
+    assert gate["status"] == "error" and "chart/templates/pod.yaml" in gate["errors"][0]
+    assert "helm template chart" in gate["errors"][0]
+    r = cli("policy", "lint", "chart/templates/pod.yaml", "-p", "policy", cwd=tmp_path)
+    assert r.exit_code == 2 and "helm template" in r.stderr and "Traceback" not in r.stderr
+    r = cli("policy", "lint", "chart/Chart.yaml", "chart/values.yaml", "-p", "policy", cwd=tmp_path)
+    assert r.exit_code == 0, r.stderr

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgegate.discover import helm_template_chart
 from edgegate.errors import InputError, NothingToCheckError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.io.documents import Document, iter_input_files, load_documents
@@ -123,6 +124,12 @@ def load_inputs(
     if stdin:
         docs.extend(_load_stdin(parser, stdin_name))
     for f in files:
+        chart = helm_template_chart(f)
+        if chart is not None:
+            shown_chart = os.path.relpath(chart)
+            raise InputError(f"a Helm chart template (Go template text, not a manifest): render the chart with "
+                             f"`helm template {chart if shown_chart.startswith('..') else shown_chart}` and check "
+                             "its output", f)
         docs.extend(load_documents(f, parser=parser))
     if not docs:
         raise NothingToCheckError("no documents (every input file is empty)", shown)
