@@ -104,8 +104,9 @@ class ShownItems(Sequence[Shown]):
                     yield pos, f, failing(f)
                 pos += 1
 
-    def at(self, pos: int) -> Shown:
-        """The item at position `pos` (as `raw` numbers them)."""
+    def at(self, pos: int, *, details: bool = True) -> Shown:
+        """The item at position `pos` (as `raw` numbers them); without `details` (made JSON-ready
+        and relative, the costly part) unless asked for, except the 'also' references."""
         replaced = self._replaced.get(pos)
         if replaced is not None:
             return replaced
@@ -113,7 +114,7 @@ class ShownItems(Sequence[Shown]):
         for findings, failing in self._spans:
             if pos < base + len(findings):
                 f = findings[pos - base]
-                return Shown(self._gate, self._rel.finding(f), failing(f))
+                return Shown(self._gate, self._rel.finding(f, details=details), failing(f))
             base += len(findings)
         raise IndexError(pos)
 
@@ -381,8 +382,11 @@ class _Relativizer:
             return [self.jsonable(v) for v in value]
         return self.value(jsonable(value))
 
-    def finding(self, f: Finding) -> Finding:
+    def finding(self, f: Finding, *, details: bool = True) -> Finding:
         loc = f.location
+        kept = f.details
+        if kept and not details:
+            kept = {ALSO_KEY: kept[ALSO_KEY]} if ALSO_KEY in kept else {}
         location = Location(
             path=self.path(loc.path) if loc.path else None,
             line=loc.line,
@@ -394,5 +398,5 @@ class _Relativizer:
             message=self.text(f.message),
             title=self.text(f.title) if f.title else f.title,
             location=location,
-            details=self.jsonable(f.details) if f.details else f.details,
+            details=self.jsonable(kept) if kept else kept,
         )

@@ -253,7 +253,7 @@ def _findings(view: Prepared, width: int) -> Iterator[_Line]:
             yield head
             fixed = 2 + sum(w + 2 for w in widths)
             wide = width - fixed >= MIN_MESSAGE_WIDTH
-        s = view.gates[gi].items.at(pos)
+        s = view.gates[gi].items.at(pos, details=False)  # only the 'also' references are shown
         where, sev, rule = visible(_where(s.gate, s.finding)), _severity_text(s), visible(s.finding.rule_id)
         head = _Line("  ")
         head.append(where.ljust(widths[0]) if wide else where)
