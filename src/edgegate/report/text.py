@@ -4,7 +4,7 @@ the gates' tables, and a verdict line with the exit code's meaning.
 `print_report` writes to the terminal (colour when stdout is a terminal or ``ctx.color`` is
 True); `render` returns plain text with no colour codes, for files. Text from findings is never
 read as rich markup. Plain text is made without rich where rich would print a line unchanged
-(printable ASCII within the width), which is most lines: the same bytes at a fraction of the time.
+(printable text within the width), which is most lines: the same bytes at a fraction of the time.
 """
 
 from __future__ import annotations
@@ -418,20 +418,28 @@ def _rich_batches(results: Sequence[GateResult], ctx: ReportContext, console: Co
         yield captured.get()
 
 
+def _unchanged_by_rich(plain: str, width: int) -> bool:
+    """Whether rich prints `plain` as it is at `width` without colour: no control, separator or
+    format character (rich strips some, ``splitlines`` breaks at others), no variation selector
+    (rich measures it by context) and at most `width` cells (rich crops the rest)."""
+    if plain.isascii():
+        return len(plain) <= width and plain.isprintable()
+    return plain.isprintable() and "\ufe0f" not in plain and cell_len(plain) <= width
+
+
 def _plain_batches(results: Sequence[GateResult], ctx: ReportContext, width: int) -> Iterator[str]:
     """The report without colour, `width` columns wide, a batch of lines at a time, each line
     with trailing spaces removed: the text rich prints (`_rich_batches`), made without rich for
-    the lines that are printable ASCII within the width (rich crops, expands and measures only
-    what is not) and through rich for the others."""
-    from rich.console import Group
-
+    the lines rich would print unchanged (`_unchanged_by_rich`) and through rich for the others."""
     console: Console | None = None
     batch: list[str] = []
     for line in _lines(results, ctx, width):
         plain = _defused_plain(line.plain)
-        if len(plain) <= width and plain.isascii() and plain.isprintable():
+        if _unchanged_by_rich(plain, width):
             batch.append(plain.rstrip() + "\n")
         else:
+            from rich.console import Group
+
             if console is None:
                 console = _console(io.StringIO(), color=False, width=width)
             text = _defused(line.text())
@@ -474,8 +482,11 @@ def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO
         color = _isatty(out)
     # A pipe or CI log has no width of its own: lay out for FILE_WIDTH, not rich's 80 columns.
     width = None if _isatty(out) or os.environ.get("COLUMNS") else FILE_WIDTH
-    console = _console(out, color=color, width=width)
-    chunks = _rich_batches(results, ctx, console) if color else _plain_batches(results, ctx, console.width)
+    if not color and width is not None:  # a CI log: no console (rich.console) needed
+        chunks = _plain_batches(results, ctx, width)
+    else:
+        console = _console(out, color=color, width=width)
+        chunks = _rich_batches(results, ctx, console) if color else _plain_batches(results, ctx, console.width)
     for chunk in chunks:
         write_stream(out, chunk)
 
