@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from report_samples import all_results, passing_results
 
 from edgegate.findings import Finding, GateResult, Location, Severity, Status
-from edgegate.report import ReportContext, _layout, render, text
+from edgegate.report import ReportContext, _layout, _lines, render, text
 
 FUZZ = settings(settings.get_profile("edgegate-fuzz"),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -55,7 +55,7 @@ def _reports(draw: st.DrawFn) -> list[GateResult]:
 
 
 def _through_rich(results: list[GateResult], ctx: ReportContext, width: int) -> str:
-    console = text._console(io.StringIO(), color=False, width=width)
+    console = _lines.make_console(io.StringIO(), color=False, width=width)
     printed = "".join(text._rich_batches(results, ctx, console))
     return "".join(line.rstrip() + "\n" for line in printed.splitlines())
 

@@ -20,6 +20,7 @@ from rich.cells import cell_len
 from edgegate.findings import Finding, GateResult, Severity, Status
 from edgegate.report._common import SEVERITIES, Writer, cell, plural, tables, write_stream
 from edgegate.report._layout import layout, render_rows, shorten, wrap
+from edgegate.report._lines import Line, defused, defused_plain, make_console, unchanged_by_rich
 from edgegate.report._prepare import ALSO_KEY, Prepared, Shown, prepare
 from edgegate.report._sanitize import visible
 
@@ -51,81 +52,10 @@ _VERDICT_STYLE = {"passed": "bold green", "failed": "bold red", "error": "bold m
 NO_FILE = "(no file)"
 
 
-class _Line:
-    """One report line: pieces of (text, style) on a base style for the whole line. Plain output
-    joins the pieces without rich; colour output turns the line into a rich `Text`."""
-
-    __slots__ = ("parts", "style")
-
-    def __init__(self, text: str = "", style: str = "") -> None:
-        self.parts: list[tuple[str, str]] = [(text, "")] if text else []
-        self.style = style
-
-    def append(self, text: str, style: str = "") -> None:
-        if text:
-            self.parts.append((text, style))
-
-    def copy(self) -> _Line:
-        line = _Line(style=self.style)
-        line.parts = self.parts.copy()
-        return line
-
-    def rstrip(self) -> None:
-        while self.parts:
-            text, style = self.parts[-1]
-            kept = text.rstrip()
-            if kept:
-                self.parts[-1] = (kept, style)
-                return
-            self.parts.pop()
-
-    @property
-    def plain(self) -> str:
-        return "".join(text for text, _ in self.parts)
-
-    def text(self) -> Text:
-        from rich.text import Text
-
-        line = Text(style=self.style)
-        for text, style in self.parts:
-            line.append(text, style or None)
-        return line
-
-
-def _defused(line: Text) -> Text:
-    """`line` with no way for the Actions runner to read it as a workflow command."""
-    from rich.text import Text
-
-    plain = line.plain
-    if plain.lstrip().startswith("::"):
-        at = len(plain) - len(plain.lstrip())
-        line = line[: at + 1] + Text("\\") + line[at + 1 :]
-        plain = line.plain
-    while "##[" in plain:
-        at = plain.index("##[")
-        line = line[: at + 2] + Text(" ") + line[at + 2 :]
-        plain = line.plain
-    return line
-
-
-def _defused_plain(plain: str) -> str:
-    """`_defused` on plain text."""
-    if plain.lstrip().startswith("::"):
-        at = len(plain) - len(plain.lstrip())
-        plain = plain[: at + 1] + "\\" + plain[at + 1 :]
-    while "##[" in plain:
-        at = plain.index("##[")
-        plain = plain[: at + 2] + " " + plain[at + 2 :]
-    return plain
-
-
-
-
-
 _SHORT = {"Critical": "Crit", "Medium": "Med", "Errors": "Err"}
 
 
-def _summary(view: Prepared, width: int) -> list[_Line]:
+def _summary(view: Prepared, width: int) -> list[Line]:
     headers = ["Gate", "Status", *(sev.value.capitalize() for sev in SEVERITIES), "Errors"]
     rows: list[list[str]] = []
     for g in view.gates:
@@ -137,16 +67,16 @@ def _summary(view: Prepared, width: int) -> list[_Line]:
     if laid.dropped:
         headers = [_SHORT.get(h, h) for h in headers]
         laid = layout(headers, rows, width)
-    out: list[_Line] = []
+    out: list[Line] = []
     head = "".join(
         ("" if k == 0 else " " * 2) + (headers[i].rjust(w) if i >= 2 else headers[i].ljust(w))
         for k, (i, w) in enumerate(zip(laid.columns, laid.widths, strict=True))
     )
-    out.append(_Line(head.rstrip(), style="bold"))
+    out.append(Line(head.rstrip(), style="bold"))
     total = sum(laid.widths) + 2 * (len(laid.widths) - 1)
-    out.append(_Line("─" * total, style="dim"))
+    out.append(Line("─" * total, style="dim"))
     for g, row in zip(view.gates, rows, strict=True):
-        line = _Line()
+        line = Line()
         for k, (i, w) in enumerate(zip(laid.columns, laid.widths, strict=True)):
             if k:
                 line.append("  ")
@@ -164,9 +94,9 @@ def _summary(view: Prepared, width: int) -> list[_Line]:
         out.append(line)
     merged = sum(g.merged_away for g in view.gates)
     if merged:
-        out.append(_Line(f"{plural(merged, 'finding')} also seen by another gate shown once (see 'also:').", style="dim"))
+        out.append(Line(f"{plural(merged, 'finding')} also seen by another gate shown once (see 'also:').", style="dim"))
     if laid.dropped:
-        out.append(_Line(f"(not shown at this width: {', '.join(laid.dropped)})", style="dim"))
+        out.append(Line(f"(not shown at this width: {', '.join(laid.dropped)})", style="dim"))
     return out
 
 
@@ -233,7 +163,7 @@ def _order(view: Prepared) -> tuple[Iterator[tuple[Any, ...]], dict[str, list[in
     return _spill.ordered(keys(), view.count(), 10), groups
 
 
-def _findings(view: Prepared, width: int) -> Iterator[_Line]:
+def _findings(view: Prepared, width: int) -> Iterator[Line]:
     """Findings grouped by file: fixed columns, then the message wrapped under itself (at spaces
     and after '/', never inside a word)."""
     ordered, groups = _order(view)
@@ -245,17 +175,17 @@ def _findings(view: Prepared, width: int) -> Iterator[_Line]:
         group, gi, pos = key[1], key[8], key[9]
         if group != current:
             if current is not None:
-                yield _Line()
+                yield Line()
             current = group
             count, *widths = groups[group]
-            head = _Line(shorten(visible(group), max(width - 16, 10)), style="bold underline")
+            head = Line(shorten(visible(group), max(width - 16, 10)), style="bold underline")
             head.append(f"  ({plural(count, 'finding')})", style="dim")
             yield head
             fixed = 2 + sum(w + 2 for w in widths)
             wide = width - fixed >= MIN_MESSAGE_WIDTH
         s = view.gates[gi].items.at(pos, details=False)  # only the 'also' references are shown
         where, sev, rule = visible(_where(s.gate, s.finding)), _severity_text(s), visible(s.finding.rule_id)
-        head = _Line("  ")
+        head = Line("  ")
         head.append(where.ljust(widths[0]) if wide else where)
         head.append("  ")
         head.append(*sev)
@@ -268,25 +198,25 @@ def _findings(view: Prepared, width: int) -> Iterator[_Line]:
         else:  # narrow terminal: the message goes under its location
             yield head
             indent = 4
-            head = _Line(" " * indent)
+            head = Line(" " * indent)
         room = max(width - indent, 8)
         lines = [(t, "") for t in wrap(message, room)]
         if note:
             lines += [(t, "dim") for t in wrap(note, room)]
         for n, (text, style) in enumerate(lines):
-            row = head.copy() if n == 0 else _Line(" " * indent)
+            row = head.copy() if n == 0 else Line(" " * indent)
             row.append(text, style)
             yield row
     if current is not None:
-        yield _Line()
+        yield Line()
 
 
-def _errors(view: Prepared, width: int) -> list[_Line]:
+def _errors(view: Prepared, width: int) -> list[Line]:
     """Each gate error whole: wrapped under itself (never cut at the width)."""
-    out: list[_Line] = []
+    out: list[Line] = []
     for g in view.gates:
         for err in g.errors:
-            line = _Line("ERROR ", style="bold magenta")
+            line = Line("ERROR ", style="bold magenta")
             line.append(f"{visible(g.gate)}: ", "bold")
             message = visible(err)
             if cell_len(line.plain) + cell_len(message) <= width:
@@ -295,15 +225,15 @@ def _errors(view: Prepared, width: int) -> list[_Line]:
                 continue
             line.rstrip()
             out.append(line)
-            out += [_Line("    " + piece) for piece in wrap(message, max(width - 4, 8))]
+            out += [Line("    " + piece) for piece in wrap(message, max(width - 4, 8))]
     if out:
-        out.insert(0, _Line("Gate errors (these gates could not decide):", style="bold magenta"))
-        out.append(_Line())
+        out.insert(0, Line("Gate errors (these gates could not decide):", style="bold magenta"))
+        out.append(Line())
     return out
 
 
-def _tables(view: Prepared, width: int) -> list[_Line]:
-    out: list[_Line] = []
+def _tables(view: Prepared, width: int) -> list[Line]:
+    out: list[Line] = []
     for g in view.gates:
         for t in tables(GateResult(g.gate, g.status, stats=g.stats)):
             if not t.columns:
@@ -317,14 +247,14 @@ def _tables(view: Prepared, width: int) -> list[_Line]:
                 if isinstance(item, dict) and item.get("title") == t.title and isinstance(item.get("optional"), list):
                     optional = [visible(c) for c in item["optional"]]
             laid = layout(headers, rows, width, optional)
-            out += [_Line(line, style="bold") for line in wrap(visible(title), width)]
+            out += [Line(line, style="bold") for line in wrap(visible(title), width)]
             if laid.dropped:
-                out.append(_Line(f"(not shown at this width: {', '.join(laid.dropped)})", style="dim"))
-            out += [_Line(line, style="bold") for line in render_rows(headers, laid)]
-            out.append(_Line("─" * (sum(laid.widths) + 2 * (len(laid.widths) - 1)), style="dim"))
+                out.append(Line(f"(not shown at this width: {', '.join(laid.dropped)})", style="dim"))
+            out += [Line(line, style="bold") for line in render_rows(headers, laid)]
+            out.append(Line("─" * (sum(laid.widths) + 2 * (len(laid.widths) - 1)), style="dim"))
             for r in rows:
-                out += [_Line(line) for line in render_rows(r, laid)]
-            out.append(_Line())
+                out += [Line(line) for line in render_rows(r, laid)]
+            out.append(Line())
     return out
 
 
@@ -347,30 +277,30 @@ def _verdict(view: Prepared) -> str:
     return f"{v.label}: {detail} (exit code {v.exit_code}: {v.meaning})"
 
 
-def _lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> Iterator[_Line]:
+def _lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> Iterator[Line]:
     """The whole report, line by line (not yet defused), each of at most `width` cells."""
     view = prepare(results, ctx)
     width = max(width, 20)
-    yield _Line(visible(ctx.command), style="bold")
+    yield Line(visible(ctx.command), style="bold")
     if view.gates:
         yield from _summary(view, width)
-    yield _Line()
+    yield Line()
     yield from _errors(view, width)
     yield from _findings(view, width)
     yield from _tables(view, width)
     label = len(view.verdict.label)
     for n, piece in enumerate(wrap(_verdict(view), width)):
         if n == 0:
-            line = _Line(piece[:label], style=_VERDICT_STYLE[view.verdict.name])
+            line = Line(piece[:label], style=_VERDICT_STYLE[view.verdict.name])
             line.append(piece[label:])
             yield line
         else:
-            yield _Line(piece)
+            yield Line(piece)
 
 
 def iter_lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> Iterator[Text]:
     """The whole report as rich `Text` lines, each of at most `width` cells."""
-    return (_defused(line.text()) for line in _lines(results, ctx, width))
+    return (defused(line.text()) for line in _lines(results, ctx, width))
 
 
 def lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> list[Text]:
@@ -380,22 +310,6 @@ def lines(results: Sequence[GateResult], ctx: ReportContext, width: int) -> list
 
 _BATCH = 2000
 """Lines written at a time."""
-
-
-def _console(file: TextIO, *, color: bool, width: int | None = None) -> Console:
-    from rich.console import Console
-
-    return Console(
-        file=file,
-        force_terminal=color,
-        no_color=not color,
-        color_system="auto" if color else None,
-        highlight=False,
-        emoji=False,
-        markup=False,
-        width=width,
-        soft_wrap=False,
-    )
 
 
 def _rich_batches(results: Sequence[GateResult], ctx: ReportContext, console: Console) -> Iterator[str]:
@@ -418,31 +332,22 @@ def _rich_batches(results: Sequence[GateResult], ctx: ReportContext, console: Co
         yield captured.get()
 
 
-def _unchanged_by_rich(plain: str, width: int) -> bool:
-    """Whether rich prints `plain` as it is at `width` without colour: no control, separator or
-    format character (rich strips some, ``splitlines`` breaks at others), no variation selector
-    (rich measures it by context) and at most `width` cells (rich crops the rest)."""
-    if plain.isascii():
-        return len(plain) <= width and plain.isprintable()
-    return plain.isprintable() and "\ufe0f" not in plain and cell_len(plain) <= width
-
-
 def _plain_batches(results: Sequence[GateResult], ctx: ReportContext, width: int) -> Iterator[str]:
     """The report without colour, `width` columns wide, a batch of lines at a time, each line
     with trailing spaces removed: the text rich prints (`_rich_batches`), made without rich for
-    the lines rich would print unchanged (`_unchanged_by_rich`) and through rich for the others."""
+    the lines rich would print unchanged (`unchanged_by_rich`) and through rich for the others."""
     console: Console | None = None
     batch: list[str] = []
     for line in _lines(results, ctx, width):
-        plain = _defused_plain(line.plain)
-        if _unchanged_by_rich(plain, width):
+        plain = defused_plain(line.plain)
+        if unchanged_by_rich(plain, width):
             batch.append(plain.rstrip() + "\n")
         else:
             from rich.console import Group
 
             if console is None:
-                console = _console(io.StringIO(), color=False, width=width)
-            text = _defused(line.text())
+                console = make_console(io.StringIO(), color=False, width=width)
+            text = defused(line.text())
             text.no_wrap = True
             text.overflow = "ignore"
             with console.capture() as captured:
@@ -485,7 +390,7 @@ def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO
     if not color and width is not None:  # a CI log: no console (rich.console) needed
         chunks = _plain_batches(results, ctx, width)
     else:
-        console = _console(out, color=color, width=width)
+        console = make_console(out, color=color, width=width)
         chunks = _rich_batches(results, ctx, console) if color else _plain_batches(results, ctx, console.width)
     for chunk in chunks:
         write_stream(out, chunk)
