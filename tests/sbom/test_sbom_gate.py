@@ -58,6 +58,10 @@ def test_required_sbom_missing_or_invalid_fails(tmp_path: Path, cli) -> None:
     msgs = sorted(f["message"] for f in gate["findings"])
     assert msgs[0].startswith("bad.cdx.json: ")
     assert msgs[1] == "missing.cdx.json: required SBOM does not exist"
+    # its own rule id: EGS001 is the verify gate's "signature does not verify" (one SARIF rule per id)
+    from edgegate.sign.bundles import BAD_SIGNATURE
+
+    assert {f["rule_id"] for f in gate["findings"]} == {"EGD001"} != {BAD_SIGNATURE}
 
 
 def test_unreadable_image_in_config_is_exit_2(tmp_path: Path, cli) -> None:

@@ -174,7 +174,7 @@ def require_sbom(path: Path, shown: str) -> GateResult:
         findings.append(
             Finding(
                 gate=GATE,
-                rule_id="EGS001",
+                rule_id="EGD001",
                 severity=Severity.HIGH,
                 title="Required SBOM missing or invalid",
                 message=f"{shown}: {problem}",
