@@ -231,3 +231,22 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 def default_config(root: str | Path) -> Config:
     """An empty config rooted at `root`, for commands run without a config file."""
     return Config(path=None, root=Path(root).resolve(), data={})
+
+
+def section_for(name: str, start: str | Path, config_file: str | Path | None = None,
+                no_config: bool = False) -> tuple[Mapping[str, Any], Config]:
+    """The `name` section and its config for a command run on `start`: `config_file`, or the
+    config found from `start` upwards (`find_config`), or none (`no_config`, or nothing found:
+    an empty section and the defaults rooted at the current folder)."""
+    if no_config:
+        return {}, default_config(Path.cwd())
+    begin = Path(start)
+    if begin.is_file():
+        begin = begin.parent  # find_config takes a file as the config itself
+    found = config_file or find_config(begin)
+    if found is None:
+        return {}, default_config(Path.cwd())
+    if not Path(found).is_file():
+        raise ConfigError("no such config file", found)
+    cfg = load_config(found)
+    return cfg.section(name) or {}, cfg

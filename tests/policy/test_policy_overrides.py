@@ -180,3 +180,27 @@ def test_an_override_never_hides_an_error(cli, repo: Path) -> None:
     code, report = _check(cli, repo, overrides)
     assert code == 2
     assert report["gates"][0]["status"] == "error"
+
+
+def test_policy_lint_reads_the_policy_section_as_check_does(cli, repo: Path) -> None:
+    """`policy lint` takes [policy] from the config found above its first input, as conftest
+    takes conftest.toml: the same rules and overrides as `check`; options given win; --no-config
+    ignores the file."""
+    overrides = '[[policy.override]]\nrule = "EGP006"\ndisable = true\nreason = "no FinOps labels here"\n'
+    code, report = _check(cli, repo, overrides)
+    want = _found(report)
+    assert want and not [f for f in want if f[0] == "EGP006"]
+    r = cli("policy", "lint", "deploy", "-f", "json", cwd=repo)
+    assert (r.exit_code, _found(json.loads(r.stdout))) == (code, want)
+    # from another folder: the config is found from the input upwards, its paths resolved there
+    r = cli("policy", "lint", str(repo / "deploy"), "-f", "json", cwd=repo.parent)
+    assert (r.exit_code, _found(json.loads(r.stdout))) == (code, want)
+    # --no-config: no [policy] rules, so ./policy is looked for (and missing: exit 2)
+    r = cli("policy", "lint", "deploy", "--no-config", cwd=repo)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    # an option given on the command line wins over the config
+    (repo / "own").mkdir()
+    (repo / "own" / "p.rego").write_text('package main\n\nimport rego.v1\n\ndeny contains "own rule" if input.kind == "Deployment"\n')
+    r = cli("policy", "lint", "deploy", "-p", "own", "-f", "json", cwd=repo)
+    found = json.loads(r.stdout)["gates"][0]["findings"]
+    assert r.exit_code == 1 and [f["message"] for f in found] == ["own rule"]

@@ -49,39 +49,60 @@ def lint_command(
     ] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Print OPA's evaluation trace to stderr.")] = False,
     engine: _Engine = None,
-    rego_version: _RegoVersion = "v1",
+    rego_version: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--rego-version", help="Rego syntax of the policies: v1 (default) or v0, as conftest."),
+    ] = None,
+    config_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", "-c", help="Config file whose [policy] settings apply (default: found from the first PATH up)."),
+    ] = None,
+    no_config: Annotated[bool, typer.Option("--no-config", help="Ignore edgegate.toml.")] = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Check manifests against Rego rules (deny/violation/warn) and JSON Schemas; '-' reads
-    standard input. print() output and --trace go to stderr (the report stays parseable)."""
+    standard input. print() output and --trace go to stderr (the report stays parseable).
+    [policy] in edgegate.toml gives the defaults (rules, data, namespaces, schemas, engine,
+    overrides, fail-on), as conftest.toml does for conftest; options given here win."""
+    import dataclasses
+
+    from edgegate.config import section_for
     from edgegate.errors import EdgegateError
+    from edgegate.policy.gate import finish, options_from_section
     from edgegate.policy.lint import ConftestOptions, LintOptions, lint
+    from edgegate.policy.overrides import overrides_from_section
 
     def produce() -> list:  # type: ignore[type-arg]
         if namespace and all_namespaces:
             raise EdgegateError("--namespace and --all-namespaces exclude each other")
         if parser and parser not in ("yaml", "json", "toml"):
             raise EdgegateError(f"unknown parser {parser!r} (expected yaml, json or toml)")
-        options = LintOptions(
-            rules=list(rules or ["policy"]),
-            data=list(data or []),
-            namespaces=list(namespace or []),
-            all_namespaces=all_namespaces,
-            combine=combine,
-            schema_dirs=list(schemas or []),
-            builtin_schemas=not no_builtin_schemas,
-            fail_on_warn=fail_on_warn,
+        first = next((p for p in paths if str(p) != "-"), Path.cwd())
+        section, cfg = section_for("policy", first, config_file, no_config)
+        overrides = overrides_from_section(section.get("override"), cfg)
+        base = options_from_section(section, cfg) if section else LintOptions()
+        chosen = bool(namespace) or all_namespaces
+        options = dataclasses.replace(
+            base,
+            rules=list(rules) if rules else list(base.rules),
+            data=list(data) if data else list(base.data),
+            namespaces=list(namespace or []) if chosen else list(base.namespaces),
+            all_namespaces=all_namespaces if chosen else base.all_namespaces,
+            combine=combine or base.combine,
+            schema_dirs=list(schemas) if schemas else list(base.schema_dirs),
+            builtin_schemas=base.builtin_schemas and not no_builtin_schemas,
+            fail_on_warn=fail_on_warn or base.fail_on_warn,
             parser=parser,
-            engine=engine,
-            rego_version=rego_version,
+            engine=engine or base.engine,
+            rego_version=rego_version or base.rego_version,
             stdin_name=stdin_filename,
             conftest=ConftestOptions(strict=strict, capabilities=capabilities,
                                      trace=_stderr_lines("TRAC") if trace else None,
                                      on_print=_stderr_lines("PRNT")),
         )
-        return [lint(paths, options)]
+        return [finish(lint(paths, options), section, cfg, overrides)]
 
     raise typer.Exit(run_command(produce, formats=fmt, output=output, debug=debug, command="edgegate policy lint"))
 

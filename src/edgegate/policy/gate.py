@@ -11,7 +11,7 @@ from edgegate.errors import ConfigError
 from edgegate.findings import GateResult, Severity
 from edgegate.policy.lint import LintOptions, lint
 from edgegate.policy.modules import BUILTIN_PREFIX
-from edgegate.policy.overrides import apply_overrides, overrides_from_section
+from edgegate.policy.overrides import RuleOverride, apply_overrides, overrides_from_section
 
 
 def _paths(config: Config, values: list[str]) -> list[str]:
@@ -38,9 +38,9 @@ def _text(section: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
-def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
-    overrides = overrides_from_section(section.get("override"), config)
-    options = LintOptions(
+def options_from_section(section: Mapping[str, Any], config: Config) -> LintOptions:
+    """`[policy]` as the options of `lint` (paths resolved against the config's folder)."""
+    return LintOptions(
         rules=_shown(config, list(section.get("rules", ["policy"]))),
         data=_shown(config, list(section.get("data", []))),
         namespaces=list(section.get("namespaces", [])),
@@ -52,7 +52,11 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
         engine=_text(section, "engine"),
         rego_version=_text(section, "rego-version") or "v1",
     )
-    result = lint(_shown(config, list(section.get("paths", ["."]))), options)
+
+
+def finish(result: GateResult, section: Mapping[str, Any], config: Config, overrides: list[RuleOverride]) -> GateResult:
+    """`result` with the `[[policy.override]]` rules (`overrides_from_section`) applied and
+    decided at `[policy] fail-on`."""
     result = apply_overrides(result, overrides, config)
     fail_on = section.get("fail-on")
     if fail_on:
@@ -60,4 +64,10 @@ def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResu
             result.gate, result.findings, errors=result.errors, stats=result.stats,
             fail_on=Severity.parse(str(fail_on)),
         )
-    return [result]
+    return result
+
+
+def run_from_config(section: Mapping[str, Any], config: Config) -> list[GateResult]:
+    overrides = overrides_from_section(section.get("override"), config)  # an error before linting
+    result = lint(_shown(config, list(section.get("paths", ["."]))), options_from_section(section, config))
+    return [finish(result, section, config, overrides)]

@@ -30,23 +30,6 @@ def _severity(value: str, option: str) -> Any:
         raise InputError(f"{option}: {exc}") from None
 
 
-def _config_section(start: Path, config_file: Path | None, no_config: bool) -> tuple[Any, Any]:
-    from edgegate.config import default_config, find_config, load_config
-    from edgegate.errors import ConfigError
-
-    if no_config:
-        return {}, default_config(Path.cwd())
-    if start.is_file():
-        start = start.parent  # find_config takes a file as the config itself
-    found = config_file or find_config(start)
-    if found is None:
-        return {}, default_config(Path.cwd())
-    if not Path(found).is_file():
-        raise ConfigError("no such config file", found)
-    cfg = load_config(found)
-    return cfg.section("vuln") or {}, cfg
-
-
 @app.command("scan")
 def scan_cmd(
     path: Annotated[
@@ -108,10 +91,11 @@ def scan_cmd(
     found, 2 when the inputs or the database cannot be read."""
 
     def produce() -> list[Any]:
+        from edgegate.config import section_for
         from edgegate.vuln.gate import settings_from_section
         from edgegate.vuln.scan import IgnoreRule, ScanInput, scan
 
-        section, cfg = _config_section(path or Path.cwd(), config_file, no_config)
+        section, cfg = section_for("vuln", path or Path.cwd(), config_file, no_config)
         settings = settings_from_section(section, cfg)
         if db is not None:
             settings.db = db
@@ -178,12 +162,13 @@ def db_info(
     """Age, source and counts of a database; a warning when it is older than the maximum age."""
 
     def produce() -> list[Any]:
+        from edgegate.config import section_for
         from edgegate.vuln.gate import settings_from_section
         from edgegate.vuln.report import info_result
 
         limit = max_age_days
         if limit is None:
-            section, cfg = _config_section(Path.cwd(), config_file, False)
+            section, cfg = section_for("vuln", Path.cwd(), config_file)
             limit = settings_from_section(section, cfg).max_db_age_days
         return [info_result(database, limit)]
 
