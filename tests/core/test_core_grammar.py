@@ -90,7 +90,7 @@ def test_common_options_are_not_a_gate_option() -> None:
 
 
 def test_docs_list_every_command_that_reads_config() -> None:
-    assert {"check", "precommit", "vuln scan", "vuln db info", "cost estimate", "cost rightsize", "admit admit"} == READS_CONFIG
+    assert {"check", "precommit", "vuln scan", "vuln db info", "cost estimate", "cost rightsize", "admit admit", "policy lint"} == READS_CONFIG
 
 
 def test_version_and_short_help_everywhere(cli) -> None:
