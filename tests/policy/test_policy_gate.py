@@ -217,3 +217,7 @@ def test_helm_chart_templates_are_refused_not_linted(cli, tmp_path: Path) -> Non
     assert r.exit_code == 2 and "helm template" in r.stderr and "Traceback" not in r.stderr
     r = cli("policy", "lint", "chart/Chart.yaml", "chart/values.yaml", "-p", "policy", cwd=tmp_path)
     assert r.exit_code == 0, r.stderr
+    # reached through a symlink to the templates folder: still the chart's template
+    (tmp_path / "link").symlink_to(tmp_path / "chart" / "templates")
+    r = cli("policy", "lint", "link", "-p", "policy", cwd=tmp_path)
+    assert r.exit_code == 2 and "helm template chart" in r.stderr
