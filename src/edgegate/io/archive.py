@@ -17,12 +17,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 from edgegate.errors import InputError
-from edgegate.io.tarstream import TarFormatError, TarStream
+from edgegate.io.tarstream import MemberKind, TarFormatError, TarStream
 
-EntryKind = Literal["file", "dir", "symlink", "hardlink", "other"]
+EntryKind = MemberKind
 
 GiB = 1024 * 1024 * 1024
 MiB = 1024 * 1024
@@ -261,35 +261,36 @@ def iter_tar(
             raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
         if hdr is None:
             break
+        name, kind, size, linkname = hdr
         members += 1
         if members > lim.max_members:
             raise ArchiveBombError(f"{where}: more than {lim.max_members} members")
-        total += hdr.size
+        total += size
         if total > lim.max_total_bytes:
             raise ArchiveBombError(
                 f"{where}: declares more than {lim.max_total_bytes} bytes of content (archive bomb?)"
             )
         current[0] = members
-        path, problem = normalize_member_path(hdr.name)
-        kind: EntryKind = hdr.kind  # type: ignore[assignment]
+        path, problem = normalize_member_path(name)
         yield ArchiveEntry(
-            name=hdr.name,
+            name=name,
             path=path,
             kind=kind,
-            size=hdr.size,
-            linkname=hdr.linkname,
+            size=size,
+            linkname=linkname,
             problem=problem,
             _reader=_StreamMemberReader(tar, members, current, where, lim) if kind == "file" else None,
         )
     # read to the end of the (compressed) stream: a truncated or corrupt trailer is an error,
     # and padding after the end-of-archive marker counts against the size bound
+    consumed = tar.offset
     try:
         while True:
             chunk = stream.read(1 << 20)
             if not chunk:
                 break
-            tar.offset += len(chunk)
-            if tar.offset > lim.max_total_bytes + 1024 * members + 1024 * 1024:
+            consumed += len(chunk)
+            if consumed > lim.max_total_bytes + 1024 * members + 1024 * 1024:
                 raise ArchiveBombError(f"{where}: more than {lim.max_total_bytes} bytes after decompression")
     except errors as exc:
         raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
