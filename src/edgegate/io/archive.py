@@ -182,14 +182,15 @@ class _CountingReader(io.RawIOBase):
 
 
 class _StreamMemberReader(MemberReader):
-    """Reads the current member of a `TarStream` (only until the next member is requested)."""
+    """Reads the current member of a `TarStream` (only until the next member is requested).
 
-    def __init__(self, stream: TarStream, serial: int, counter: list[int], where: str, limits: ArchiveLimits) -> None:
+    One per stream: `current` is the entry the stream is at, None once its bytes were read."""
+
+    def __init__(self, stream: TarStream, where: str, limits: ArchiveLimits) -> None:
         self._stream = stream
-        self._serial = serial
-        self._counter = counter
         self._where = where
         self._limits = limits
+        self.current: ArchiveEntry | None = None
 
     def read(self, entry: ArchiveEntry, max_bytes: int | None) -> bytes:
         cap = min(
@@ -199,9 +200,9 @@ class _StreamMemberReader(MemberReader):
             raise ArchiveBombError(
                 f"{self._where}: member {entry.name} is {entry.size} bytes, over the {cap} byte limit"
             )
-        if self._counter[0] != self._serial:
+        if self.current is not entry:
             raise ArchiveError(f"{self._where}: member {entry.name} was read already or the stream moved on")
-        self._counter[0] = -1
+        self.current = None
         try:
             data = self._stream.read_data(entry.size)
         except TarFormatError:
@@ -249,38 +250,31 @@ def iter_tar(
     tar = TarStream(stream)
     total = 0
     members = 0
-    current = [0]
-    headers = tar.headers()
-    while True:
-        try:
-            hdr = next(headers, None)
-        except TarFormatError as exc:
-            what = "not a readable tar archive" if members == 0 else "corrupt or truncated archive"
-            raise ArchiveError(f"{where}: {what} ({exc})") from None
-        except errors as exc:
-            raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
-        if hdr is None:
-            break
-        name, kind, size, linkname = hdr
-        members += 1
-        if members > lim.max_members:
-            raise ArchiveBombError(f"{where}: more than {lim.max_members} members")
-        total += size
-        if total > lim.max_total_bytes:
-            raise ArchiveBombError(
-                f"{where}: declares more than {lim.max_total_bytes} bytes of content (archive bomb?)"
-            )
-        current[0] = members
-        path, problem = normalize_member_path(name)
-        yield ArchiveEntry(
-            name=name,
-            path=path,
-            kind=kind,
-            size=size,
-            linkname=linkname,
-            problem=problem,
-            _reader=_StreamMemberReader(tar, members, current, where, lim) if kind == "file" else None,
-        )
+    max_members, max_total = lim.max_members, lim.max_total_bytes
+    reader = _StreamMemberReader(tar, where, lim)  # one for the stream, not one per member
+    try:  # around the yield too: the consumer's errors never enter the generator, only ours do
+        for name, kind, size, linkname in tar.headers():
+            members += 1
+            if members > max_members:
+                raise ArchiveBombError(f"{where}: more than {max_members} members")
+            total += size
+            if total > max_total:
+                raise ArchiveBombError(
+                    f"{where}: declares more than {max_total} bytes of content (archive bomb?)"
+                )
+            if name.startswith((".", "/")) or "/." in name or "//" in name or "\x00" in name:
+                path, problem = normalize_member_path(name)
+            else:  # normalize_member_path's common case, inline
+                path, problem = name.rstrip("/"), None
+            # positional arguments: a dataclass built from keywords costs twice as much
+            entry = ArchiveEntry(name, path, kind, size, linkname, problem, reader if kind == "file" else None)
+            reader.current = entry
+            yield entry
+    except TarFormatError as exc:
+        what = "not a readable tar archive" if members == 0 else "corrupt or truncated archive"
+        raise ArchiveError(f"{where}: {what} ({exc})") from None
+    except errors as exc:
+        raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
     # read to the end of the (compressed) stream: a truncated or corrupt trailer is an error,
     # and padding after the end-of-archive marker counts against the size bound
     consumed = tar.offset
