@@ -66,6 +66,24 @@ def test_iter_tar_gzip_and_limits() -> None:
             e.read()
 
 
+def test_iter_tar_member_bytes_are_read_once_and_only_while_current() -> None:
+    raw = layer_tar([E("a", data="x" * 100), E("d/", "dir"), E("b", data="y" * 700), E("c", data="z")])
+    walk = iter_tar(io.BytesIO(raw), where="t")
+    a = next(walk)
+    assert a.read() == b"x" * 100
+    with pytest.raises(ArchiveError, match="member a was read already or the stream moved on"):
+        a.read()
+    next(walk)  # the directory
+    b = next(walk)
+    with pytest.raises(ArchiveError, match="member a was read already"):
+        a.read()
+    c = next(walk)  # b left unread: its bytes are skipped
+    with pytest.raises(ArchiveError, match="member b was read already or the stream moved on"):
+        b.read()
+    assert c.read() == b"z"
+    assert next(walk, None) is None
+
+
 def test_iter_tar_truncated_and_corrupt() -> None:
     raw = layer_tar([E("a", data="x" * 5000), E("b", data="y" * 5000)])
     with pytest.raises(ArchiveError, match="truncated"):

@@ -17,12 +17,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 from edgegate.errors import InputError
-from edgegate.io.tarstream import TarFormatError, TarStream
+from edgegate.io.tarstream import MemberKind, TarFormatError, TarStream
 
-EntryKind = Literal["file", "dir", "symlink", "hardlink", "other"]
+EntryKind = MemberKind
 
 GiB = 1024 * 1024 * 1024
 MiB = 1024 * 1024
@@ -182,14 +182,15 @@ class _CountingReader(io.RawIOBase):
 
 
 class _StreamMemberReader(MemberReader):
-    """Reads the current member of a `TarStream` (only until the next member is requested)."""
+    """Reads the current member of a `TarStream` (only until the next member is requested).
 
-    def __init__(self, stream: TarStream, serial: int, counter: list[int], where: str, limits: ArchiveLimits) -> None:
+    One per stream: `current` is the entry the stream is at, None once its bytes were read."""
+
+    def __init__(self, stream: TarStream, where: str, limits: ArchiveLimits) -> None:
         self._stream = stream
-        self._serial = serial
-        self._counter = counter
         self._where = where
         self._limits = limits
+        self.current: ArchiveEntry | None = None
 
     def read(self, entry: ArchiveEntry, max_bytes: int | None) -> bytes:
         cap = min(
@@ -199,9 +200,9 @@ class _StreamMemberReader(MemberReader):
             raise ArchiveBombError(
                 f"{self._where}: member {entry.name} is {entry.size} bytes, over the {cap} byte limit"
             )
-        if self._counter[0] != self._serial:
+        if self.current is not entry:
             raise ArchiveError(f"{self._where}: member {entry.name} was read already or the stream moved on")
-        self._counter[0] = -1
+        self.current = None
         try:
             data = self._stream.read_data(entry.size)
         except TarFormatError:
@@ -249,47 +250,41 @@ def iter_tar(
     tar = TarStream(stream)
     total = 0
     members = 0
-    current = [0]
-    headers = tar.headers()
-    while True:
-        try:
-            hdr = next(headers, None)
-        except TarFormatError as exc:
-            what = "not a readable tar archive" if members == 0 else "corrupt or truncated archive"
-            raise ArchiveError(f"{where}: {what} ({exc})") from None
-        except errors as exc:
-            raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
-        if hdr is None:
-            break
-        members += 1
-        if members > lim.max_members:
-            raise ArchiveBombError(f"{where}: more than {lim.max_members} members")
-        total += hdr.size
-        if total > lim.max_total_bytes:
-            raise ArchiveBombError(
-                f"{where}: declares more than {lim.max_total_bytes} bytes of content (archive bomb?)"
-            )
-        current[0] = members
-        path, problem = normalize_member_path(hdr.name)
-        kind: EntryKind = hdr.kind  # type: ignore[assignment]
-        yield ArchiveEntry(
-            name=hdr.name,
-            path=path,
-            kind=kind,
-            size=hdr.size,
-            linkname=hdr.linkname,
-            problem=problem,
-            _reader=_StreamMemberReader(tar, members, current, where, lim) if kind == "file" else None,
-        )
+    max_members, max_total = lim.max_members, lim.max_total_bytes
+    reader = _StreamMemberReader(tar, where, lim)  # one for the stream, not one per member
+    try:  # around the yield too: the consumer's errors never enter the generator, only ours do
+        for name, kind, size, linkname in tar.headers():
+            members += 1
+            if members > max_members:
+                raise ArchiveBombError(f"{where}: more than {max_members} members")
+            total += size
+            if total > max_total:
+                raise ArchiveBombError(
+                    f"{where}: declares more than {max_total} bytes of content (archive bomb?)"
+                )
+            if name.startswith((".", "/")) or "/." in name or "//" in name or "\x00" in name:
+                path, problem = normalize_member_path(name)
+            else:  # normalize_member_path's common case, inline
+                path, problem = name.rstrip("/"), None
+            # positional arguments: a dataclass built from keywords costs twice as much
+            entry = ArchiveEntry(name, path, kind, size, linkname, problem, reader if kind == "file" else None)
+            reader.current = entry
+            yield entry
+    except TarFormatError as exc:
+        what = "not a readable tar archive" if members == 0 else "corrupt or truncated archive"
+        raise ArchiveError(f"{where}: {what} ({exc})") from None
+    except errors as exc:
+        raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None
     # read to the end of the (compressed) stream: a truncated or corrupt trailer is an error,
     # and padding after the end-of-archive marker counts against the size bound
+    consumed = tar.offset
     try:
         while True:
             chunk = stream.read(1 << 20)
             if not chunk:
                 break
-            tar.offset += len(chunk)
-            if tar.offset > lim.max_total_bytes + 1024 * members + 1024 * 1024:
+            consumed += len(chunk)
+            if consumed > lim.max_total_bytes + 1024 * members + 1024 * 1024:
                 raise ArchiveBombError(f"{where}: more than {lim.max_total_bytes} bytes after decompression")
     except errors as exc:
         raise ArchiveError(f"{where}: corrupt or truncated archive ({_why(exc)})") from None

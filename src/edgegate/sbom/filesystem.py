@@ -54,6 +54,8 @@ _NODE_PKG = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.jso
 
 _WANTED_ENDINGS = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info", "/copyright", "/package.json")
 _STATUS_D = "var/lib/dpkg/status.d/"
+_NAMED = _WANTED_EXACT | KEPT
+"""Every path `is_wanted` or `KEPT` names exactly (the overlay walk's one-test filter)."""
 
 
 def is_wanted(path: str) -> bool:
@@ -143,18 +145,25 @@ class ImageFilesystem:
         index = len(self.layers)
         self.layers.append(layer)
         new: dict[str, Node] = {}
-        nodes = self.nodes
+        nodes, dirs = self.nodes, self._dirs
         for entry in entries:
-            if entry.path is None or entry.problem:
+            path = entry.path
+            if path is None or entry.problem:
                 self.skip(layer, entry.name, entry.problem or "unsafe name")
                 continue
-            path = entry.path
             if not path:
                 continue
             kind = entry.kind
-            if ".wh." not in path and kind == "file" and path not in KEPT and not is_wanted(path):
-                # the common member: a file no cataloger reads replaces whatever was at its path
-                if path in self._dirs:
+            if (
+                kind == "file"
+                and ".wh." not in path
+                and path not in _NAMED
+                and not path.endswith(_WANTED_ENDINGS)
+                and not path.startswith(_STATUS_D)
+            ):
+                # the common member: a file no cataloger reads (`is_wanted` false without a call)
+                # replaces whatever was at its path
+                if path in dirs:
                     self._hide_below(path)
                 nodes.pop(path, None)
                 new.pop(path, None)
