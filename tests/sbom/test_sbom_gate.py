@@ -62,6 +62,9 @@ def test_required_sbom_missing_or_invalid_fails(tmp_path: Path, cli) -> None:
     from edgegate.sign.bundles import BAD_SIGNATURE
 
     assert {f["rule_id"] for f in gate["findings"]} == {"EGD001"} != {BAD_SIGNATURE}
+    r = cli("check", root, "-f", "sarif")
+    (rule,) = [x for x in json.loads(r.stdout)["runs"][0]["tool"]["driver"]["rules"] if x["id"] == "EGD001"]
+    assert "sbom.md" in rule["helpUri"] and "security-severity" in rule["properties"]
 
 
 def test_unreadable_image_in_config_is_exit_2(tmp_path: Path, cli) -> None:

@@ -59,6 +59,7 @@ _FAMILIES: list[tuple[str, str, _Family]] = [
     ("", "EGP", _Family(SECURITY, "rules.md#rules", "A rule of the shipped edge-AI rule pack (builtin:edge-ai).")),
     ("", "EGC", _Family("cost", "cost.md#rule-ids", "A FinOps rule of the cost gate: caps, budgets and cost-allocation tags.", ("finops",))),
     ("sbom", "EGS", _Family(SECURITY, "sbom.md#rules", "An SBOM rule: a required SBOM, or what an image or model could not be catalogued from.", ("supply-chain", "sbom"))),
+    ("sbom", "EGD", _Family(SECURITY, "sbom.md#rules", "An SBOM rule: a required SBOM, or what an image or model could not be catalogued from.", ("supply-chain", "sbom"))),
     ("", "EGS", _Family(SECURITY, "sign.md#exit-codes-and-reasons", "A signature check: Sigstore bundles, key pairs and OpenSSF model signing.", ("supply-chain", "signature"))),
     ("model-quant", "EGM02", _Family("cost", "model.md#the-finops-link-modelquant-manifests", "The FinOps link: a FinOpsPolicy that requires quantization needs a quantized model file.", ("finops", "model"))),
     ("", "EGM", _Family(SECURITY, "model.md#edgegate-model-scan-path", "An unsafe model file: code that would run when the model is loaded, found without loading it.", ("model",))),
