@@ -246,7 +246,9 @@ def section_for(name: str, start: str | Path, config_file: str | Path | None = N
     found = config_file or find_config(begin)
     if found is None:
         return {}, default_config(Path.cwd())
-    if not Path(found).is_file():
+    if not Path(found).exists():
         raise ConfigError("no such config file", found)
+    if not Path(found).is_file():
+        raise ConfigError("not a regular file (a config is a TOML file)", found)
     cfg = load_config(found)
     return cfg.section(name) or {}, cfg

@@ -183,18 +183,26 @@ def test_an_override_never_hides_an_error(cli, repo: Path) -> None:
 
 
 def test_policy_lint_reads_the_policy_section_as_check_does(cli, repo: Path) -> None:
-    """`policy lint` takes [policy] from the config found above its first input, as conftest
-    takes conftest.toml: the same rules and overrides as `check`; options given win; --no-config
-    ignores the file."""
+    """`policy lint` takes [policy] from the current folder's config, as conftest takes
+    conftest.toml: the same rules and overrides as `check`; options given win; --no-config
+    ignores the file; a config beside the inputs (which a pull request could add) is not read."""
     overrides = '[[policy.override]]\nrule = "EGP006"\ndisable = true\nreason = "no FinOps labels here"\n'
     code, report = _check(cli, repo, overrides)
     want = _found(report)
     assert want and not [f for f in want if f[0] == "EGP006"]
     r = cli("policy", "lint", "deploy", "-f", "json", cwd=repo)
     assert (r.exit_code, _found(json.loads(r.stdout))) == (code, want)
-    # from another folder: the config is found from the input upwards, its paths resolved there
-    r = cli("policy", "lint", str(repo / "deploy"), "-f", "json", cwd=repo.parent)
+    # from another folder: --config names it, its paths resolved from its own folder
+    r = cli("policy", "lint", str(repo / "deploy"), "-c", str(repo / "edgegate.toml"), "-f", "json", cwd=repo.parent)
     assert (r.exit_code, _found(json.loads(r.stdout))) == (code, want)
+    # a config added beside the inputs cannot switch rules off (review: it did, exit 0)
+    (repo / "deploy" / "edgegate.toml").write_text('[policy]\nfail-on = "critical"\n' + overrides.replace("EGP006", "EGP007"))
+    r = cli("policy", "lint", "deploy", "-f", "json", cwd=repo)
+    assert (r.exit_code, _found(json.loads(r.stdout))) == (code, want)
+    (repo / "deploy" / "edgegate.toml").unlink()
+    for bad in (["--rego-version", ""], ["--engine", ""], ["-c", "edgegate.toml", "--no-config"], ["-c", "deploy"]):
+        r = cli("policy", "lint", "deploy", *bad, cwd=repo)
+        assert r.exit_code == 2 and "Traceback" not in r.stderr, bad
     # --no-config: no [policy] rules, so ./policy is looked for (and missing: exit 2)
     r = cli("policy", "lint", "deploy", "--no-config", cwd=repo)
     assert r.exit_code == 2 and "Traceback" not in r.stderr

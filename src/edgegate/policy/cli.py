@@ -55,7 +55,7 @@ def lint_command(
     ] = None,
     config_file: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--config", "-c", help="Config file whose [policy] settings apply (default: found from the first PATH up)."),
+        typer.Option("--config", "-c", help="Config file whose [policy] settings apply (default: found from the current folder up)."),
     ] = None,
     no_config: Annotated[bool, typer.Option("--no-config", help="Ignore edgegate.toml.")] = False,
     fmt: FormatOpt = None,
@@ -64,8 +64,8 @@ def lint_command(
 ) -> None:
     """Check manifests against Rego rules (deny/violation/warn) and JSON Schemas; '-' reads
     standard input. print() output and --trace go to stderr (the report stays parseable).
-    [policy] in edgegate.toml gives the defaults (rules, data, namespaces, schemas, engine,
-    overrides, fail-on), as conftest.toml does for conftest; options given here win."""
+    [policy] in the current folder's edgegate.toml gives the defaults (rules, data, namespaces,
+    schemas, engine, overrides, fail-on), as conftest.toml does for conftest; options given win."""
     import dataclasses
 
     from edgegate.config import section_for
@@ -79,8 +79,11 @@ def lint_command(
             raise EdgegateError("--namespace and --all-namespaces exclude each other")
         if parser and parser not in ("yaml", "json", "toml"):
             raise EdgegateError(f"unknown parser {parser!r} (expected yaml, json or toml)")
-        first = next((p for p in paths if str(p) != "-"), Path.cwd())
-        section, cfg = section_for("policy", first, config_file, no_config)
+        if config_file is not None and no_config:
+            raise EdgegateError("--config and --no-config exclude each other")
+        # as conftest.toml: the config of the folder the command runs in (never one found next
+        # to the inputs, which a pull request could add beside the manifests it changes)
+        section, cfg = section_for("policy", Path.cwd(), config_file, no_config)
         overrides = overrides_from_section(section.get("override"), cfg)
         base = options_from_section(section, cfg) if section else LintOptions()
         chosen = bool(namespace) or all_namespaces
@@ -95,8 +98,8 @@ def lint_command(
             builtin_schemas=base.builtin_schemas and not no_builtin_schemas,
             fail_on_warn=fail_on_warn or base.fail_on_warn,
             parser=parser,
-            engine=engine or base.engine,
-            rego_version=rego_version or base.rego_version,
+            engine=engine if engine is not None else base.engine,
+            rego_version=rego_version if rego_version is not None else base.rego_version,
             stdin_name=stdin_filename,
             conftest=ConftestOptions(strict=strict, capabilities=capabilities,
                                      trace=_stderr_lines("TRAC") if trace else None,

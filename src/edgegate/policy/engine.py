@@ -63,7 +63,7 @@ def _marker(modules: Sequence[Module]) -> str | None:
 
 def check_engine(name: str | None) -> str:
     """The engine name, validated (None: the default)."""
-    chosen = name or DEFAULT_ENGINE
+    chosen = DEFAULT_ENGINE if name is None else name
     if chosen not in ENGINES:
         raise InputError(f"unknown policy engine {chosen!r} (expected {' or '.join(ENGINES)})")
     return chosen
