@@ -73,22 +73,25 @@ def helm_template_chart(path: str | Path) -> Path | None:
     """The chart folder when `path` is one of a Helm chart's templates (under a ``templates``
     folder beside a ``Chart.yaml``, subcharts included): Go template text, which only
     `helm template` turns into manifests. None for anything else (Chart.yaml, values files)."""
-    return _folder_chart(os.path.dirname(os.path.abspath(path)))
+    return _folder_chart(os.path.dirname(os.path.realpath(path)))
 
 
 @functools.lru_cache(maxsize=4096)
 def _folder_chart(folder: str) -> Path | None:
-    """`helm_template_chart` for the files of `folder`, symlinks resolved (once per folder: a lint
-    of 10,000 files in a few folders looks at each folder once)."""
-    return _template_chart(Path(os.path.realpath(folder)))
+    """`helm_template_chart` for the files of `folder` (symlinks already resolved; once per
+    folder: a lint of 10,000 files in a few folders looks at each folder once)."""
+    return _template_chart(Path(folder))
 
 
 def _template_chart(folder: Path) -> Path | None:
     if folder.name == "templates" and (folder.parent / "Chart.yaml").is_file():
-        return folder.parent
-    if folder.parent == folder or (folder / ".git").exists():
+        chart = folder.parent
+        while chart.parent.name == "charts" and (chart.parent.parent / "Chart.yaml").is_file():
+            chart = chart.parent.parent  # a subchart renders with its parent chart
+        return chart
+    if folder.parent == folder:
         return None
-    return _template_chart(folder.parent)
+    return _folder_chart(str(folder.parent))  # no stop at a .git: a submodule inside templates/ is still the chart's
 
 
 def scan_repo(root: str | Path) -> RepoScan:

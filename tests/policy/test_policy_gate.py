@@ -221,3 +221,13 @@ def test_helm_chart_templates_are_refused_not_linted(cli, tmp_path: Path) -> Non
     (tmp_path / "link").symlink_to(tmp_path / "chart" / "templates")
     r = cli("policy", "lint", "link", "-p", "policy", cwd=tmp_path)
     assert r.exit_code == 2 and "helm template chart" in r.stderr
+    # a symlinked file, and a subchart's template (rendered with its parent chart)
+    (tmp_path / "manifests" / "pod.yaml").symlink_to(tmp_path / "chart" / "templates" / "pod.yaml")
+    r = cli("policy", "lint", "manifests/pod.yaml", "-p", "policy", cwd=tmp_path)
+    assert r.exit_code == 2 and "helm template chart" in r.stderr
+    sub = tmp_path / "chart" / "charts" / "sub"
+    (sub / "templates").mkdir(parents=True)
+    (sub / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.1.0\n")
+    (sub / "templates" / "a.yaml").write_text(HELM_TEMPLATE)
+    r = cli("policy", "lint", "chart/charts/sub/templates/a.yaml", "-p", "policy", cwd=tmp_path)
+    assert r.exit_code == 2 and "`helm template chart`" in r.stderr
