@@ -220,12 +220,49 @@ def render(bom: Bom, patch: Callable[[dict[str, Any]], None] | None = None) -> s
 def validate_text(text: str) -> str | None:
     """None when `text` is a valid CycloneDX 1.6 JSON document, else the first error: where
     (a JSON pointer), what, and the schema keyword that refused it."""
-    err = next(iter(_validator().iter_errors(json.loads(text))), None)
+    doc, problem = _parse(text)
+    return problem if problem is not None else _validate(doc)
+
+
+def _parse(text: str) -> tuple[Any, str | None]:
+    try:
+        return json.loads(text, parse_constant=_no_constant), None
+    except RecursionError:
+        return None, "nested too deeply to validate"
+    except ValueError as exc:
+        return None, f"not JSON ({exc})"
+
+
+def _validate(doc: Any) -> str | None:
+    try:
+        err = next(iter(_validator().iter_errors(doc)), None)
+    except UnicodeEncodeError:
+        return "a string or key holds an unpaired surrogate (\\ud800-\\udfff): not Unicode text"
+    except ValueError:  # jsonschema-rs: "Recursion limit reached" on a deep failing value
+        return "nested too deeply to validate"
     if err is None:
         return None
     where = "/" + "/".join(str(p) for p in err.instance_path)
     keyword = err.schema_path[-1] if err.schema_path else "schema"
-    return f"{where}: {str(err.message)[:400]} ({keyword})"
+    message = _duplicate(err.instance) if keyword == "uniqueItems" else None
+    return f"{where}: {message or str(err.message)[:400]} ({keyword})"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _duplicate(items: Any) -> str | None:
+    """Which item of `items` occurs twice (the validator's message is the whole array)."""
+    if not isinstance(items, list):
+        return None
+    seen: set[str] = set()
+    for item in items:
+        key = json.dumps(item, sort_keys=True)
+        if key in seen:
+            return f"{key[:300]} occurs more than once"
+        seen.add(key)
+    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -264,13 +301,12 @@ def validate_file(path: Path) -> str | None:
         return exc.message
     except UnicodeDecodeError:
         return "not UTF-8 text"
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        return f"not JSON ({exc})"
+    doc, problem = _parse(text)
+    if problem is not None:
+        return problem
     if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":
         return "not a CycloneDX document"
-    return validate_text(text)
+    return _validate(doc)
 
 
 def write_atomic(path: Path, text: str) -> None:
