@@ -154,3 +154,19 @@ def test_a_long_gate_error_is_wrapped_not_cut(width: int, monkeypatch: pytest.Mo
                 break
             block.append(ln)
         assert " ".join(" ".join(block).split()[2:]) == " ".join(words) + " END"
+
+
+@pytest.mark.parametrize("width", [40, 120])
+def test_a_long_word_in_a_gate_error_is_cut_into_lines_not_shortened(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: a digest longer than the line was shortened with '…'."""
+    from edgegate.findings import GateResult, Status
+
+    digest = "sha512:" + "0123456789abcdef" * 8
+    results = [GateResult("verify", Status.ERROR, errors=[f"expected {digest} got sha512:{'f' * 128}"])]
+    monkeypatch.setenv("COLUMNS", str(width))
+    buf = io.StringIO()
+    print_report(results, ReportContext(command="edgegate check", color=False), buf)
+    for out in (buf.getvalue(), _text(results)):
+        assert "…" not in out
+        joined = "".join(ln.strip() for ln in out.splitlines())
+        assert digest in joined and "sha512:" + "f" * 128 in joined

@@ -50,22 +50,40 @@ def shorten(piece: str, width: int) -> str:
     return piece[: width - 1] + "…"
 
 
-def wrap(text: str, width: int) -> list[str]:
-    """`text` as lines of at most `width` cells, broken only at spaces and the break points."""
+def wrap(text: str, width: int, *, whole: bool = False) -> list[str]:
+    """`text` as lines of at most `width` cells, broken only at spaces and the break points; a
+    piece still too long is shortened with ``…`` (`shorten`), or with `whole` cut into lines
+    (nothing lost: error messages, digests)."""
     width = max(width, 1)
     if text.isascii() and text.isprintable():  # one cell per character: lengths add up
         if len(text) <= width and " ".join(text.split()) == text:
             return [text]
-        return _wrap_ascii(text, width)
-    return _wrap_cells(text, width)
+        return _wrap_ascii(text, width, whole)
+    return _wrap_cells(text, width, whole)
 
 
-def _wrap_cells(text: str, width: int) -> list[str]:
+def _chopped(pieces: list[str], width: int) -> list[str]:
+    from rich.cells import chop_cells
+
+    out: list[str] = []
+    for p in pieces:
+        if cell_len(p) <= width:
+            out.append(p)
+        elif p.isascii():
+            out += [p[i : i + width] for i in range(0, len(p), width)]
+        else:
+            out += chop_cells(p, width)
+    return out
+
+
+def _wrap_cells(text: str, width: int, whole: bool = False) -> list[str]:
     """`wrap` for any text, measuring every piece in cells."""
     lines: list[str] = []
     line = ""
     for token in text.split():
         pieces = _pieces(token) if cell_len(token) > width else [token]
+        if whole:
+            pieces = _chopped(pieces, width)
         for i, piece in enumerate(pieces):
             piece = shorten(piece, width)
             joiner = " " if (i == 0 and line) else ""
@@ -80,13 +98,15 @@ def _wrap_cells(text: str, width: int) -> list[str]:
     return lines
 
 
-def _wrap_ascii(text: str, width: int) -> list[str]:
+def _wrap_ascii(text: str, width: int, whole: bool = False) -> list[str]:
     """`wrap` for printable ASCII, where a string's cells are its length."""
     lines: list[str] = []
     line = ""
     used = 0
     for token in text.split():
         pieces = _pieces(token) if len(token) > width else [token]
+        if whole:
+            pieces = _chopped(pieces, width)
         for i, piece in enumerate(pieces):
             size = len(piece)
             if size > width:

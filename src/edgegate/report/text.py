@@ -225,7 +225,7 @@ def _errors(view: Prepared, width: int) -> list[Line]:
                 continue
             line.rstrip()
             out.append(line)
-            out += [Line("    " + piece) for piece in wrap(message, max(width - 4, 8))]
+            out += [Line("    " + piece) for piece in wrap(message, max(width - 4, 8), whole=True)]
     if out:
         out.insert(0, Line("Gate errors (these gates could not decide):", style="bold magenta"))
         out.append(Line())
