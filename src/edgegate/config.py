@@ -113,8 +113,15 @@ def _has_tool_section(pyproject: Path) -> bool:
 
 
 def load_config(path: str | Path) -> Config:
-    """Load and validate a config file (`edgegate.toml` or a `pyproject.toml`)."""
+    """Load and validate a config file (`edgegate.toml` or a `pyproject.toml`). The project
+    folder is the folder the file is in; a config that is a symlink to a file elsewhere is
+    refused (it would move the project, and what its paths may reach, out of the checkout)."""
+    from edgegate.io.paths import is_inside
+
     p = Path(path)
+    folder = Path(os.path.abspath(p)).parent
+    if p.is_symlink() and not is_inside(p, folder):
+        raise ConfigError("the config file is a symlink to a file outside its folder", p)
     try:
         text = read_text_bounded(p, 4 * 1024 * 1024)
     except Exception as exc:
@@ -133,7 +140,7 @@ def load_config(path: str | Path) -> Config:
         data = raw
         prefix = ""
     validate_config(data, p, prefix)
-    return Config(path=p.resolve(), root=p.resolve().parent, data=data)
+    return Config(path=p.resolve(), root=folder.resolve(), data=data)
 
 
 def _load_schema(name: str) -> dict[str, Any] | None:

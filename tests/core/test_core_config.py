@@ -216,3 +216,21 @@ def test_expiry_dates_of_vuln_ignores_and_policy_overrides(tmp_path: Path) -> No
     assert cfg.expiry_date(None, "x") is None
     with pytest.raises(ConfigError, match=r"vuln\.ignore\[0\]\.expires"):
         cfg.expiry_date("soon", "vuln.ignore[0]")
+
+
+def test_a_config_symlinked_to_a_file_outside_its_folder_is_refused(tmp_path: Path) -> None:
+    """Found by review: the project folder was the link target's folder, so a committed symlink
+    edgegate.toml -> /elsewhere/edgegate.toml let that file's paths (rules, data) be read from
+    outside the checkout. A symlink within the folder still works, rooted at the folder."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "edgegate.toml").write_text('[policy]\nrules = ["r"]\n')
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "edgegate.toml").symlink_to(outside / "edgegate.toml")
+    with pytest.raises(ConfigError):
+        load_config(proj / "edgegate.toml")
+    (proj / "edgegate.toml").unlink()
+    (proj / "real.toml").write_text('[policy]\nrules = ["r"]\n')
+    (proj / "edgegate.toml").symlink_to("real.toml")
+    assert load_config(proj / "edgegate.toml").root == proj.resolve()
