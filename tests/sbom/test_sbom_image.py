@@ -450,3 +450,20 @@ def test_schema_invalid_sbom_is_an_error_not_written(tmp_path: Path) -> None:
     with pytest.raises(EngineError):
         image_sbom(str(docker_archive(tmp_path / "img.tar", [layer])), out)
     assert not out.exists()
+
+
+def test_an_opaque_marker_hides_what_a_lower_opaque_layer_put_back(tmp_path: Path) -> None:
+    """Found by the walker fuzz test at a larger budget: layer 2 puts var/lib/dpkg/status back
+    and makes var/lib opaque, layer 3 makes var/lib opaque again; layer 3 must hide the status
+    file (OCI: an opaque directory hides every lower entry below it). A stale directory entry
+    made the second marker miss it and the packages were reported."""
+    status = E("var/lib/dpkg/status", data=DPKG_STATUS)
+    layers = [layer_tar([E("etc/os-release", data=OS_RELEASE), status]),
+              layer_tar([status, E("var/lib/.wh..wh..opq")]),
+              layer_tar([E("var/lib/.wh..wh..opq")])]
+    out = tmp_path / "s.json"
+    image_sbom(str(docker_archive(tmp_path / "img.tar", layers)), out)
+    assert "base-files" not in _components(out)
+    # without the last marker the status file of layer 2 stays visible
+    image_sbom(str(docker_archive(tmp_path / "img2.tar", layers[:2])), out)
+    assert "base-files" in _components(out)

@@ -217,6 +217,9 @@ class ImageFilesystem:
         start = prefix + "/"
         for key in [k for k in self.nodes if k.startswith(start)]:
             del self.nodes[key]
+        # and the directories below: a stale one would stop `_add_ancestors` before `prefix`, so
+        # a later opaque marker or whiteout of `prefix` would miss what is put back below it
+        self._dirs.difference_update([d for d in self._dirs if d.startswith(start)])
 
     def _node(
         self, layer: str, index: int, entry: ArchiveEntry, path: str, new: dict[str, Node]
