@@ -170,3 +170,12 @@ def test_a_long_word_in_a_gate_error_is_cut_into_lines_not_shortened(width: int,
         assert "…" not in out
         joined = "".join(ln.strip() for ln in out.splitlines())
         assert digest in joined and "sha512:" + "f" * 128 in joined
+
+
+@pytest.mark.parametrize("columns", ["0", "abc", "-5"])
+def test_columns_that_is_not_a_width_is_ignored(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """COLUMNS=0 printed only blank lines (found by review; older than the plain path)."""
+    monkeypatch.setenv("COLUMNS", columns)
+    buf = io.StringIO()
+    print_report(all_results(), ReportContext(command="edgegate check", color=False), buf)
+    assert buf.getvalue() == _text(all_results())
