@@ -72,8 +72,8 @@ def main() -> int:
         if args.trivy:
             rows.append(("trivy image --input", [str(args.trivy), "image", "--input", str(img), "--format",
                                                   "cyclonedx", "--scanners", "license", "--offline-scan",
-                                                  "--output", str(tmp / "t.json"), "--cache-dir",
-                                                  str(tmp / "cache")]))
+                                                  "--output", str(tmp / "t.json"), "--cache-backend",
+                                                  "memory"]))  # no cache shared between repeats
         for _ in range(args.repeat):
             for name, cmd in rows:
                 took, cpu, rss, code, said = _measure(cmd)
