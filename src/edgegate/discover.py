@@ -73,13 +73,16 @@ def helm_template_chart(path: str | Path) -> Path | None:
     """The chart folder when `path` is one of a Helm chart's templates (under a ``templates``
     folder beside a ``Chart.yaml``, subcharts included): Go template text, which only
     `helm template` turns into manifests. None for anything else (Chart.yaml, values files)."""
-    return _folder_chart(os.path.dirname(os.path.realpath(path)))
+    named = _folder_chart(os.path.dirname(os.path.abspath(path)))  # the path as given (a symlink in templates/)
+    real = _folder_chart(os.path.dirname(os.path.realpath(path)))  # where it is (a link to a template)
+    return named or real
 
 
 @functools.lru_cache(maxsize=4096)
 def _folder_chart(folder: str) -> Path | None:
-    """`helm_template_chart` for the files of `folder` (symlinks already resolved; once per
-    folder: a lint of 10,000 files in a few folders looks at each folder once)."""
+    """`helm_template_chart` for the files of `folder` (once per folder: a lint of 10,000 files in
+    a few folders looks at each folder once). Helm follows symlinks in a chart, so the caller asks
+    for the folder as named and as resolved."""
     return _template_chart(Path(folder))
 
 

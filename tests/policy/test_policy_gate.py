@@ -231,3 +231,15 @@ def test_helm_chart_templates_are_refused_not_linted(cli, tmp_path: Path) -> Non
     (sub / "templates" / "a.yaml").write_text(HELM_TEMPLATE)
     r = cli("policy", "lint", "chart/charts/sub/templates/a.yaml", "-p", "policy", cwd=tmp_path)
     assert r.exit_code == 2 and "`helm template chart`" in r.stderr
+    # re-review: a template that is a symlink to a file elsewhere, and a templates folder that is
+    # a symlink (Helm follows both), were linted as manifests
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "web.yaml").write_text(HELM_TEMPLATE)
+    (tmp_path / "chart" / "templates" / "web.yaml").symlink_to(tmp_path / "files" / "web.yaml")
+    r = cli("policy", "lint", "chart/templates/web.yaml", "-p", "policy", cwd=tmp_path)
+    assert r.exit_code == 2 and "helm template chart" in r.stderr
+    (tmp_path / "chart2").mkdir()
+    (tmp_path / "chart2" / "Chart.yaml").write_text("apiVersion: v2\nname: c2\nversion: 0.1.0\n")
+    (tmp_path / "chart2" / "templates").symlink_to(tmp_path / "files")
+    r = cli("policy", "lint", "chart2/templates", "-p", "policy", cwd=tmp_path)
+    assert r.exit_code == 2 and "helm template chart2" in r.stderr

@@ -162,17 +162,18 @@ def test_a_long_word_in_a_gate_error_is_cut_into_lines_not_shortened(width: int,
     from edgegate.findings import GateResult, Status
 
     digest = "sha512:" + "0123456789abcdef" * 8
-    results = [GateResult("verify", Status.ERROR, errors=[f"expected {digest} got sha512:{'f' * 128}"])]
+    joined_word = "\u200d" * 2 + "q" * 60  # zero-width joiners: cut by cells of the whole piece
+    results = [GateResult("verify", Status.ERROR, errors=[f"expected {digest} got sha512:{'f' * 128} {joined_word}"])]
     monkeypatch.setenv("COLUMNS", str(width))
     buf = io.StringIO()
     print_report(results, ReportContext(command="edgegate check", color=False), buf)
     for out in (buf.getvalue(), _text(results)):
         assert "…" not in out
         joined = "".join(ln.strip() for ln in out.splitlines())
-        assert digest in joined and "sha512:" + "f" * 128 in joined
+        assert digest in joined and "sha512:" + "f" * 128 in joined and joined_word in joined
 
 
-@pytest.mark.parametrize("columns", ["0", "abc", "-5"])
+@pytest.mark.parametrize("columns", ["0", "abc", "-5", "\u00b2", "99999999999999999"])
 def test_columns_that_is_not_a_width_is_ignored(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """COLUMNS=0 printed only blank lines (found by review; older than the plain path)."""
     monkeypatch.setenv("COLUMNS", columns)

@@ -63,16 +63,21 @@ def wrap(text: str, width: int, *, whole: bool = False) -> list[str]:
 
 
 def _chopped(pieces: list[str], width: int) -> list[str]:
-    from rich.cells import chop_cells
-
+    """`pieces` with each one wider than `width` cut into pieces of at most `width` cells."""
     out: list[str] = []
     for p in pieces:
         if cell_len(p) <= width:
             out.append(p)
         elif p.isascii():
             out += [p[i : i + width] for i in range(0, len(p), width)]
-        else:
-            out += chop_cells(p, width)
+        else:  # by characters, measured as a whole (zero-width joiners change the sum)
+            chunk = ""
+            for ch in p:
+                if chunk and cell_len(chunk + ch) > width:
+                    out.append(chunk)
+                    chunk = ""
+                chunk += ch
+            out.append(chunk)
     return out
 
 

@@ -388,7 +388,8 @@ def print_report(results: Sequence[GateResult], ctx: ReportContext, file: TextIO
     # A pipe or CI log has no width of its own: lay out for FILE_WIDTH, not rich's 80 columns.
     # COLUMNS that is not a positive number (COLUMNS=0 printed blank lines) is not a width.
     columns = os.environ.get("COLUMNS", "")
-    width = int(columns) if columns.isdigit() and int(columns) > 0 else (None if _isatty(out) else FILE_WIDTH)
+    given = columns.isascii() and columns.isdigit() and 0 < int(columns) < 100_000
+    width = int(columns) if given else (None if _isatty(out) else FILE_WIDTH)
     if not color and width is not None:  # a CI log: no console (rich.console) needed
         chunks = _plain_batches(results, ctx, width)
     else:
