@@ -116,6 +116,11 @@ _BASE = {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1}
     ('{"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "\\udc80": 1}', "surrogate"),
     ('{"bomFormat": "CycloneDX", "specVersion": "1.6", "version": NaN}', "NaN"),
     ("[" * 100_000 + "]" * 100_000, "deep"),  # json.loads raises RecursionError
+    # re-review: these passed. A key given twice means two documents (Python and Go keep the
+    # last, other readers the first); a surrogate where no schema keyword looks is still not text
+    ('{"bomFormat": "CycloneDX", "specVersion": "9.9", "specVersion": "1.6", "version": 1}', "duplicate"),
+    ('{"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": [{"type": "library", '
+     '"name": "\\ud800x"}]}', "surrogate"),
 ])
 def test_hostile_documents_are_invalid_never_a_crash(text: str, why: str) -> None:
     """Found by review: each was an internal error (exit 2) instead of an invalid SBOM."""

@@ -129,6 +129,15 @@ def test_sbom_scan_and_non_cyclonedx(cli, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json")
     assert cli("vuln", "scan", "--sbom", garbage, "--db", osv, "--no-config").exit_code == 2
+    # a key given twice (re-review): Python keeps the last "components", other readers the first,
+    # so the scan would judge a different SBOM than another tool reads; an input error
+    text = Path(sbom).read_text()
+    doc = json.loads(text)
+    twice = tmp_path / "twice.json"
+    twice.write_text(text.rstrip().rstrip("}") + ', "components": []}' if doc.get("components") else text)
+    dup = cli("vuln", "scan", "--sbom", twice, "--db", osv, "--no-config")
+    assert dup.exit_code == 2 and "twice" in dup.stderr
+    _one_line_error(dup.stderr)
 
 
 def test_online_mode_refuses_non_python_components(cli, tmp_path: Path) -> None:

@@ -37,6 +37,38 @@ def toml_error(exc: Exception) -> tuple[str, int | None]:
     return str(msg), line
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object names a key twice (`unique_keys`)."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses a key given twice: parsers disagree on which one wins
+    (Python's and Go's take the last, others the first), so such a document means two things."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(f"the key {key[:80]!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def lone_surrogate(doc: Any, text: str) -> bool:
+    """Whether `doc`, parsed from JSON `text`, holds a string with a UTF-16 surrogate that is not
+    half of a pair (JSON can escape one; it is not Unicode text). Only looked for when `text`
+    has a ``\\ud`` escape."""
+    if "\\ud" not in text and "\\uD" not in text:
+        return False
+    import json
+
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except RecursionError:
+        return False
+    return False
+
+
 def loads_json(text: str | bytes, path: str | Path | None, what: str = "JSON") -> Any:
     """`json.loads(text)`; malformed, too deep or too-long-number input is an `InputError`."""
     try:

@@ -225,12 +225,21 @@ def validate_text(text: str) -> str | None:
 
 
 def _parse(text: str) -> tuple[Any, str | None]:
+    """The document, or why it is not one: duplicate keys (parsers disagree on which wins),
+    NaN/Infinity and unpaired surrogates are not JSON text a CycloneDX reader can trust."""
+    from edgegate.io.parse import DuplicateKeyError, lone_surrogate, unique_keys
+
     try:
-        return json.loads(text, parse_constant=_no_constant), None
+        doc = json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique_keys)
     except RecursionError:
         return None, "nested too deeply to validate"
+    except DuplicateKeyError as exc:
+        return None, str(exc)
     except ValueError as exc:
         return None, f"not JSON ({exc})"
+    if lone_surrogate(doc, text):
+        return None, "a string holds an unpaired surrogate (\\ud800-\\udfff): not Unicode text"
+    return doc, None
 
 
 def _validate(doc: Any) -> str | None:

@@ -351,12 +351,16 @@ def _load_cyclonedx(path: Path, shown: str) -> dict[str, Any]:
         raise InputError("CycloneDX XML is not supported; give the CycloneDX JSON form", shown)
     import json
 
+    from edgegate.io.parse import DuplicateKeyError, unique_keys
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise InputError(f"not a CycloneDX JSON SBOM: malformed JSON ({exc.msg})", shown, exc.lineno) from None
     except RecursionError:
         raise InputError("not a CycloneDX JSON SBOM: nested too deeply", shown) from None
+    except DuplicateKeyError as exc:  # which one a reader keeps differs: the SBOM says two things
+        raise InputError(f"not a CycloneDX JSON SBOM: {exc}", shown) from None
     except ValueError:
         raise InputError("not a CycloneDX JSON SBOM: a number with too many digits", shown) from None
     if not isinstance(data, dict) or data.get("bomFormat") != "CycloneDX":
