@@ -467,3 +467,18 @@ def test_an_opaque_marker_hides_what_a_lower_opaque_layer_put_back(tmp_path: Pat
     # without the last marker the status file of layer 2 stays visible
     image_sbom(str(docker_archive(tmp_path / "img2.tar", layers[:2])), out)
     assert "base-files" in _components(out)
+
+
+def test_an_image_with_nothing_to_inventory_says_what_it_has(tmp_path: Path) -> None:
+    """An image of files no cataloger reads (a static binary FROM scratch) is nothing to
+    inventory (exit 2), and the error says so instead of "no files" (found by review)."""
+    from edgegate.errors import NothingToCheckError
+
+    binary_only = docker_archive(tmp_path / "bin.tar", [layer_tar([E("app/server", data=b"\x7fELF")])])
+    with pytest.raises(NothingToCheckError) as got:
+        image_sbom(str(binary_only), tmp_path / "s.json")
+    assert "no package database" in got.value.message
+    empty = docker_archive(tmp_path / "empty.tar", [layer_tar([])])
+    with pytest.raises(NothingToCheckError) as got:
+        image_sbom(str(empty), tmp_path / "s.json")
+    assert "no files" in got.value.message

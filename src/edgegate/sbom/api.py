@@ -51,6 +51,9 @@ def image_sbom(
     finally:
         opened.close()
     if not fs.nodes and not fs.skipped:
+        if fs.has_entries:  # files, but none a cataloger reads (a static binary FROM scratch)
+            raise NothingToCheckError("the image has no package database or manifest edgegate reads "
+                                      "(dpkg, apk, rpm, Python, Node): nothing to inventory", label or source)
         raise NothingToCheckError("the image has no files", label or source)
     os_info, packages, notes = catalog_all(fs)
     text = render(image_bom(opened.info, os_info, packages))

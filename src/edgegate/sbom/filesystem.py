@@ -132,6 +132,8 @@ class ImageFilesystem:
     _pending: list[_PendingLink] = field(default_factory=list)
     skipped_more: int = 0
     """Skipped entries beyond `MAX_SKIPPED`, counted only."""
+    has_entries: bool = False
+    """Whether any layer had an entry at all (the image is not empty)."""
 
     def skip(self, layer: str, entry: str, reason: str) -> None:
         """Record an entry that was not applied (bounded; the rest are counted)."""
@@ -146,6 +148,7 @@ class ImageFilesystem:
         self.layers.append(layer)
         new: dict[str, Node] = {}
         nodes, dirs = self.nodes, self._dirs
+        entry = None
         for entry in entries:
             path = entry.path
             if path is None or entry.problem:
@@ -189,6 +192,8 @@ class ImageFilesystem:
                 new.pop(path, None)
             else:
                 new[path] = node
+        if entry is not None:
+            self.has_entries = True
         for key in new:
             self._add_ancestors(key)
         self.nodes.update(new)
