@@ -69,6 +69,19 @@ def dir_layer_file(root: Path, dest: Path) -> Path:
     return dest
 
 
+def tar_kind(m: tarfile.TarInfo) -> str:
+    """The walker's name for a member's type, as Python's tarfile (the peer) reads it."""
+    if m.issparse():
+        return "other"
+    if m.isreg():
+        return "file"
+    if m.isdir():
+        return "dir"
+    if m.issym():
+        return "symlink"
+    return "hardlink" if m.islnk() else "other"
+
+
 def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

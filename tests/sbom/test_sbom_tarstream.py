@@ -12,22 +12,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from sbom_helpers import tar_kind
 
 from edgegate.io.archive import ArchiveError, iter_tar
-
-
-def _kind(m: tarfile.TarInfo) -> str:
-    if m.issparse():
-        return "other"
-    if m.isreg():
-        return "file"
-    if m.isdir():
-        return "dir"
-    if m.issym():
-        return "symlink"
-    if m.islnk():
-        return "hardlink"
-    return "other"
 
 
 def _theirs(data: bytes) -> list[tuple[str, str, int, str, bytes | None]]:
@@ -36,7 +23,7 @@ def _theirs(data: bytes) -> list[tuple[str, str, int, str, bytes | None]]:
         for m in tf.getmembers():
             fh = tf.extractfile(m) if m.isreg() else None
             body = fh.read() if fh is not None else None
-            out.append((m.name.rstrip("/") or m.name, _kind(m), m.size if m.isreg() else 0, m.linkname, body))
+            out.append((m.name.rstrip("/") or m.name, tar_kind(m), m.size if m.isreg() else 0, m.linkname, body))
     return out
 
 

@@ -22,6 +22,7 @@ import tarfile
 from collections.abc import Iterator
 
 import pytest
+from sbom_helpers import tar_kind
 
 from edgegate.io.archive import ArchiveError, iter_tar
 
@@ -51,18 +52,6 @@ def _name(text: str) -> str:
     return text.rstrip("/") or text  # a trailing slash means nothing to the walker (nor to tarfile's dirs)
 
 
-def _kind(m: tarfile.TarInfo) -> str:
-    if m.issparse():
-        return "other"
-    if m.isreg():
-        return "file"
-    if m.isdir():
-        return "dir"
-    if m.issym():
-        return "symlink"
-    return "hardlink" if m.islnk() else "other"
-
-
 def _peer(data: bytes) -> list[Member] | None:
     """What `tarfile` reads, or None where it refuses the archive or stops before its end (it ends
     the member list silently at an unreadable header after the first one; edgegate refuses it)."""
@@ -74,7 +63,7 @@ def _peer(data: bytes) -> list[Member] | None:
                 return None
             out: list[Member] = []
             for m in members:
-                kind = _kind(m)
+                kind = tar_kind(m)
                 body = None
                 if kind == "file":
                     fh = tf.extractfile(m)
