@@ -4,6 +4,7 @@ rich left to print only what it would change)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from rich.cells import cell_len
@@ -55,7 +56,8 @@ class Line:
 
 
 def defused(line: Text) -> Text:
-    """`line` with no way for the Actions runner to read it as a workflow command."""
+    """`line` with no way for the Actions runner to read it as a workflow command (the styled
+    twin of `edgegate.report._sanitize.defuse_lines`, which plain lines go through)."""
     from rich.text import Text
 
     plain = line.plain
@@ -70,20 +72,6 @@ def defused(line: Text) -> Text:
     return line
 
 
-def defused_plain(plain: str) -> str:
-    """`defused` on plain text."""
-    if plain.lstrip().startswith("::"):
-        at = len(plain) - len(plain.lstrip())
-        plain = plain[: at + 1] + "\\" + plain[at + 1 :]
-    while "##[" in plain:
-        at = plain.index("##[")
-        plain = plain[: at + 2] + " " + plain[at + 2 :]
-    return plain
-
-
-
-
-
 def unchanged_by_rich(plain: str, width: int) -> bool:
     """Whether rich prints `plain` as it is at `width` without colour: no control, separator or
     format character (rich strips some, ``splitlines`` breaks at others), no variation selector
@@ -91,6 +79,16 @@ def unchanged_by_rich(plain: str, width: int) -> bool:
     if plain.isascii():
         return len(plain) <= width and plain.isprintable()
     return plain.isprintable() and "\ufe0f" not in plain and cell_len(plain) <= width
+
+
+def printed(console: Console, lines: Sequence[Text]) -> str:
+    """What `console` prints for `lines`, one report line each (as a group: a bare `Text` would
+    be joined into a new one that wraps)."""
+    from rich.console import Group
+
+    with console.capture() as captured:
+        console.print(Group(*lines))
+    return captured.get()
 
 
 def make_console(file: TextIO, *, color: bool, width: int | None = None) -> Console:

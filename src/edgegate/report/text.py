@@ -20,9 +20,9 @@ from rich.cells import cell_len
 from edgegate.findings import Finding, GateResult, Severity, Status
 from edgegate.report._common import SEVERITIES, Writer, cell, plural, tables, write_stream
 from edgegate.report._layout import layout, render_rows, shorten, wrap
-from edgegate.report._lines import Line, defused, defused_plain, make_console, unchanged_by_rich
+from edgegate.report._lines import Line, defused, make_console, printed, unchanged_by_rich
 from edgegate.report._prepare import ALSO_KEY, Prepared, Shown, prepare
-from edgegate.report._sanitize import visible
+from edgegate.report._sanitize import defuse_lines, visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -314,22 +314,16 @@ _BATCH = 2000
 
 def _rich_batches(results: Sequence[GateResult], ctx: ReportContext, console: Console) -> Iterator[str]:
     """The report as rich prints it on `console`, a batch of lines at a time."""
-    from rich.console import Group
-
     batch: list[Text] = []
     for line in iter_lines(results, ctx, console.width):
         line.no_wrap = True
         line.overflow = "ignore"
         batch.append(line)
         if len(batch) >= _BATCH:
-            with console.capture() as captured:
-                console.print(Group(*batch))
-            yield captured.get()
+            yield printed(console, batch)
             batch = []
     if batch:
-        with console.capture() as captured:
-            console.print(Group(*batch))
-        yield captured.get()
+        yield printed(console, batch)
 
 
 def _plain_batches(results: Sequence[GateResult], ctx: ReportContext, width: int) -> Iterator[str]:
@@ -339,20 +333,16 @@ def _plain_batches(results: Sequence[GateResult], ctx: ReportContext, width: int
     console: Console | None = None
     batch: list[str] = []
     for line in _lines(results, ctx, width):
-        plain = defused_plain(line.plain)
+        plain = defuse_lines(line.plain)
         if unchanged_by_rich(plain, width):
             batch.append(plain.rstrip() + "\n")
         else:
-            from rich.console import Group
-
             if console is None:
                 console = make_console(io.StringIO(), color=False, width=width)
             text = defused(line.text())
             text.no_wrap = True
             text.overflow = "ignore"
-            with console.capture() as captured:
-                console.print(Group(text))  # a bare Text would be joined into a new, wrapping one
-            batch += [part.rstrip() + "\n" for part in captured.get().splitlines()]
+            batch += [part.rstrip() + "\n" for part in printed(console, [text]).splitlines()]
         if len(batch) >= _BATCH:
             yield "".join(batch)
             batch = []
