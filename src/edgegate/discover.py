@@ -82,19 +82,15 @@ def helm_template_chart(path: str | Path) -> Path | None:
 def _folder_chart(folder: str) -> Path | None:
     """`helm_template_chart` for the files of `folder` (once per folder: a lint of 10,000 files in
     a few folders looks at each folder once). Helm follows symlinks in a chart, so the caller asks
-    for the folder as named and as resolved."""
-    return _template_chart(Path(folder))
-
-
-def _template_chart(folder: Path) -> Path | None:
-    if folder.name == "templates" and (folder.parent / "Chart.yaml").is_file():
-        chart = folder.parent
+    for the folder as named and as resolved. No stop at a ``.git``: a submodule inside
+    ``templates/`` is still the chart's."""
+    here = Path(folder)
+    if here.name == "templates" and (here.parent / "Chart.yaml").is_file():
+        chart = here.parent
         while chart.parent.name == "charts" and (chart.parent.parent / "Chart.yaml").is_file():
             chart = chart.parent.parent  # a subchart renders with its parent chart
         return chart
-    if folder.parent == folder:
-        return None
-    return _folder_chart(str(folder.parent))  # no stop at a .git: a submodule inside templates/ is still the chart's
+    return None if here.parent == here else _folder_chart(str(here.parent))
 
 
 def scan_repo(root: str | Path) -> RepoScan:
