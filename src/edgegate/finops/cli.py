@@ -36,22 +36,15 @@ NodesOpt = Annotated[
 
 
 def _settings(paths: list[Path], config_file: Path | None, no_config: bool) -> CostSettings:
-    from edgegate.config import find_config, load_config
-    from edgegate.errors import ConfigError
+    from edgegate.config import section_for
     from edgegate.finops.gate import CostSettings, settings_from_section
 
-    if no_config:
+    if no_config or (not paths and config_file is None):
         return CostSettings()
-    start = paths[0] if paths else None
-    if start is not None and not start.is_dir():
-        start = start.parent  # find_config(FILE) would take the manifest itself for the config
-    found = config_file or (find_config(start) if start is not None else None)
-    if found is None:
+    section, cfg = section_for("cost", paths[0] if paths else Path.cwd(), config_file)
+    if cfg.path is None:  # no config found
         return CostSettings()
-    if not Path(found).is_file():
-        raise ConfigError("no such config file", found)
-    cfg = load_config(found)
-    return settings_from_section(cfg.section("cost") or {}, cfg)
+    return settings_from_section(section, cfg)
 
 
 @app.command()
