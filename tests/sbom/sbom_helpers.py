@@ -31,28 +31,37 @@ class E:
     data: bytes | str = b""
 
 
+_MEMBER_TYPES = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+                 "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE}
+
+
+def add_member(tf: tarfile.TarFile, name: str, kind: str = "file", data: bytes = b"", link: str = "",
+               **attrs: object) -> None:
+    """Add one member to `tf`: a file holding `data`, or a dir/symlink/hardlink (to `link`)/fifo/
+    chr; mtime 0 unless `attrs` say otherwise (any TarInfo attribute, set before the size)."""
+    info = tarfile.TarInfo(name)
+    info.mtime = 0
+    for key, value in attrs.items():
+        setattr(info, key, value)
+    if kind == "file":
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+        return
+    info.type = _MEMBER_TYPES[kind]
+    info.linkname = link
+    tf.addfile(info)
+
+
 def layer_tar(entries: Sequence[E]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for e in entries:
-            info = tarfile.TarInfo(e.name)
-            info.mtime = 0
             if e.kind == "file":
-                data = e.data.encode() if isinstance(e.data, str) else e.data
-                info.size = len(data)
-                tf.addfile(info, io.BytesIO(data))
+                add_member(tf, e.name, data=e.data.encode() if isinstance(e.data, str) else e.data)
             elif e.kind == "dir":
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                tf.addfile(info)
-            elif e.kind == "symlink":
-                info.type = tarfile.SYMTYPE
-                info.linkname = str(e.data)
-                tf.addfile(info)
-            elif e.kind == "hardlink":
-                info.type = tarfile.LNKTYPE
-                info.linkname = str(e.data)
-                tf.addfile(info)
+                add_member(tf, e.name, "dir", mode=0o755)
+            elif e.kind in ("symlink", "hardlink"):
+                add_member(tf, e.name, e.kind, link=str(e.data))
     return buf.getvalue()
 
 

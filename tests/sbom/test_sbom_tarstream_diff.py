@@ -22,7 +22,7 @@ import tarfile
 from collections.abc import Iterator
 
 import pytest
-from sbom_helpers import tar_kind
+from sbom_helpers import add_member, tar_kind
 
 from edgegate.io.archive import ArchiveError, iter_tar
 
@@ -115,24 +115,8 @@ def _signed_sum(data: bytes, at: int) -> bytes:
 
 
 def _add(tf: tarfile.TarFile, name: str, kind: str = "file", data: bytes = b"", **attrs: object) -> None:
-    info = tarfile.TarInfo(name)
-    info.mtime = 1_700_000_000
-    for key, value in attrs.items():
-        setattr(info, key, value)
-    if kind == "file":
-        info.size = len(data)
-        tf.addfile(info, io.BytesIO(data))
-        return
-    info.type = {
-        "dir": tarfile.DIRTYPE,
-        "symlink": tarfile.SYMTYPE,
-        "hardlink": tarfile.LNKTYPE,
-        "fifo": tarfile.FIFOTYPE,
-        "chr": tarfile.CHRTYPE,
-    }[kind]
-    if kind in ("symlink", "hardlink"):
-        info.linkname = data.decode()
-    tf.addfile(info)
+    link = data.decode() if kind in ("symlink", "hardlink") else ""
+    add_member(tf, name, kind, data if kind == "file" else b"", link=link, **{"mtime": 1_700_000_000, **attrs})
 
 
 def _layer(fmt: int, long: bool, pax_headers: dict[str, str] | None = None) -> bytes:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from sbom_helpers import add_member
 
 from edgegate.errors import EdgegateError
 from edgegate.io.archive import iter_tar
@@ -85,20 +86,7 @@ def _tar(entries: list[_Entry], fmt: int = tarfile.PAX_FORMAT) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
         for e in entries:
-            info = tarfile.TarInfo(e.name)
-            info.mtime = 0
-            if e.kind == "file":
-                info.size = len(e.data)
-                tf.addfile(info, io.BytesIO(e.data))
-                continue
-            info.type = {
-                "dir": tarfile.DIRTYPE,
-                "symlink": tarfile.SYMTYPE,
-                "hardlink": tarfile.LNKTYPE,
-                "fifo": tarfile.FIFOTYPE,
-            }[e.kind]
-            info.linkname = e.link if e.kind in ("symlink", "hardlink") else ""
-            tf.addfile(info)
+            add_member(tf, e.name, e.kind, e.data, link=e.link if e.kind in ("symlink", "hardlink") else "")
     return buf.getvalue()
 
 
