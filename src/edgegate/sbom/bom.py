@@ -224,6 +224,9 @@ def validate_text(text: str) -> str | None:
     return problem if problem is not None else _validate(doc)
 
 
+_SURROGATE = "a string or key holds an unpaired surrogate (\\ud800-\\udfff): not Unicode text"
+
+
 def _parse(text: str) -> tuple[Any, str | None]:
     """The document, or why it is not one: duplicate keys (parsers disagree on which wins),
     NaN/Infinity and unpaired surrogates are not JSON text a CycloneDX reader can trust."""
@@ -238,15 +241,15 @@ def _parse(text: str) -> tuple[Any, str | None]:
     except ValueError as exc:
         return None, f"not JSON ({exc})"
     if lone_surrogate(doc, text):
-        return None, "a string holds an unpaired surrogate (\\ud800-\\udfff): not Unicode text"
+        return None, _SURROGATE
     return doc, None
 
 
 def _validate(doc: Any) -> str | None:
     try:
         err = next(iter(_validator().iter_errors(doc)), None)
-    except UnicodeEncodeError:
-        return "a string or key holds an unpaired surrogate (\\ud800-\\udfff): not Unicode text"
+    except UnicodeEncodeError:  # `_parse` finds these first; kept in case the validator meets another
+        return _SURROGATE
     except ValueError:  # jsonschema-rs: "Recursion limit reached" on a deep failing value
         return "nested too deeply to validate"
     if err is None:
