@@ -62,6 +62,16 @@ def test_required_sbom_missing_or_invalid_fails(tmp_path: Path, cli) -> None:
     from edgegate.sign.bundles import BAD_SIGNATURE
 
     assert {f["rule_id"] for f in gate["findings"]} == {"EGD001"} != {BAD_SIGNATURE}
+    # what a required path is, when it is not an SBOM file (a FIFO was "does not exist")
+    import os
+
+    os.mkfifo(root / "pipe.cdx.json")
+    (root / "folder.cdx.json").mkdir()
+    (root / "edgegate.toml").write_text('[sbom]\nrequire = ["pipe.cdx.json", "folder.cdx.json"]\n')
+    r = cli("check", root, "-f", "json")
+    gate = next(g for g in json.loads(r.stdout)["gates"] if g["gate"] == "sbom")
+    assert r.exit_code == 1 and sorted(f["message"] for f in gate["findings"]) == [
+        "folder.cdx.json: is a directory, expected a file", "pipe.cdx.json: not a regular file (a FIFO)"]
     r = cli("check", root, "-f", "sarif")
     (rule,) = [x for x in json.loads(r.stdout)["runs"][0]["tool"]["driver"]["rules"] if x["id"] == "EGD001"]
     assert "sbom.md" in rule["helpUri"] and "security-severity" in rule["properties"]

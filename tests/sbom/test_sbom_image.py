@@ -482,3 +482,14 @@ def test_an_image_with_nothing_to_inventory_says_what_it_has(tmp_path: Path) -> 
     with pytest.raises(NothingToCheckError) as got:
         image_sbom(str(empty), tmp_path / "s.json")
     assert "no files" in got.value.message
+
+
+def test_a_fifo_named_as_the_image_is_called_what_it_is(tmp_path: Path) -> None:
+    """An existing FIFO was 'no such file or directory' (issue 15: one message everywhere)."""
+    import os
+
+    fifo = tmp_path / "img.tar"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError) as got:
+        image_sbom(str(fifo), tmp_path / "s.json")
+    assert "not a regular file" in got.value.message and "FIFO" in got.value.message

@@ -168,7 +168,7 @@ def require_sbom(path: Path, shown: str) -> GateResult:
     """Fail unless `path` exists and is a valid CycloneDX 1.6 SBOM."""
     from edgegate.sbom.bom import validate_file
 
-    if not path.is_file():
+    if not path.exists():
         problem: str | None = "required SBOM does not exist"
     else:
         problem = validate_file(path)

@@ -9,6 +9,7 @@ silently shorter SBOM.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,6 +22,7 @@ from edgegate.io.archive import (
     iter_tar,
     sniff_compression,
 )
+from edgegate.io.files import open_regular_fd
 from edgegate.sbom.filesystem import ImageFilesystem, iter_rootfs
 from edgegate.sbom.oci import (
     MAX_JSON,
@@ -183,6 +185,8 @@ def open_image(
         return OpenedImage(info, [tar.close])
     if forced is None and looks_like_reference(target):
         return _open_registry(target, platform, insecure)
+    if path.exists():  # a FIFO, device or socket: edgegate.io's words for it
+        os.close(open_regular_fd(path))
     raise InputError("no such file or directory (for a registry image write registry:REF)", target)
 
 
