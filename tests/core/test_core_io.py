@@ -344,7 +344,8 @@ def test_iter_input_files(tmp_path: Path) -> None:
     for name in ["a.yaml", "b/c.yml", "b/d.json", "b/e.toml", "b/f.txt", ".hidden/g.yaml", "b/.h.yaml"]:
         (tmp_path / name).write_text("{}")
     got = [p.relative_to(tmp_path).as_posix() for p in iter_input_files([tmp_path])]
-    assert got == ["a.yaml", "b/c.yml", "b/d.json", "b/e.toml"]
+    # hidden files and folders are inputs, as conftest reads them (a dot does not hide a manifest)
+    assert got == [".hidden/g.yaml", "a.yaml", "b/.h.yaml", "b/c.yml", "b/d.json", "b/e.toml"]
     # a file named explicitly is yielded whatever its suffix
     assert list(iter_input_files([tmp_path / "b/f.txt"])) == [tmp_path / "b/f.txt"]
     with pytest.raises(InputError, match="no such file or directory"):

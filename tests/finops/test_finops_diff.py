@@ -53,7 +53,6 @@ def repo(tmp_path: Path) -> Path:
     git(r, "init", "-q", "-b", "main")
     (r / "deploy" / "api.yaml").write_text(DEPLOY.format(name="api", replicas=2, cpu="1"))
     (r / "deploy" / "worker.yaml").write_text(DEPLOY.format(name="worker", replicas=1, cpu="500m"))
-    (r / "deploy" / ".hidden.yaml").write_text("not: [valid")
     git(r, "add", "-A")
     git(r, "commit", "-qm", "base")
     return r

@@ -409,18 +409,56 @@ def _kind_of(p: Path) -> str | None:
 def iter_input_files(
     paths: Iterable[str | Path], suffixes: frozenset[str] = DOCUMENT_SUFFIXES
 ) -> Iterator[Path]:
-    """Expand files and directories (recursively, sorted, hidden entries skipped) into input
-    files with one of `suffixes`. A named file is always yielded; a missing path is an error."""
+    """Expand files and directories into input files with one of `suffixes`, as conftest walks
+    them: recursively, sorted, hidden files and folders included, symlinked files and folders
+    followed (each folder once). A named file is always yielded; a missing path is an error, and
+    so is a symlink that leads nowhere or outside the project folder (`paths.project_root`):
+    nothing is skipped silently. Only `.git` folders are left out (a pull request cannot put
+    files there)."""
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for child in sorted(p.rglob("*")):
-                rel = child.relative_to(p)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue
-                if child.is_file() and child.suffix.lower() in suffixes:
-                    yield child
+            from edgegate.io.paths import project_root
+
+            found: list[Path] = []
+            _walk(p, suffixes, project_root(p), set(), found)
+            yield from sorted(found)
         elif p.exists():
             yield p
         else:
             raise InputError("no such file or directory", p)
+
+
+def _walk(folder: Path, suffixes: frozenset[str], root: Path, seen: set[str], found: list[Path]) -> None:
+    import os
+
+    from edgegate.io.paths import is_inside
+
+    real = os.path.realpath(folder)
+    if real in seen:  # a symlink loop, or a folder reached twice
+        return
+    seen.add(real)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise InputError(f"cannot read the folder: {exc.strerror or exc}", folder) from None
+    for entry in entries:
+        path = folder / entry.name
+        wanted = path.suffix.lower() in suffixes
+        if entry.is_symlink():
+            target = os.path.realpath(path)
+            if not os.path.exists(target):
+                if wanted:
+                    raise InputError("is a broken symlink", path)
+                continue
+            if not is_inside(target, root):
+                raise InputError(f"is a symlink that leads outside the project folder {root}", path)
+            if os.path.isdir(target):
+                _walk(path, suffixes, root, seen, found)
+            elif wanted:
+                found.append(path)
+        elif entry.is_dir(follow_symlinks=False):
+            if entry.name != ".git":
+                _walk(path, suffixes, root, seen, found)
+        elif wanted:
+            found.append(path)  # a FIFO or device is refused by the reader, by name
