@@ -86,22 +86,35 @@ class Config:
 
 
 def find_config(start: str | Path) -> Path | None:
-    """The config for `start`: the file itself, or the first `edgegate.toml` (or a
-    `pyproject.toml` with `[tool.edgegate]`) from `start` upwards."""
+    """The config for `start`: the file itself, or the `edgegate.toml` (or a `pyproject.toml`
+    with `[tool.edgegate]`) from `start` upwards to the repository root (a folder holding
+    `.git`). Two configs on that way (or side by side) are a `ConfigError`: in a pull request a
+    config added below or beside the project's own would replace it silently (every gate it
+    sets up, gone)."""
     p = Path(start).resolve()
     if p.is_file():
         return p
+    found: Path | None = None
     for folder in (p, *p.parents):
-        for name in CONFIG_NAMES:
-            candidate = folder / name
-            if candidate.is_file():
-                return candidate
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and _has_tool_section(pyproject):
-            return pyproject
+        for candidate in _configs_in(folder):
+            if found is None:
+                found = candidate
+            else:
+                raise ConfigError(
+                    f"two configs apply here, {found} and {candidate} (the nearer one would replace the other);"
+                    " name the one to use with --config", p,
+                )
         if (folder / ".git").exists():
             break
-    return None
+    return found
+
+
+def _configs_in(folder: Path) -> list[Path]:
+    out = [folder / name for name in CONFIG_NAMES if (folder / name).is_file()]
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file() and _has_tool_section(pyproject):
+        out.append(pyproject)
+    return out
 
 
 def _has_tool_section(pyproject: Path) -> bool:

@@ -21,12 +21,30 @@ def test_find_config_upwards(tmp_path: Path) -> None:
     assert find_config(tmp_path) == (tmp_path / "edgegate.toml").resolve()
 
 
-def test_find_config_nearest_wins(tmp_path: Path) -> None:
+def test_find_config_two_on_the_way_up_are_an_error(tmp_path: Path) -> None:
+    # a review: `check manifests` read a hidden manifests/.edgegate.toml a pull request added and
+    # dropped every gate of the project's own config (exit 0); two configs are now exit 2
+    (tmp_path / ".git").mkdir()
     (tmp_path / "edgegate.toml").write_text(GOOD)
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / ".edgegate.toml").write_text(GOOD)
-    assert find_config(sub / ".") == (sub / ".edgegate.toml").resolve()
+    with pytest.raises(ConfigError, match="two configs"):
+        find_config(sub / ".")
+    with pytest.raises(ConfigError, match="two configs"):
+        load_for_check(sub)
+    assert find_config(tmp_path) == (tmp_path / "edgegate.toml").resolve()  # the root's: below is not read
+    assert load_for_check(sub, sub / ".edgegate.toml").path == sub / ".edgegate.toml"  # named: no search
+
+
+def test_check_of_a_folder_with_a_second_config_is_exit_2(cli, tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "edgegate.toml").write_text(GOOD)
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / ".edgegate.toml").write_text('[policy]\npaths = ["."]\nrules = ["p"]\n')
+    r = cli("check", "manifests", cwd=tmp_path)
+    assert r.exit_code == 2
+    assert "two configs" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_find_config_stops_at_git_root(tmp_path: Path) -> None:
@@ -43,9 +61,10 @@ def test_find_config_pyproject_only_with_tool_section(tmp_path: Path) -> None:
     assert find_config(tmp_path) is None
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.edgegate.policy]\npaths = ["k8s"]\n')
     assert find_config(tmp_path) == (tmp_path / "pyproject.toml").resolve()
-    # edgegate.toml beside it takes precedence
+    # edgegate.toml beside it: which one applies is not guessed (either could be a PR's)
     (tmp_path / "edgegate.toml").write_text(GOOD)
-    assert find_config(tmp_path) == (tmp_path / "edgegate.toml").resolve()
+    with pytest.raises(ConfigError, match="two configs"):
+        find_config(tmp_path)
 
 
 def test_load_pyproject_tool_section(tmp_path: Path) -> None:
