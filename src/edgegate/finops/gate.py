@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import Any, cast
 
 from edgegate.config import Config
-from edgegate.errors import ConfigError
+from edgegate.errors import ConfigError, NothingToCheckError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.finops.budgets import check_budgets, check_required, check_thresholds
 from edgegate.finops.estimate import Basis, Estimate, estimate
 from edgegate.finops.policy import CapScope, check_policies, load_policies
 from edgegate.finops.prices import load_prices
-from edgegate.finops.workloads import WorkloadOptions, extract_workloads, load_manifests, parse_duration
+from edgegate.finops.workloads import (
+    Unpriced,
+    WorkloadOptions,
+    extract_workloads,
+    load_manifests,
+    parse_duration,
+    unpriced_workloads,
+)
 
 __all__ = ["CostSettings", "evaluate", "run_estimate", "run_from_config", "settings_from_section"]
 
@@ -123,8 +130,15 @@ def evaluate(paths: Sequence[str | Path], settings: CostSettings) -> GateResult:
         )
     docs = load_manifests(paths)
     est = _estimate(docs, s, None)
+    unpriced = unpriced_workloads(docs)
+    if not est.costs and not unpriced:
+        raise NothingToCheckError(
+            "no workload to price (Deployment, StatefulSet, ReplicaSet, DaemonSet, Pod, Job, CronJob, "
+            "Knative Service, EdgeAIDeployment)",
+            ", ".join(map(str, paths)),
+        )
     policies = load_policies(docs)
-    findings: list[Finding] = []
+    findings: list[Finding] = [_unpriced(u) for u in unpriced]
     cap_findings, matches = check_policies(est.costs, policies, est.prices.hours_per_month, s.scope)
     findings += cap_findings
     key = s.center_key()
@@ -168,6 +182,21 @@ def evaluate(paths: Sequence[str | Path], settings: CostSettings) -> GateResult:
         stats["base_monthly_total"] = float(base_est.total(s.basis).quantize(Decimal("0.01")))
     stats["seconds"] = round(time.perf_counter() - started, 3)
     return GateResult.decide(GATE, findings, stats=stats)
+
+
+def _unpriced(u: Unpriced) -> Finding:
+    """EGC005: containers the gate cannot price. Their cost is unknown, never zero: it fails the
+    gate (a Rollout of 50 pods priced at nothing would pass every budget)."""
+    return Finding(
+        gate=GATE,
+        rule_id="EGC005",
+        severity=Severity.HIGH,
+        title="Workload not priced",
+        message=f"{u.kind} {u.name!r} runs containers ({u.pointer}) of a kind the cost gate does not price: "
+        "its cost is unknown, so no budget or cap can pass it; price it as a Deployment or leave it out of [cost] paths",
+        location=Location(u.document.path, u.document.line_of(u.pointer), pointer=u.pointer),
+        details={"kind": u.kind, "name": u.name, "document": u.document.index},
+    )
 
 
 def _assumptions(est: Estimate) -> list[Finding]:

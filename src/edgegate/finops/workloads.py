@@ -426,9 +426,61 @@ def extract_workloads(docs: Iterable[Document], options: WorkloadOptions | None 
     for doc, base, obj in objects:
         kind = str(obj.get("kind"))
         api = str(obj.get("apiVersion", ""))
-        if kind in POD_KINDS or (kind == "Service" and api.startswith("serving.knative.dev/")) or kind == "EdgeAIDeployment":
+        if _priced(kind, api):
             out.append(_workload(doc, base, obj, kind, api, hpas, opts))
     return out
+
+
+def _priced(kind: str, api: str) -> bool:
+    return kind in POD_KINDS or (kind == "Service" and api.startswith("serving.knative.dev/")) or kind == "EdgeAIDeployment"
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    """An object of a kind the gate does not price that runs containers (an Argo Rollout, a
+    KServe InferenceService, a Knative Configuration...): its cost is unknown, not zero."""
+
+    kind: str
+    name: str
+    document: Document
+    pointer: str
+    """JSON pointer of the first container list found in it."""
+
+
+def unpriced_workloads(docs: Iterable[Document]) -> list[Unpriced]:
+    """Objects of kinds `extract_workloads` does not price that hold a container list (a list
+    of mappings with an ``image``) anywhere in their ``spec`` (searched to a bounded depth)."""
+    out: list[Unpriced] = []
+    for doc, base, obj in _objects(docs):
+        kind, api = str(obj.get("kind")), str(obj.get("apiVersion", ""))
+        if _priced(kind, api) or kind == "HorizontalPodAutoscaler":
+            continue
+        where = _containers_at(obj.get("spec"), f"{base}/spec", 0)
+        if where is not None:
+            name = str(_get(obj.get("metadata"), "name") or "<unnamed>")
+            out.append(Unpriced(kind, name, doc, where))
+    return out
+
+
+def _containers_at(value: Any, pointer: str, depth: int) -> str | None:
+    if depth > 12:
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            at = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if key in ("containers", "initContainers") and isinstance(item, list) and any(
+                isinstance(c, Mapping) and "image" in c for c in item
+            ):
+                return at
+            found = _containers_at(item, at, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value[:1000]):
+            found = _containers_at(item, f"{pointer}/{i}", depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _workload(
