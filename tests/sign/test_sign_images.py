@@ -112,3 +112,32 @@ def test_not_an_image(cli, tmp_path, keypair) -> None:
     d.mkdir()
     res = cli("sign", d, "--image", "--key", keypair[0])
     assert res.exit_code == 2 and "no index.json" in res.stderr
+
+
+def test_a_layout_missing_its_blobs_is_not_verified(cli, tmp_path, keypair) -> None:
+    # a review: with every blob deleted, `verify --kind image` said "verified manifest ...", exit 0
+    priv, pub = keypair
+    layout, man = make_oci_layout(tmp_path)
+    bundle = tmp_path / "image.sigstore.json"
+    assert cli("sign", layout, "--image", "--key", priv, "--bundle", bundle).exit_code == 0
+    blobs = sorted((layout / "blobs" / "sha256").iterdir())
+    for gone in blobs:  # the manifest, the config or the layer: each one missing is exit 2
+        saved = gone.read_bytes()
+        gone.unlink()
+        res = cli("verify", layout, "--image", "--bundle", bundle, "--key", pub)
+        assert res.exit_code == 2, gone.name
+        gone.write_bytes(saved)
+    assert cli("verify", layout, "--image", "--bundle", bundle, "--key", pub).exit_code == 0
+
+
+def test_a_layer_that_does_not_match_its_digest_is_not_verified(cli, tmp_path, keypair) -> None:
+    priv, pub = keypair
+    layout, _ = make_oci_layout(tmp_path, b"the signed layer")
+    bundle = tmp_path / "image.sigstore.json"
+    assert cli("sign", layout, "--image", "--key", priv, "--bundle", bundle).exit_code == 0
+    layer = hashlib.sha256(b"the signed layer").hexdigest()
+    (layout / "blobs" / "sha256" / layer).write_bytes(b"a swapped layer")  # manifest untouched
+    res = cli("verify", layout, "--image", "--bundle", bundle, "--key", pub)
+    assert res.exit_code == 2
+    tar = _tar_dir(layout, tmp_path / "image.tar")  # the same through the tar reader
+    assert cli("verify", tar, "--image", "--bundle", bundle, "--key", pub).exit_code == 2

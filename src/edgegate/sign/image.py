@@ -6,7 +6,7 @@
 - A legacy docker-archive (a tar with only ``manifest.json``): there is no registry manifest in
   it, so the image ID (the config blob's digest) is used, and the kind says so.
 
-When the manifest blob is present it is hashed and must match its digest. Nothing is extracted;
+The manifest, and every blob it references, must be present and hash to its digest. Nothing is extracted;
 every read is bounded. Tarballs and layouts are read with the SBOM gate's reader (`TarIndex`,
 `edgegate.sbom.oci`'s blob stores), so both gates see the same members.
 """
@@ -67,13 +67,54 @@ def _from_index(index: Any, where: str | Path) -> tuple[str, str | None]:
 
 
 def _from_layout(store: DirStore | TarStore, index: bytes, where: Path) -> ImageDigest:
-    """The digest `index.json` names; its blob, when the layout holds it, must hash to it."""
+    """The digest `index.json` names. Its blob and every blob it references (child manifests,
+    config, layers) must be in the layout and hash to their digests: a signature over a digest
+    whose image is not there is not a verified image."""
     digest, media = _from_index(_json(index, where / "index.json"), where)
-    if store.has(digest):
-        data = store.read(digest, _MAX_JSON)
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-            raise InputError(f"manifest blob does not match its digest {digest}", where)
+    _check_blobs(store, digest, where, 0)
     return ImageDigest(digest, "manifest", media)
+
+
+def _check_blobs(store: DirStore | TarStore, digest: str, where: Path, depth: int) -> None:
+    if depth > 4:
+        raise InputError("image index nested more than 4 levels", where)
+    data = _blob(store, digest, where, _MAX_JSON)
+    doc = _json(data, where)
+    if not isinstance(doc, dict):
+        raise InputError(f"manifest {digest} is not a JSON object", where)
+    children = doc.get("manifests")
+    if isinstance(children, list):
+        for child in children:
+            _check_blobs(store, _descriptor(child, where), where, depth + 1)
+        return
+    layers = doc.get("layers")
+    for ref in [doc.get("config"), *(layers if isinstance(layers, list) else [None])]:
+        _blob(store, _descriptor(ref, where), where, None)
+
+
+def _descriptor(ref: Any, where: Path) -> str:
+    digest = ref.get("digest") if isinstance(ref, dict) else None
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise InputError("a manifest descriptor's digest is missing or not sha256", where)
+    return digest
+
+
+def _blob(store: DirStore | TarStore, digest: str, where: Path, max_bytes: int | None) -> bytes:
+    """The blob `digest` (read whole up to `max_bytes`, else only hashed), checked against it."""
+    if not store.has(digest):
+        raise InputError(f"blob {digest} is not in the image: it cannot be checked", where)
+    if max_bytes is not None:
+        data = store.read(digest, max_bytes)
+        got = hashlib.sha256(data).hexdigest()
+    else:
+        data, h = b"", hashlib.sha256()
+        with store.open(digest) as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        got = h.hexdigest()
+    if "sha256:" + got != digest:
+        raise InputError(f"blob does not match its digest {digest}", where)
+    return data
 
 
 def image_digest(path: str | Path) -> ImageDigest:
