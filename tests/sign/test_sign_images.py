@@ -117,7 +117,7 @@ def test_not_an_image(cli, tmp_path, keypair) -> None:
 def test_a_layout_missing_its_blobs_is_not_verified(cli, tmp_path, keypair) -> None:
     # a review: with every blob deleted, `verify --kind image` said "verified manifest ...", exit 0
     priv, pub = keypair
-    layout, man = make_oci_layout(tmp_path)
+    layout, _ = make_oci_layout(tmp_path)
     bundle = tmp_path / "image.sigstore.json"
     assert cli("sign", layout, "--image", "--key", priv, "--bundle", bundle).exit_code == 0
     blobs = sorted((layout / "blobs" / "sha256").iterdir())

@@ -117,9 +117,11 @@ def test_sbom_scan_and_non_cyclonedx(cli, tmp_path: Path) -> None:
     osv = write_records(tmp_path / "osv")
     sbom = write_sbom(tmp_path / "app.cdx.json")
     out = cli("vuln", "scan", "--sbom", sbom, "--db", osv, "--no-config", "-f", "json")
-    assert out.exit_code == 1
+    assert out.exit_code == 2  # components it could not check: never a verdict on the whole
     rules = {f["rule_id"] for f in _json(out.stdout)["findings"]}
     assert {"DSA-0001-1", "ALPINE-0001", "EGV001"} <= rules
+    out = cli("vuln", "scan", "--sbom", sbom, "--db", osv, "--no-config", "-f", "json", "--allow-unchecked")
+    assert out.exit_code == 1
     spdx = tmp_path / "spdx.json"
     spdx.write_text(json.dumps({"spdxVersion": "SPDX-2.3", "packages": []}))
     bad = cli("vuln", "scan", "--sbom", spdx, "--db", osv, "--no-config")
@@ -170,7 +172,7 @@ def test_malformed_records_are_skipped_with_a_warning_naming_the_file(cli, tmp_p
     assert res["stats"]["advisories"] == 10 and res["stats"]["skipped"] == 3
     sbom = write_sbom(tmp_path / "app.cdx.json")
     for source in (osv, db):
-        out = cli("vuln", "scan", "--sbom", sbom, "--db", source, "--no-config", "-f", "json")
+        out = cli("vuln", "scan", "--sbom", sbom, "--db", source, "--no-config", "-f", "json", "--allow-unchecked")
         assert out.exit_code == 1
         notes = [f for f in _json(out.stdout)["findings"] if f["rule_id"] == "EGV002"]
         assert len(notes) == 3 and all(not f["blocking"] for f in notes)
@@ -232,10 +234,13 @@ def test_stale_db_warns_during_scan(cli, pypa_db: Path, tmp_path: Path) -> None:
 def test_unpinned_and_invalid_requirements(cli, pypa_db: Path, tmp_path: Path) -> None:
     req = _req(tmp_path, "jinja2>=2.0\nrequests\n-e ./local\n--index-url https://example.invalid/simple\n")
     out = cli("vuln", "scan", req, "--db", pypa_db, "--no-config", "-f", "json")
-    assert out.exit_code == 0
+    # a review: three requirements not checked and exit 0; pip-audit --no-deps refuses unpinned ones
+    assert out.exit_code == 2
     notes = _json(out.stdout)["findings"]
     assert sorted(f["location"].get("line") for f in notes) == [1, 2, 3]
     assert all(f["rule_id"] == "EGV001" and not f["blocking"] for f in notes)
+    accepted = cli("vuln", "scan", req, "--db", pypa_db, "--no-config", "-f", "json", "--allow-unchecked")
+    assert accepted.exit_code == 0 and _json(accepted.stdout)["findings"] == notes
     bad = _req(tmp_path, "jinja2==2.10\nthis is not a requirement!!\n", "requirements-bad.txt")
     out = cli("vuln", "scan", bad, "--db", pypa_db, "--no-config")
     assert out.exit_code == 2
@@ -248,7 +253,8 @@ def test_folder_with_requirements_and_pyproject(cli, pypa_db: Path, tmp_path: Pa
     _req(tmp_path, "jinja2==2.10 \\\n    --hash=sha256:def\n", "requirements-base.txt")
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\nversion = "1"\ndependencies = ["pyyaml==5.3", "click>=8"]\n')
-    out = cli("vuln", "scan", tmp_path, "--db", pypa_db, "--no-config", "-f", "json")
+    assert cli("vuln", "scan", tmp_path, "--db", pypa_db, "--no-config").exit_code == 2  # click>=8: not checked
+    out = cli("vuln", "scan", tmp_path, "--db", pypa_db, "--no-config", "-f", "json", "--allow-unchecked")
     assert out.exit_code == 1
     res = _json(out.stdout)
     got = {(f["details"]["component"], f["rule_id"]) for f in res["findings"] if f["blocking"]}
@@ -305,7 +311,7 @@ def test_truncated_database(cli, tmp_path: Path) -> None:
     osv = write_records(tmp_path / "osv")
     db = tmp_path / "odd name?#.db"
     assert cli("vuln", "db", "build", osv, "--db", db).exit_code == 0
-    ok = cli("vuln", "scan", "--sbom", write_sbom(tmp_path / "s.json"), "--db", db, "--no-config")
+    ok = cli("vuln", "scan", "--sbom", write_sbom(tmp_path / "s.json"), "--db", db, "--no-config", "--allow-unchecked")
     assert ok.exit_code == 1, ok.stderr  # a path with URI characters opens
     data = db.read_bytes()
     db.write_bytes(data[: len(data) // 3])
@@ -333,10 +339,24 @@ def test_symlinks_in_an_osv_folder_are_not_followed(cli, tmp_path: Path) -> None
 def test_real_process_exit_codes(cli_subprocess, tmp_path: Path) -> None:
     osv = write_records(tmp_path / "osv")
     sbom = write_sbom(tmp_path / "app.cdx.json")
-    out = cli_subprocess("vuln", "scan", "--sbom", sbom, "--db", osv, "--no-config", "-f", "json")
+    out = cli_subprocess("vuln", "scan", "--sbom", sbom, "--db", osv, "--no-config", "-f", "json", "--allow-unchecked")
     assert out.exit_code == 1, out.stderr
     assert json.loads(out.stdout)["gates"][0]["stats"]["vulnerabilities"] == 6
     (tmp_path / "x.json").write_text("[]")
     bad = cli_subprocess("vuln", "scan", "--sbom", tmp_path / "x.json", "--db", osv, "--no-config")
     assert bad.exit_code == 2
     _one_line_error(bad.stderr)
+
+
+def test_check_with_unchecked_components_is_an_error_unless_accepted(cli, pypa_db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    (tmp_path / ".git").mkdir()
+    shutil.copy(pypa_db, tmp_path / "pypa.db")
+    _req(tmp_path, "jinja2>=2.0\nurllib3\n")
+    base = '[vuln]\nrequirements = ["requirements.txt"]\ndb = "pypa.db"\n'
+    (tmp_path / "edgegate.toml").write_text(base)
+    out = cli("check", tmp_path, "-f", "json")
+    assert out.exit_code == 2 and json.loads(out.stdout)["gates"][0]["status"] == "error"
+    (tmp_path / "edgegate.toml").write_text(base + "allow-unchecked = true\n")
+    assert cli("check", tmp_path).exit_code == 0

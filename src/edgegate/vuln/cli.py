@@ -78,6 +78,11 @@ def scan_cmd(
         Optional[float],  # noqa: UP045
         typer.Option("--max-db-age-days", help="Warn when the database is older (default 14).", min=0),
     ] = None,
+    allow_unchecked: Annotated[
+        bool,
+        typer.Option("--allow-unchecked", help="Components that could not be checked (EGV001, EGV007) are "
+                     "warnings; without it they make the scan an error (exit 2)."),
+    ] = False,
     config_file: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("--config", "-c", help="Config file whose [vuln] settings apply (default: found from PATH up)."),
@@ -107,6 +112,8 @@ def scan_cmd(
             settings.unknown_severity = _severity(unknown_severity, "--unknown-severity")
         if max_db_age_days is not None:
             settings.max_db_age_days = max_db_age_days
+        if allow_unchecked:
+            settings.allow_unchecked = True
         settings.ignores += [IgnoreRule(i, "--ignore on the command line") for i in ignore or []]
         settings.vex += list(vex or [])
         inputs: list[ScanInput] = []

@@ -50,6 +50,7 @@ def settings_from_section(section: Mapping[str, Any], config: Config) -> ScanSet
     s.vex = [config.resolve(v) for v in section.get("vex", [])]
     if "timeout" in section:
         s.timeout = int(section["timeout"])
+    s.allow_unchecked = bool(section.get("allow-unchecked", False))
     return s
 
 

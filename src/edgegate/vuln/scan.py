@@ -64,6 +64,9 @@ class ScanSettings:
     vex: list[Path] = field(default_factory=list)
     timeout: int = 30
     today: date | None = None
+    allow_unchecked: bool = False
+    """Components that could not be checked (EGV001, EGV007) are warnings only; by default they
+    make the gate an error (exit 2): what was not checked is never a pass."""
 
 
 def _warning(rule: str, title: str, message: str, location: Location, details: dict[str, Any] | None = None,
@@ -345,7 +348,15 @@ def decide(
             "columns": ["component", "installed", "advisories", "worst severity", "fix", "source"],
             "rows": rows,
         }]
-    return GateResult.decide(GATE, findings, stats=out_stats, fail_on=settings.fail_on)
+    errors: list[str] = []
+    unchecked = out_stats["unscannable"]
+    if unchecked and not settings.allow_unchecked:
+        errors.append(
+            f"{unchecked} component(s) could not be checked (the EGV001/EGV007 findings say why): pin them, give a"
+            " database that covers their ecosystem, or accept it with --allow-unchecked ([vuln] allow-unchecked = true)"
+        )
+    out_stats["allow_unchecked"] = settings.allow_unchecked
+    return GateResult.decide(GATE, findings, errors=errors, stats=out_stats, fail_on=settings.fail_on)
 
 
 def _table(matches: Sequence[Match], unknown: Severity) -> list[list[Any]]:
