@@ -52,6 +52,7 @@ _POLICY_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "EGP009": ("cost", ("finops",)),
     "EGP010": ("cost", ("finops",)),
     "EGP011": ("cost", ("finops",)),
+    "EGP012": (SECURITY, ("kubernetes", "coverage")),
 }
 
 _FAMILIES: list[tuple[str, str, _Family]] = [
