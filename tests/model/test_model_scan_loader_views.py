@@ -1,0 +1,89 @@
+"""False passes where the scanner's view of a file differed from the loader's: each construction
+is shown to run under the real loader (a defanged payload that only writes a marker inside
+tmp_path) where the loader is installed, and to fail the scan."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from edgegate.findings import Status
+from edgegate.model.scan import ScanOptions, classify, scan_paths
+from edgegate.model.scan.imports import Verdict
+
+
+def _s(text: str) -> bytes:
+    """SHORT_BINUNICODE."""
+    raw = text.encode()
+    return b"\x8c" + bytes([len(raw)]) + raw
+
+
+def _write_marker(target: Path) -> str:
+    return f"open({str(target)!r}, 'w').write('ran')"
+
+
+def _lookup_then_call(module: str, name: str, key: str, arg: str) -> bytes:
+    """Protocol 4: STACK_GLOBAL(module, name)(key)(arg), e.g. `builtins.__dict__.get('exec')(code)`."""
+    return (b"\x80\x04" + _s(module) + _s(name) + b"\x93" + _s(key) + b"\x85R" + _s(arg) + b"\x85R.")
+
+
+def _rules(result) -> set[str]:  # type: ignore[no-untyped-def]
+    return {f.rule_id for f in result.findings if f.blocking}
+
+
+# -- 1. dunders and module aliases anywhere in a dotted name ------------------------------------
+
+
+@pytest.mark.parametrize(("module", "name"), [("builtins", "__dict__.get"), ("numpy.dtypes", "__builtins__.get")])
+def test_dunder_in_the_first_attribute_step_runs_and_is_dangerous(tmp_path: Path, module: str, name: str) -> None:
+    target = tmp_path / "ran"
+    data = _lookup_then_call(module, name, "exec", _write_marker(target))
+    pickle.loads(data)  # defanged: writes a marker inside tmp_path
+    assert target.read_text() == "ran"
+    f = tmp_path / "m.pkl"
+    f.write_bytes(data)
+    for strict in (False, True):
+        result = scan_paths([f], ScanOptions(strict=strict))
+        assert result.status is Status.FAILED
+        assert "EGM001" in _rules(result)
+
+
+def test_module_aliases_in_a_dotted_name_run_and_are_dangerous(tmp_path: Path) -> None:
+    target = tmp_path / "made"
+    data = b"\x80\x04" + _s("argparse") + _s("_os.mkdir") + b"\x93" + _s(str(target)) + b"\x85R."
+    pickle.loads(data)  # defanged: creates a folder inside tmp_path
+    assert target.is_dir()
+    f = tmp_path / "m.pkl"
+    f.write_bytes(data)
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM001" in _rules(result)
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("numpy.dtypes", "__builtins__"), ("numpy.dtypes", "Float64DType.__init__"),
+        ("numpy.dtypes", "os"), ("builtins", "__dict__"), ("enum", "bltns.exec"), ("argparse", "_sys.modules"),
+        ("inspect", "builtins"), ("posixpath", "os"), ("collections", "_sys"), ("tokenize", "_builtin_open"),
+        ("mypkg", "Model.__reduce__"), ("torch._utils", "__builtins__"),
+    ],
+)
+def test_dunders_and_module_aliases_are_never_safe(module: str, name: str) -> None:
+    assert classify(module, name) is Verdict.DANGEROUS
+
+
+def test_numpy_dtype_classes_and_copyreg_constructors_stay_safe() -> None:
+    for name in ("Float64DType", "Int8DType", "StringDType", "VoidDType", "ObjectDType"):
+        assert classify("numpy.dtypes", name) is Verdict.SAFE
+    assert classify("numpy.dtypes", "NotADType") is Verdict.UNKNOWN
+    assert classify("numpy.dtypesx", "Float64DType") is Verdict.UNKNOWN  # exact module, not a prefix
+    assert classify("copyreg", "__newobj__") is Verdict.SAFE
+    assert classify("datetime", "time") is Verdict.SAFE
+    assert classify("mypkg.models", "Outer.Inner") is Verdict.UNKNOWN
+    import numpy as np
+
+    data = pickle.dumps(type(np.dtype("f8")), protocol=4)
+    assert pickle.loads(data) is type(np.dtype("f8"))
