@@ -87,3 +87,72 @@ def test_numpy_dtype_classes_and_copyreg_constructors_stay_safe() -> None:
 
     data = pickle.dumps(type(np.dtype("f8")), protocol=4)
     assert pickle.loads(data) is type(np.dtype("f8"))
+
+
+# -- 2. joblib array bytes sized from the dtype numpy really builds -----------------------------
+
+
+def _g(module: str, name: str) -> bytes:
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _dtype_state(elsize: int) -> bytes:
+    """A version-3 dtype state tuple: (3, '|', None, None, None, elsize, 1, 0)."""
+    return b"(K\x03" + _s("|") + b"NNNK" + bytes([elsize]) + b"K\x01K\x00t"
+
+
+def _joblib_hiding_after(dtype: bytes, shape: int, skipped_by_loader: int, wrong: int, target: Path) -> bytes:
+    """A NumpyArrayWrapper whose raw data is `skipped_by_loader` bytes; a scanner that sizes it as
+    `wrong` bytes reads a SHORT_BINBYTES there that swallows the payload joblib then runs."""
+    wrapper = (b"\x80\x04" + _g("joblib.numpy_pickle", "NumpyArrayWrapper") + b")\x81}(" + _s("subclass")
+               + _g("numpy", "ndarray") + _s("shape") + b"K" + bytes([shape]) + b"\x85" + _s("order") + _s("C")
+               + _s("dtype") + dtype + _s("allow_mmap") + b"\x89" + _s("numpy_array_alignment_bytes") + b"Nub")
+    payload = _g("builtins", "exec") + b"(" + _s(_write_marker(target)) + b"tR"
+    gap = skipped_by_loader - wrong - 2
+    raw = b"\x00" * wrong + b"C" + bytes([gap + len(payload)]) + b"\x00" * gap
+    assert len(raw) == skipped_by_loader
+    return wrapper + raw + payload + b"0."
+
+
+def _check_joblib(tmp_path: Path, data: bytes, target: Path) -> None:
+    import joblib
+
+    f = tmp_path / "m.joblib"
+    f.write_bytes(data)
+    try:
+        joblib.load(f)  # defanged: the payload writes a marker inside tmp_path
+    except Exception:
+        pass  # the wrapper's array is junk; the payload after it has already run
+    assert target.read_text() == "ran"
+    result = scan_paths([f])
+    assert result.status is Status.FAILED, (result.errors, [x.message for x in result.findings])
+    assert "EGM001" in _rules(result)
+
+
+def test_dtype_built_twice_is_sized_by_its_last_state(tmp_path: Path) -> None:
+    import numpy as np
+
+    dtype = _g("numpy", "dtype") + _s("V8") + b"\x89\x88\x87R" + _dtype_state(8) + b"b" + _dtype_state(16) + b"b"
+    assert pickle.loads(b"\x80\x04" + dtype + b".").itemsize == 16  # numpy: the last BUILD wins
+    assert np.dtype("V8").itemsize == 8
+    target = tmp_path / "ran"
+    _check_joblib(tmp_path, _joblib_hiding_after(dtype, 2, 32, 16, target), target)
+
+
+def test_aligned_dtype_is_sized_with_its_alignment(tmp_path: Path) -> None:
+    import numpy as np
+
+    assert (np.dtype("i1,i8", True).itemsize, np.dtype("i1,i8").itemsize) == (16, 9)
+    dtype = _g("numpy", "dtype") + _s("i1,i8") + b"\x88\x88\x87R"  # np.dtype('i1,i8', True, True)
+    target = tmp_path / "ran"
+    _check_joblib(tmp_path, _joblib_hiding_after(dtype, 2, 32, 18, target), target)
+
+
+def test_dtype_with_a_non_literal_align_is_an_error(tmp_path: Path) -> None:
+    # np.dtype('i1,i8', <something built at load time>): its itemsize cannot be known, never clean
+    dtype = _g("numpy", "dtype") + _s("i1,i8") + _g("mypkg", "flag") + b")R\x88\x87R"
+    wrapper = (b"\x80\x04" + _g("joblib.numpy_pickle", "NumpyArrayWrapper") + b")\x81}(" + _s("shape")
+               + b"K\x01\x85" + _s("dtype") + dtype + _s("numpy_array_alignment_bytes") + b"Nub" + b"\x00" * 9 + b".")
+    f = tmp_path / "m.joblib"
+    f.write_bytes(wrapper)
+    assert scan_paths([f], ScanOptions(allow=frozenset({"mypkg.flag"}))).status is Status.ERROR
