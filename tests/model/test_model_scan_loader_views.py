@@ -156,3 +156,61 @@ def test_dtype_with_a_non_literal_align_is_an_error(tmp_path: Path) -> None:
     f = tmp_path / "m.joblib"
     f.write_bytes(wrapper)
     assert scan_paths([f], ScanOptions(allow=frozenset({"mypkg.flag"}))).status is Status.ERROR
+
+
+# -- 3. zip member names as Python's zipfile reads them (cut at the first NUL) -------------------
+
+_LAMBDA_CONFIG = {"class_name": "Functional", "config": {"layers": [
+    {"class_name": "InputLayer", "config": {"name": "x"}},
+    {"class_name": "Lambda", "config": {"function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAA"}}}},
+]}}
+
+
+def _zip_with_names(entries: dict[str, bytes]) -> bytes:
+    """A stored zip; a name may hold NUL bytes (written in the local header and the directory)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    placeholders: dict[bytes, bytes] = {}
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, (name, data) in enumerate(entries.items()):
+            stand_in = name.replace("\x00", chr(0x41 + i))
+            placeholders[stand_in.encode()] = name.encode()
+            zf.writestr(stand_in, data)
+    raw = buf.getvalue()
+    for stand_in, name in placeholders.items():
+        if stand_in != name:
+            assert raw.count(stand_in) == 2
+            raw = raw.replace(stand_in, name)
+    return raw
+
+
+def test_keras_config_whose_name_has_a_nul_is_read_as_config_json(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    f = tmp_path / "m.keras"
+    f.write_bytes(_zip_with_names({"config.json\x00": json.dumps(_LAMBDA_CONFIG).encode(), "metadata.json": b"{}"}))
+    # keras.saving.load_model (keras/src/saving/saving_lib.py) reads the archive with Python's
+    # zipfile and opens `config.json` by name; zipfile's ZipInfo cuts a name at its first NUL,
+    # so the member named 'config.json\0' is the config keras deserializes (and runs the Lambda of)
+    with zipfile.ZipFile(f) as zf:
+        assert "config.json" in zf.namelist()
+        assert json.loads(zf.read("config.json")) == _LAMBDA_CONFIG
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM005" in _rules(result)
+
+
+def test_zip_names_cut_at_nul_collide_with_the_real_name(tmp_path: Path) -> None:
+    import zipfile
+
+    f = tmp_path / "m.pt"
+    f.write_bytes(_zip_with_names({"archive/data.pkl": pickle.dumps({"w": 1}, protocol=2),
+                                   "archive/data.pkl\x00x": pickle.dumps({"w": 2}, protocol=2)}))
+    with zipfile.ZipFile(f) as zf:
+        assert zf.namelist() == ["archive/data.pkl", "archive/data.pkl"]
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM011" in _rules(result)
