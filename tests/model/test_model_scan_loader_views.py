@@ -214,3 +214,39 @@ def test_zip_names_cut_at_nul_collide_with_the_real_name(tmp_path: Path) -> None
     result = scan_paths([f])
     assert result.status is Status.FAILED
     assert "EGM011" in _rules(result)
+
+
+# -- 4. the Keras config walk never stops early and calls it clean ------------------------------
+
+
+def _keras_zip(path: Path, config: object) -> Path:
+    import json
+
+    path.write_bytes(_zip_with_names({"config.json": json.dumps(config).encode(), "metadata.json": b"{}"}))
+    return path
+
+
+def test_lambda_after_a_huge_padding_array_is_found(tmp_path: Path) -> None:
+    # popped before the layers: a million scalars used to exhaust the walk's budget
+    config = {**_LAMBDA_CONFIG, "zz_padding": [0] * 1_000_001}
+    result = scan_paths([_keras_zip(tmp_path / "m.keras", config)])
+    assert result.status is Status.FAILED
+    assert "EGM005" in _rules(result)
+
+
+def test_keras_config_over_the_walk_limit_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgegate.model.scan import formats
+
+    monkeypatch.setattr(formats, "KERAS_MAX_NODES", 50)
+    config = {**_LAMBDA_CONFIG, "zz_padding": [{"a": [{}]} for _ in range(100)]}
+    f = _keras_zip(tmp_path / "m.keras", config)
+    result = scan_paths([f])
+    assert result.status is Status.ERROR, [x.message for x in result.findings]
+    assert any("config.json" in e and "50" in e for e in result.errors)
+    # the other members of the archive are still scanned
+    import zipfile
+
+    with zipfile.ZipFile(f, "a") as zf:
+        zf.writestr("evil.pkl", _lookup_then_call("builtins", "getattr", "x", "y"))
+    again = scan_paths([f])
+    assert again.status is Status.ERROR and "EGM001" in _rules(again)

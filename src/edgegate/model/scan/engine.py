@@ -396,25 +396,35 @@ def _scan_npy(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
 
 
 def _scan_keras_config(state: _State, shown: str, data: bytes) -> None:
-    try:
-        config = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise FormatError(f"Keras config.json is not valid JSON: {type(exc).__name__}") from None
+    """Its own row: an unreadable or oversized config is an error of that row, and the other
+    members of the archive are still scanned."""
     record = FileRecord(shown, "keras config")
-    for issue in _formats.keras_config_issues(config):
-        if issue.kind == "lambda":
-            record.dangerous += 1
-            _finding(state, "EGM005", Severity.HIGH,
-                     f"Keras {issue.class_name} layer: its Python bytecode runs when the model is loaded",
-                     shown, pointer=issue.pointer, details={"class_name": issue.class_name})
-        else:
-            record.unknown += 1
-            _finding(state, "EGM006", Severity.HIGH if state.options.strict else Severity.MEDIUM,
-                     f"Keras object {issue.class_name} from module {issue.module!r}: custom code is "
-                     "imported on load", shown, pointer=issue.pointer, blocking=state.options.strict,
-                     details={"class_name": issue.class_name, "module": issue.module})
-    record.status = "dangerous" if record.dangerous else ("unknown" if record.unknown else "clean")
+    try:
+        try:
+            config = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise FormatError(f"Keras config.json is not valid JSON: {type(exc).__name__}") from None
+        for issue in _formats.keras_config_issues(config):
+            _report_keras_issue(state, record, shown, issue)
+        record.status = "dangerous" if record.dangerous else ("unknown" if record.unknown else "clean")
+    except FormatError as exc:
+        record.status = "dangerous+error" if record.dangerous else "error"
+        state.errors.append(f"{shown}: {exc}")
     state.records.append(record)
+
+
+def _report_keras_issue(state: _State, record: FileRecord, shown: str, issue: _formats.KerasLayerIssue) -> None:
+    if issue.kind == "lambda":
+        record.dangerous += 1
+        _finding(state, "EGM005", Severity.HIGH,
+                 f"Keras {issue.class_name} layer: its Python bytecode runs when the model is loaded",
+                 shown, pointer=issue.pointer, details={"class_name": issue.class_name})
+    else:
+        record.unknown += 1
+        _finding(state, "EGM006", Severity.HIGH if state.options.strict else Severity.MEDIUM,
+                 f"Keras object {issue.class_name} from module {issue.module!r}: custom code is "
+                 "imported on load", shown, pointer=issue.pointer, blocking=state.options.strict,
+                 details={"class_name": issue.class_name, "module": issue.module})
 
 
 def _scan_hdf5(state: _State, record: FileRecord, shown: str, fs_path: Path | None) -> None:

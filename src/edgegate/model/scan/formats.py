@@ -235,16 +235,24 @@ class KerasLayerIssue:
 _KERAS_MODULE_PREFIXES = ("keras", "tensorflow.keras", "tf_keras", "builtins")
 
 
+#: Dicts and lists a Keras config walk visits at most; more is an error, never a clean config
+#: (scalars are not counted: only a dict can be a layer).
+KERAS_MAX_NODES = 1_000_000
+
+
 def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
     """`Lambda` layers (marshalled Python bytecode, run on load) and objects from modules
-    outside Keras (custom code the loader imports), anywhere in a Keras model config."""
+    outside Keras (custom code the loader imports), anywhere in a Keras model config. A config
+    with more than `KERAS_MAX_NODES` dicts and lists is a `FormatError` (after the issues found
+    so far): the rest of it could not be checked."""
     stack: list[tuple[str, Any]] = [("", config)]
     seen = 0
     while stack:
         pointer, node = stack.pop()
         seen += 1
-        if seen > 1_000_000:
-            break
+        if seen > KERAS_MAX_NODES:
+            raise FormatError(f"Keras config has more than {KERAS_MAX_NODES} objects and arrays: "
+                              "the rest of it was not checked")
         if isinstance(node, dict):
             cls = node.get("class_name")
             if isinstance(cls, str):
@@ -254,11 +262,14 @@ def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
                     yield KerasLayerIssue(pointer or "/", cls, module_s, "lambda")
                 elif module_s is not None and not module_s.startswith(_KERAS_MODULE_PREFIXES):
                     yield KerasLayerIssue(pointer or "/", cls, module_s, "custom")
-            for k, v in node.items():
-                stack.append((f"{pointer}/{_esc(str(k))}", v))
+            items: Iterator[tuple[str, Any]] = ((str(k), v) for k, v in node.items())
         elif isinstance(node, list):
-            for i, v in enumerate(node):
-                stack.append((f"{pointer}/{i}", v))
+            items = ((str(i), v) for i, v in enumerate(node))
+        else:
+            continue
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                stack.append((f"{pointer}/{_esc(key)}", value))
 
 
 def _esc(token: str) -> str:
