@@ -12,6 +12,7 @@ from edgegate.io import zipread
 from edgegate.model.scan import archive as _archive
 from edgegate.model.scan import engine as _engine
 from edgegate.model.scan import formats as _formats
+from edgegate.model.scan import keras as _keras
 from edgegate.model.scan.formats import FormatError
 
 _TORCH_SKIP = ("/version", "/byteorder", "/.data/serialization_id", ".data/version")
@@ -74,7 +75,7 @@ def _scan_zip_member(state: _engine._State, record: _engine.FileRecord, shown: s
         return
     if member.name == "config.json":
         # keras.saving.load_model reads config.json whatever else the archive holds
-        _engine._scan_keras_config(state, inner, _read(state, fh, member, 64 * 1024 * 1024))
+        _keras.scan_config(state, inner, _read(state, fh, member, 64 * 1024 * 1024))
         return
     fmt = "npy" if storage else _formats.sniff(head, member.name)
     if fmt is None:

@@ -3,7 +3,6 @@ what they find into a `GateResult` for the `model-scan` gate."""
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import time
@@ -188,6 +187,7 @@ def _dispatch(
     ambiguous: bool = False,
 ) -> None:
     from edgegate.model.scan import containers as _containers
+    from edgegate.model.scan import keras as _keras
 
     record = FileRecord(shown, fmt)
     first_child = len(state.records)
@@ -220,7 +220,7 @@ def _dispatch(
         elif fmt == "onnx":
             _scan_onnx(state, record, shown, fh, size, fs_path)
         elif fmt == "hdf5":
-            _scan_hdf5(state, record, shown, fs_path)
+            _keras.scan_hdf5(state, record, shown, fs_path)
     except FormatError as exc:
         record.status = "error"
         state.errors.append(f"{shown}: {exc}")
@@ -390,65 +390,6 @@ def _scan_npy(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
         problem = _formats.npy_data_problem(header, size)
         if problem:
             raise FormatError(problem)
-
-
-# -- keras / hdf5 ------------------------------------------------------------------------------
-
-
-def _scan_keras_config(state: _State, shown: str, data: bytes) -> None:
-    """Its own row: an unreadable or oversized config is an error of that row, and the other
-    members of the archive are still scanned."""
-    record = FileRecord(shown, "keras config")
-    try:
-        try:
-            config = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise FormatError(f"Keras config.json is not valid JSON: {type(exc).__name__}") from None
-        for issue in _formats.keras_config_issues(config):
-            _report_keras_issue(state, record, shown, issue)
-        record.status = "dangerous" if record.dangerous else ("unknown" if record.unknown else "clean")
-    except FormatError as exc:
-        record.status = "dangerous+error" if record.dangerous else "error"
-        state.errors.append(f"{shown}: {exc}")
-    state.records.append(record)
-
-
-def _report_keras_issue(state: _State, record: FileRecord, shown: str, issue: _formats.KerasLayerIssue) -> None:
-    if issue.kind == "lambda":
-        record.dangerous += 1
-        _finding(state, "EGM005", Severity.HIGH,
-                 f"Keras {issue.class_name} layer: its Python bytecode runs when the model is loaded",
-                 shown, pointer=issue.pointer, details={"class_name": issue.class_name})
-    else:
-        record.unknown += 1
-        _finding(state, "EGM006", Severity.HIGH if state.options.strict else Severity.MEDIUM,
-                 f"Keras object {issue.class_name} from module {issue.module!r}: custom code is "
-                 "imported on load", shown, pointer=issue.pointer, blocking=state.options.strict,
-                 details={"class_name": issue.class_name, "module": issue.module})
-
-
-def _scan_hdf5(state: _State, record: FileRecord, shown: str, fs_path: Path | None) -> None:
-    try:
-        import h5py
-    except ImportError:
-        h5py = None
-    if h5py is None or fs_path is None:
-        record.status = "not inspected"
-        why = "h5py is not installed" if h5py is None else "HDF5 inside an archive is not inspected"
-        _finding(state, "EGM009", Severity.HIGH if state.options.strict else Severity.LOW,
-                 f"HDF5 model not inspected ({why}); a Keras .h5 may hold Lambda layers", shown,
-                 blocking=state.options.strict)
-        return
-    try:
-        with h5py.File(fs_path, "r") as f:
-            raw = f.attrs.get("model_config")
-    except Exception as exc:  # h5py raises OSError and friends on bad files
-        raise FormatError(f"not a readable HDF5 file: {exc}") from None
-    if raw is None:
-        return
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    _scan_keras_config(state, shown, str(raw).encode("utf-8"))
 
 
 # -- gguf / onnx -------------------------------------------------------------------------------

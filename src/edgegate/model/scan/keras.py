@@ -1,0 +1,67 @@
+"""Keras in a model scan: the `config.json` of a `.keras` zip and the `model_config` attribute of
+an HDF5 file (read with h5py when it is installed), checked for Lambda layers and custom objects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edgegate.findings import Severity
+from edgegate.model.scan import engine as _engine
+from edgegate.model.scan.formats import FormatError, KerasLayerIssue, keras_config_issues
+
+
+def scan_config(state: _engine._State, shown: str, data: bytes) -> None:
+    """Its own row: an unreadable or oversized config is an error of that row, and the other
+    members of the archive are still scanned."""
+    record = _engine.FileRecord(shown, "keras config")
+    try:
+        try:
+            config = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise FormatError(f"Keras config.json is not valid JSON: {type(exc).__name__}") from None
+        for issue in keras_config_issues(config):
+            _report_issue(state, record, shown, issue)
+        record.status = "dangerous" if record.dangerous else ("unknown" if record.unknown else "clean")
+    except FormatError as exc:
+        record.status = "dangerous+error" if record.dangerous else "error"
+        state.errors.append(f"{shown}: {exc}")
+    state.records.append(record)
+
+
+def _report_issue(state: _engine._State, record: _engine.FileRecord, shown: str, issue: KerasLayerIssue) -> None:
+    if issue.kind == "lambda":
+        record.dangerous += 1
+        _engine._finding(state, "EGM005", Severity.HIGH,
+                         f"Keras {issue.class_name} layer: its Python bytecode runs when the model is loaded",
+                         shown, pointer=issue.pointer, details={"class_name": issue.class_name})
+    else:
+        record.unknown += 1
+        _engine._finding(state, "EGM006", Severity.HIGH if state.options.strict else Severity.MEDIUM,
+                         f"Keras object {issue.class_name} from module {issue.module!r}: custom code is "
+                         "imported on load", shown, pointer=issue.pointer, blocking=state.options.strict,
+                         details={"class_name": issue.class_name, "module": issue.module})
+
+
+def scan_hdf5(state: _engine._State, record: _engine.FileRecord, shown: str, fs_path: Path | None) -> None:
+    try:
+        import h5py
+    except ImportError:
+        h5py = None
+    if h5py is None or fs_path is None:
+        record.status = "not inspected"
+        why = "h5py is not installed" if h5py is None else "HDF5 inside an archive is not inspected"
+        _engine._finding(state, "EGM009", Severity.HIGH if state.options.strict else Severity.LOW,
+                         f"HDF5 model not inspected ({why}); a Keras .h5 may hold Lambda layers", shown,
+                         blocking=state.options.strict)
+        return
+    try:
+        with h5py.File(fs_path, "r") as f:
+            raw = f.attrs.get("model_config")
+    except Exception as exc:  # h5py raises OSError and friends on bad files
+        raise FormatError(f"not a readable HDF5 file: {exc}") from None
+    if raw is None:
+        return
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    scan_config(state, shown, str(raw).encode("utf-8"))
