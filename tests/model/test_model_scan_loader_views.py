@@ -250,3 +250,56 @@ def test_keras_config_over_the_walk_limit_is_an_error(tmp_path: Path, monkeypatc
         zf.writestr("evil.pkl", _lookup_then_call("builtins", "getattr", "x", "y"))
     again = scan_paths([f])
     assert again.status is Status.ERROR and "EGM001" in _rules(again)
+
+
+# -- 7. Keras `module`: exact Keras packages; builtins and denied modules are dangerous ----------
+# keras.saving.load_model resolves every {"module", "class_name"} object with
+# keras/src/saving/serialization_lib.py `_retrieve_class_or_fn`: `importlib.import_module(module)`,
+# then `vars(mod).get(name)` (and `registered_name`); for `class_name: "function"` the name is
+# `config`, and module "builtins" is searched in Keras' own built-in modules first, then in
+# Python's builtins. Keras is not installed here, so these configs are judged by that reading.
+
+
+def _layer_with(obj: dict[str, object]) -> dict[str, object]:
+    return {"class_name": "Functional", "module": "keras.src.models.functional", "config": {"layers": [
+        {"class_name": "Dense", "module": "keras.layers", "config": {"units": 2, "activation": obj}},
+    ]}}
+
+
+@pytest.mark.parametrize("module", ["keras_evil", "kerasx.payload", "tf_keras_evil", "tensorflow.kerasy"])
+def test_keras_lookalike_modules_are_custom_objects(tmp_path: Path, module: str) -> None:
+    f = _keras_zip(tmp_path / "m.keras", _layer_with({"module": module, "class_name": "Act", "config": {}}))
+    result = scan_paths([f])
+    assert {x.rule_id for x in result.findings} == {"EGM006"}
+    assert scan_paths([f], ScanOptions(strict=True)).status is Status.FAILED
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"module": "builtins", "class_name": "function", "config": "exec", "registered_name": None},
+        {"module": "builtins", "class_name": "function", "config": "relu", "registered_name": "eval"},
+        {"module": "builtins", "class_name": "getattr", "config": {}},
+        {"module": "os", "class_name": "function", "config": "system", "registered_name": None},
+        {"module": "subprocess", "class_name": "Popen", "config": {}},
+        {"module": "posixpath", "class_name": "function", "config": "os.system"},
+    ],
+)
+def test_keras_objects_from_builtins_or_denied_modules_are_dangerous(tmp_path: Path, obj: dict[str, object]) -> None:
+    f = _keras_zip(tmp_path / "m.keras", _layer_with(obj))
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM006" in _rules(result)
+
+
+def test_keras_builtin_functions_and_keras_modules_stay_clean(tmp_path: Path) -> None:
+    for obj in (
+        {"module": "builtins", "class_name": "function", "config": "mean_squared_error", "registered_name": "function"},
+        {"module": "keras.activations", "class_name": "function", "config": "relu", "registered_name": None},
+        {"module": "keras", "class_name": "Sequential", "config": {}},
+        {"module": "tf_keras.src.layers", "class_name": "Dense", "config": {}},
+    ):
+        f = _keras_zip(tmp_path / "m.keras", _layer_with(obj))
+        result = scan_paths([f], ScanOptions(strict=True))
+        assert result.status is Status.PASSED, (obj, [x.message for x in result.findings])
+        assert not result.findings

@@ -229,10 +229,10 @@ class KerasLayerIssue:
     pointer: str
     class_name: str
     module: str | None
-    kind: str  # "lambda" | "custom"
-
-
-_KERAS_MODULE_PREFIXES = ("keras", "tensorflow.keras", "tf_keras", "builtins")
+    kind: str  # "lambda" | "object" (an object Keras resolves from `module`)
+    names: tuple[str, ...] = ()
+    """What the loader looks up in `module`: the class name (the function name, `config`, for
+    `class_name: "function"`) and the registered name."""
 
 
 #: Dicts and lists a Keras config walk visits at most; more is an error, never a clean config
@@ -241,8 +241,9 @@ KERAS_MAX_NODES = 1_000_000
 
 
 def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
-    """`Lambda` layers (marshalled Python bytecode, run on load) and objects from modules
-    outside Keras (custom code the loader imports), anywhere in a Keras model config. A config
+    """`Lambda` layers (marshalled Python bytecode, run on load) and every object with a
+    `module` (which the loader imports, then looks its names up in), anywhere in a Keras model
+    config; the caller judges the modules. A config
     with more than `KERAS_MAX_NODES` dicts and lists is a `FormatError` (after the issues found
     so far): the rest of it could not be checked."""
     stack: list[tuple[str, Any]] = [("", config)]
@@ -260,8 +261,8 @@ def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
                 module_s = module if isinstance(module, str) else None
                 if cls in ("Lambda", "TFOpLambda") or cls.endswith(">Lambda"):
                     yield KerasLayerIssue(pointer or "/", cls, module_s, "lambda")
-                elif module_s is not None and not module_s.startswith(_KERAS_MODULE_PREFIXES):
-                    yield KerasLayerIssue(pointer or "/", cls, module_s, "custom")
+                elif module_s is not None:
+                    yield KerasLayerIssue(pointer or "/", cls, module_s, "object", _keras_names(node, cls))
             items: Iterator[tuple[str, Any]] = ((str(k), v) for k, v in node.items())
         elif isinstance(node, list):
             items = ((str(i), v) for i, v in enumerate(node))
@@ -270,6 +271,15 @@ def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
         for key, value in items:
             if isinstance(value, (dict, list)):
                 stack.append((f"{pointer}/{_esc(key)}", value))
+
+
+def _keras_names(node: dict[str, Any], cls: str) -> tuple[str, ...]:
+    """keras/src/saving/serialization_lib.py `_retrieve_class_or_fn`: `vars(module).get(name)`,
+    then `.get(registered_name)`; a function's name is its `config`, a class's its `class_name`
+    (and `registered_name` defaults to it)."""
+    first = node.get("config") if cls == "function" else cls
+    registered = node.get("registered_name", cls)
+    return tuple(n for n in (first, registered) if isinstance(n, str) and n)
 
 
 def _esc(token: str) -> str:
