@@ -303,3 +303,83 @@ def test_keras_builtin_functions_and_keras_modules_stay_clean(tmp_path: Path) ->
         result = scan_paths([f], ScanOptions(strict=True))
         assert result.status is Status.PASSED, (obj, [x.message for x in result.findings])
         assert not result.findings
+
+
+# -- 5. torch's legacy tar: the members legacy_load reads by name are pickles whatever they start with
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _no_proto_exec(target: Path) -> bytes:
+    """A pickle without a PROTO opcode that starts with SHORT_BINUNICODE: builtins.exec(code)."""
+    return _s("builtins") + _s("exec") + b"\x93" + _s(_write_marker(target)) + b"\x85R."
+
+
+@pytest.mark.parametrize("member", ["pickle", "sys_info"])
+def test_legacy_tar_member_without_proto_is_parsed_as_a_pickle(tmp_path: Path, member: str) -> None:
+    # torch.serialization legacy_load: tar.extractfile("pickle") goes to an Unpickler whatever its
+    # first byte; torch is not installed here, so the member is shown live under pickle.loads
+    target = tmp_path / "ran"
+    evil = _no_proto_exec(target)
+    pickle.loads(evil)
+    assert target.read_text() == "ran"
+    members = {"sys_info": pickle.dumps({"little_endian": True}, protocol=2), "pickle": pickle.dumps({}, protocol=2),
+               "storages": pickle.dumps(0, protocol=2), "tensors": pickle.dumps(0, protocol=2), member: evil}
+    f = _tar(tmp_path / "legacy.pt", members)
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM001" in _rules(result)
+
+
+def test_legacy_tar_storages_in_another_protocol_and_its_storage_views(tmp_path: Path) -> None:
+    # legacy_load reads `storages` by name: a count, the items, then one more pickle, storage_views
+    evil = b"\x80\x04" + _no_proto_exec(tmp_path / "ran")[:-1] + b"."
+    members = {"pickle": pickle.dumps({}, protocol=2), "tensors": pickle.dumps(0, protocol=2)}
+    for storages in (pickle.dumps(0, protocol=4) + evil, b"K\x00." + evil, pickle.dumps(0, protocol=2) + evil):
+        f = _tar(tmp_path / "legacy.pt", {**members, "storages": storages})
+        result = scan_paths([f])
+        assert result.status is Status.FAILED, (storages[:8], result.errors)
+        assert "EGM001" in _rules(result)
+    f = _tar(tmp_path / "legacy.pt", {**members, "storages": pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2)})
+    assert scan_paths([f]).status is Status.PASSED
+
+
+def test_unclassified_archive_members_are_reported_as_skipped(tmp_path: Path) -> None:
+    import zipfile
+
+    f = tmp_path / "m.zip"
+    with zipfile.ZipFile(f, "w") as zf:
+        zf.writestr("weights.pkl", pickle.dumps({"w": 1}, protocol=4))
+        zf.writestr("notes/readme.md", "# hello\n")
+    t = _tar(tmp_path / "m.tar", {"weights.pkl": pickle.dumps({"w": 1}, protocol=4), "blob": b"\x00\x01\x02\x03"})
+    for path, member in ((f, "notes/readme.md"), (t, "blob")):
+        result = scan_paths([path])
+        assert result.status is Status.PASSED
+        assert result.stats["skipped"] == 1
+        skipped = next(tb for tb in result.stats["tables"] if tb["title"] == "skipped files")
+        assert [row[0] for row in skipped["rows"]] == [f"{path}!{member}"]
+
+
+@pytest.mark.parametrize("name", ["model.sav", "weights", "clf.model"])
+def test_pickle_without_proto_starting_with_a_binary_opcode_is_found_in_a_walk(tmp_path: Path, name: str) -> None:
+    target = tmp_path / "ran"
+    evil = _no_proto_exec(target)
+    pickle.loads(evil)  # pickle.load needs no PROTO: any opcode may come first
+    assert target.read_text() == "ran"
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / name).write_bytes(evil)
+    (folder / "ok.pkl").write_bytes(pickle.dumps({"w": 1}))
+    result = scan_paths([folder])
+    assert result.status is Status.FAILED
+    assert "EGM001" in _rules(result)

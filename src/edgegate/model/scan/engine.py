@@ -73,7 +73,8 @@ class _State:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     records: list[FileRecord] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(file or archive member, why) for what was not judged: counted and listed in the report."""
     pickles: int = 0
     archive_bytes: int = 0
     current: str = ""
@@ -127,6 +128,10 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
             "rows": rows,
         }
     ]
+    if state.skipped:
+        stats["tables"].append(
+            {"title": "skipped files", "columns": ["file", "why"], "rows": [list(s) for s in state.skipped[:500]]}
+        )
     return GateResult.decide(GATE, state.findings, errors=state.errors, stats=stats)
 
 
@@ -154,7 +159,7 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
                 state.records.append(FileRecord(shown, "unknown", status="error"))
                 state.errors.append(f"{shown}: not a model format edgegate recognises ({_describe_head(head)})")
             else:
-                state.skipped.append(shown)
+                _skip(state, shown, f"not a model format ({_describe_head(head)})")
             return
         if size > state.options.max_file_bytes:
             state.records.append(FileRecord(shown, fmt, status="error"))
@@ -164,6 +169,11 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
             fmt == "compressed" and not explicit
         )
         _dispatch(state, shown, fh, size, path.name, fmt, depth=0, fs_path=path, ambiguous=ambiguous)
+
+
+def _skip(state: _State, shown: str, why: str) -> None:
+    """A file or archive member that is not judged: never silent, it is counted and listed."""
+    state.skipped.append((shown, why))
 
 
 def _describe_head(head: bytes) -> str:
@@ -196,7 +206,7 @@ def _dispatch(
         if fmt == "pickle":
             _scan_pickle_stream(state, record, shown, fh, size, ambiguous=ambiguous)
             if record.status == "skipped":
-                state.skipped.append(shown)
+                _skip(state, shown, "raw bytes or text, not a pickle an unpickler would get through")
                 return
         elif fmt == "zip":
             _containers.scan_zip(state, record, shown, fh, size, depth)
@@ -207,7 +217,7 @@ def _dispatch(
         elif fmt == "compressed":
             _containers.scan_compressed(state, record, shown, fh, name, depth, ambiguous)
             if record.status == "skipped":
-                state.skipped.append(shown)
+                _skip(state, shown, "compressed, holds no model format")
                 return
         elif fmt == "npy":
             _scan_npy(state, record, shown, fh, size)

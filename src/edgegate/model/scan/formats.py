@@ -25,8 +25,10 @@ COMPRESSED_SUFFIXES = frozenset({".gz", ".z", ".zlib", ".bz2", ".xz", ".lzma", "
 STRONG_PICKLE_SUFFIXES = PICKLE_SUFFIXES - AMBIGUOUS_SUFFIXES
 #: Bytes read to sniff a format (a tar header's "ustar" magic is at offset 257).
 HEAD_BYTES = 512
-#: Opcodes a protocol 0/1 pickle starts with (MARK, GLOBAL, INST, containers, scalars).
-_PICKLE0_FIRST = frozenset(b"(ci]})ILFSVNKJMGUXT")
+#: Opcodes a pickle without a PROTO opcode may start with (pickle.load needs none): protocol 0/1
+#: (MARK, GLOBAL, INST, containers, scalars) and the binary strings, bytes, booleans, longs,
+#: sets and FRAME of protocols 2-5 (`\x8c` SHORT_BINUNICODE starts `STACK_GLOBAL` operands).
+_PICKLE0_FIRST = frozenset(b"(ci]})ILFSVNKJMGUXTCB" + bytes([0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F, 0x95, 0x96]))
 
 __all__ = ["FormatError", "NpyHeader", "read_npy_header"]
 
