@@ -383,3 +383,48 @@ def test_pickle_without_proto_starting_with_a_binary_opcode_is_found_in_a_walk(t
     result = scan_paths([folder])
     assert result.status is Status.FAILED
     assert "EGM001" in _rules(result)
+
+
+# -- 6. an HDF5 model that cannot be inspected fails; inside an archive it is inspected ------------
+
+
+def _keras_h5(config: object) -> bytes:
+    import io
+    import json
+
+    h5py = pytest.importorskip("h5py")
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        h5.attrs["model_config"] = json.dumps(config)
+    return buf.getvalue()
+
+
+def test_keras_h5_inside_a_zip_is_inspected(tmp_path: Path) -> None:
+    import zipfile
+
+    f = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(f, "w") as zf:
+        zf.writestr("model/lam.h5", _keras_h5(_LAMBDA_CONFIG))
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM005" in _rules(result)
+    with zipfile.ZipFile(f, "w") as zf:
+        zf.writestr("model/ok.h5", _keras_h5({"class_name": "Sequential", "config": {"layers": []}}))
+    assert scan_paths([f]).status is Status.PASSED
+
+
+def test_hdf5_not_inspected_fails_alone_and_in_an_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import zipfile
+
+    data = _keras_h5(_LAMBDA_CONFIG)
+    monkeypatch.setitem(sys.modules, "h5py", None)  # an environment without h5py
+    alone = tmp_path / "m.h5"
+    alone.write_bytes(data)
+    inside = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(inside, "w") as zf:
+        zf.writestr("model/lam.h5", data)
+    for path in (alone, inside):
+        result = scan_paths([path])
+        assert result.status is Status.FAILED, path
+        assert _rules(result) == {"EGM009"}

@@ -43,7 +43,8 @@ class ScanOptions:
     """Limits and policy for `scan_paths`."""
 
     strict: bool = False
-    """Unknown imports, custom Keras objects and uninspected files fail the gate."""
+    """Unknown imports and custom Keras objects fail the gate (files that could not be inspected
+    always do)."""
     allow: frozenset[str] = frozenset()
     """Extra `module.name` imports treated as safe (exact match)."""
     deny: frozenset[str] = frozenset()
@@ -230,7 +231,7 @@ def _dispatch(
         elif fmt == "onnx":
             _scan_onnx(state, record, shown, fh, size, fs_path)
         elif fmt == "hdf5":
-            _keras.scan_hdf5(state, record, shown, fs_path)
+            _keras.scan_hdf5(state, record, shown, fh, fs_path)
     except FormatError as exc:
         record.status = "error"
         state.errors.append(f"{shown}: {exc}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import json
 from pathlib import Path
+from typing import BinaryIO
 
 from edgegate.findings import Severity
 from edgegate.model.scan import engine as _engine
@@ -74,20 +75,21 @@ def _report_issue(state: _engine._State, record: _engine.FileRecord, shown: str,
                          details=details)
 
 
-def scan_hdf5(state: _engine._State, record: _engine.FileRecord, shown: str, fs_path: Path | None) -> None:
+def scan_hdf5(state: _engine._State, record: _engine.FileRecord, shown: str, fh: BinaryIO,
+              fs_path: Path | None) -> None:
+    """The `model_config` attribute of an HDF5 file (a Keras .h5), read by h5py from the file or,
+    for an archive member, from its bytes in memory. Without h5py the file is not inspected:
+    a blocking EGM009 (a .h5 may hold Lambda layers), never a pass."""
     try:
         import h5py
     except ImportError:
-        h5py = None
-    if h5py is None or fs_path is None:
         record.status = "not inspected"
-        why = "h5py is not installed" if h5py is None else "HDF5 inside an archive is not inspected"
-        _engine._finding(state, "EGM009", Severity.HIGH if state.options.strict else Severity.LOW,
-                         f"HDF5 model not inspected ({why}); a Keras .h5 may hold Lambda layers", shown,
-                         blocking=state.options.strict)
+        _engine._finding(state, "EGM009", Severity.HIGH,
+                         "HDF5 model not inspected (h5py is not installed); a Keras .h5 may hold Lambda "
+                         "layers: install h5py to scan it", shown)
         return
     try:
-        with h5py.File(fs_path, "r") as f:
+        with h5py.File(fs_path if fs_path is not None else fh, "r") as f:
             raw = f.attrs.get("model_config")
     except Exception as exc:  # h5py raises OSError and friends on bad files
         raise FormatError(f"not a readable HDF5 file: {exc}") from None
