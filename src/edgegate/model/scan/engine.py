@@ -18,6 +18,7 @@ from edgegate.io.zipread import ZipReadError
 from edgegate.model.scan import archive as _archive
 from edgegate.model.scan import formats as _formats
 from edgegate.model.scan import imports as _imports
+from edgegate.model.scan import walk as _walk
 from edgegate.model.scan.formats import FormatError
 from edgegate.model.scan.pickle import PickleAnalysis, analyse_pickle
 
@@ -96,11 +97,13 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
         if p.is_dir():
             # ONNX models first, so that their external-data files are known and not mistaken
             # for raw pickles
-            children = sorted(p.rglob("*"), key=lambda c: (c.suffix.lower() != ".onnx", str(c)))
-            for child in children:
-                rel = child.relative_to(p)
-                if any(part.startswith(".") for part in rel.parts) or not child.is_file():
-                    continue
+            walk = _walk.walk_folder(p)
+            for entry, why in walk.skipped:
+                _skip(state, str(entry), why)
+            for entry, why in walk.problems:
+                state.records.append(FileRecord(str(entry), "folder", status="error"))
+                state.errors.append(f"{entry}: {why}")
+            for child in walk.files:
                 _scan_file(state, child, explicit=False)
         elif p.is_file():
             _scan_file(state, p, explicit=True)
