@@ -428,3 +428,13 @@ def test_hdf5_not_inspected_fails_alone_and_in_an_archive(tmp_path: Path, monkey
         result = scan_paths([path])
         assert result.status is Status.FAILED, path
         assert _rules(result) == {"EGM009"}
+
+
+def test_keras_lambda_object_anywhere_is_a_lambda(tmp_path: Path) -> None:
+    # keras/src/saving/serialization_lib.py deserialize_keras_object: a {"class_name":
+    # "__lambda__"} object anywhere (here a Dense activation) is `python_utils.func_load`ed,
+    # i.e. its marshalled bytecode runs, once safe_mode is off, exactly like a Lambda layer
+    obj = {"class_name": "__lambda__", "config": {"value": ["4wEAAAAA", None, None]}}
+    result = scan_paths([_keras_zip(tmp_path / "m.keras", _layer_with(obj))])
+    assert result.status is Status.FAILED
+    assert "EGM005" in _rules(result)

@@ -243,12 +243,13 @@ KERAS_MAX_NODES = 1_000_000
 
 
 def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
-    """`Lambda` layers (marshalled Python bytecode, run on load) and every object with a
+    """`Lambda` layers and `__lambda__` objects (marshalled Python bytecode, run on load) and every object with a
     `module` (which the loader imports, then looks its names up in), anywhere in a Keras model
     config; the caller judges the modules. A config
     with more than `KERAS_MAX_NODES` dicts and lists is a `FormatError` (after the issues found
     so far): the rest of it could not be checked."""
     stack: list[tuple[str, Any]] = [("", config)]
+    lambdas: list[str] = []
     seen = 0
     while stack:
         pointer, node = stack.pop()
@@ -262,6 +263,11 @@ def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
                 module = node.get("module")
                 module_s = module if isinstance(module, str) else None
                 if cls in ("Lambda", "TFOpLambda") or cls.endswith(">Lambda"):
+                    lambdas.append(pointer)
+                    yield KerasLayerIssue(pointer or "/", cls, module_s, "lambda")
+                elif cls == "__lambda__" and not any(pointer.startswith(lp + "/") for lp in lambdas):
+                    # deserialize_keras_object func_loads it wherever it is (an activation, an
+                    # initializer); inside a Lambda layer it is that layer's function, reported once
                     yield KerasLayerIssue(pointer or "/", cls, module_s, "lambda")
                 elif module_s is not None:
                     yield KerasLayerIssue(pointer or "/", cls, module_s, "object", _keras_names(node, cls))
