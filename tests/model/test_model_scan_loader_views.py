@@ -438,3 +438,41 @@ def test_keras_lambda_object_anywhere_is_a_lambda(tmp_path: Path) -> None:
     result = scan_paths([_keras_zip(tmp_path / "m.keras", _layer_with(obj))])
     assert result.status is Status.FAILED
     assert "EGM005" in _rules(result)
+
+
+def test_zip_directory_entry_holding_data_is_scanned(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    import numpy as np
+
+    target = tmp_path / "made"
+    header = repr({"descr": "|O", "fortran_order": False, "shape": (1,)}).encode()
+    header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
+    payload = b"\x80\x04" + _s("os") + _s("mkdir") + b"\x93" + _s(str(target)) + b"\x85R."
+    npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("weights.npy", _plain_npy())
+        zf.writestr(zipfile.ZipInfo("extra/"), npy)  # a "directory" entry with data
+    f = tmp_path / "m.npz"
+    f.write_bytes(buf.getvalue())
+    with np.load(f, allow_pickle=True) as npz:
+        try:
+            npz["extra/"]  # zipfile opens a directory entry like any member: the payload runs
+        except Exception:
+            pass
+    assert target.is_dir()
+    result = scan_paths([f])
+    assert result.status is Status.FAILED
+    assert "EGM001" in _rules(result)
+
+
+def _plain_npy() -> bytes:
+    import io
+
+    import numpy as np
+
+    out = io.BytesIO()
+    np.save(out, np.zeros(2))
+    return out.getvalue()

@@ -26,7 +26,8 @@ def scan_zip(state: _engine._State, record: _engine.FileRecord, shown: str, fh: 
         record.dangerous += 1
         _engine._finding(state, "EGM011", Severity.CRITICAL,
                          f"{problem}: loaders would see different contents than a scanner", shown)
-    members = [m for m in view.members if not m.is_dir]
+    # a directory entry holding data is read by zipfile like any member (np.load(npz)["x/"])
+    members = [m for m in view.members if not m.is_dir or m.size or m.compressed_size]
     names = [m.name for m in members]
     torch_roots = {n[: -len("data.pkl")] for n in names if n == "data.pkl" or n.endswith("/data.pkl")}
     is_keras = "config.json" in names
