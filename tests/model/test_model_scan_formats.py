@@ -247,16 +247,18 @@ def test_keras_lambda_and_custom_objects(tmp_path: Path) -> None:
     assert lam.location.pointer == "/config/layers/1"
 
 
-def test_hdf5_without_h5py_is_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hdf5_without_h5py_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # was a passing low note: a file that could not be inspected is never a pass, so EGM009
+    # now blocks whether or not --strict is given
     import sys
 
     monkeypatch.setitem(sys.modules, "h5py", None)  # an environment without h5py
     f = tmp_path / "model.h5"
     f.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
-    res = scan_paths([f])
-    assert res.status is Status.PASSED and _rules(res) == {"EGM009"}
-    assert "h5py is not installed" in res.findings[0].message
-    assert scan_paths([f], ScanOptions(strict=True)).status is Status.FAILED
+    for strict in (False, True):
+        res = scan_paths([f], ScanOptions(strict=strict))
+        assert res.status is Status.FAILED and _rules(res) == {"EGM009"}
+        assert res.findings[0].blocking
 
 
 # -- ONNX external data --------------------------------------------------------------------------

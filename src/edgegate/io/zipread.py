@@ -61,6 +61,8 @@ class ZipMember:
     """One central-directory entry, with what its local header says."""
 
     name: str
+    """The name as Python's zipfile reads it: cut at the first NUL byte (its `ZipInfo` does that,
+    so Keras and numpy open `config.json\\0x` as `config.json`)."""
     method: int
     flags: int
     crc: int
@@ -74,6 +76,15 @@ class ZipMember:
     """Absolute offset of the member's data (after the local header); -1 until checked."""
     notes: list[str] = field(default_factory=list)
     """Oddities a loader tolerates (flag bits, version needed, CRC errors)."""
+    raw_name: str = ""
+    """The whole name the directory holds (what miniz, PyTorch's reader, compares); `name` when
+    it has no NUL."""
+
+    def __post_init__(self) -> None:
+        if not self.raw_name:
+            self.raw_name = self.name
+        if "\x00" in self.name:
+            self.name = self.name.split("\x00", 1)[0]
 
     @property
     def is_dir(self) -> bool:
@@ -205,6 +216,9 @@ def _central(fh: BinaryIO, size: int, start: int, cd_size: int, count: int, shif
         extra = raw[pos + _CENTRAL.size + name_len : pos + _CENTRAL.size + name_len + extra_len]
         usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
         member = ZipMember(name, f[6], flags, f[9], csize, usize, offset + shift, version_needed=f[3])
+        if member.raw_name != member.name:
+            member.notes.append(f"the name holds a NUL byte: Python's zipfile reads it as {member.name!r}, "
+                                "PyTorch's reader by its whole name")
         if member.version_needed > 63:
             member.notes.append(f"'version needed' {member.version_needed / 10:.1f} (Python's zipfile refuses it)")
         out.append(member)
@@ -248,8 +262,9 @@ def _check_local(fh: BinaryIO, size: int, m: ZipMember) -> str | None:
     if m.data_offset + m.compressed_size > size:
         return f"data ({m.compressed_size} bytes at {m.data_offset}) runs past the end of the file"
     local_name = raw_name.decode("utf-8" if f[3] & 0x800 else "cp437", "replace")
-    if local_name != m.name and raw_name.decode("utf-8", "replace") != m.name:
-        return f"local header names {local_name!r}, the central directory {m.name!r}"
+    # Python's zipfile compares the local name with the whole central name (`orig_filename`)
+    if local_name != m.raw_name and raw_name.decode("utf-8", "replace") != m.raw_name:
+        return f"local header names {local_name!r}, the central directory {m.raw_name!r}"
     if f[4] != m.method:
         return f"local header says compression method {f[4]}, the central directory {m.method}"
     if f[3] != m.flags:

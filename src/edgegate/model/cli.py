@@ -20,7 +20,7 @@ app = typer.Typer(
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Model files or folders (scanned recursively).")],
     strict: Annotated[
-        bool, typer.Option("--strict", help="Unknown imports, custom Keras objects and uninspected files fail.")
+        bool, typer.Option("--strict", help="Unknown imports and custom Keras objects fail (uninspected files always fail).")
     ] = False,
     allow: Annotated[
         Optional[list[str]],  # noqa: UP045

@@ -51,7 +51,8 @@ class _Obj:
     index: int
     args: tuple[object, ...]
     state: object = None
-    """What BUILD set on it (a dtype's state tuple), or None."""
+    """What the last BUILD set on it (a dtype's state tuple), or None: numpy's
+    `dtype.__setstate__` overwrites the descriptor on every call, so the last state wins."""
 
 
 _JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
@@ -276,8 +277,7 @@ class _Walker:
             if isinstance(top, _Ref):
                 self._call(top)
             elif isinstance(top, _Obj):
-                if top.state is None:
-                    top.state = state
+                top.state = state
                 if self.joblib and self._class_is(top, _JOBLIB_WRAPPER):
                     self.pending = self._joblib_array(state, pos)
                     self.stack[-1] = _UNKNOWN  # joblib replaces the wrapper by the array
@@ -341,8 +341,11 @@ class _Walker:
         import numpy as np
 
         code = dtype.args[0].value
+        align = _dtype_align(dtype.args)
+        if align is None:
+            raise ValueError(f"joblib array dtype with a non-literal align argument at byte {pos}")
         try:
-            base = np.dtype(code)
+            base = np.dtype(code, align=align)
         except (TypeError, ValueError):
             raise ValueError(f"joblib array with unknown dtype {code[:40]!r} at byte {pos}") from None
         state = dtype.state
@@ -374,6 +377,17 @@ class _Walker:
         for _ in range(pops):
             self._pop(pos)
         self.stack.extend([_UNKNOWN] * pushes)
+
+
+def _dtype_align(args: tuple[object, ...]) -> bool | None:
+    """The `align` argument of `numpy.dtype(code, align, copy)` (it changes the itemsize of a
+    structured code: 'i1,i8' is 9 bytes, 16 aligned), or None when it is not a literal."""
+    if len(args) > 3:
+        return None
+    if len(args) < 2:
+        return False
+    value = args[1].value if isinstance(args[1], _Lit) else None
+    return bool(value) if isinstance(value, (bool, int)) else None
 
 
 def _pairs(items: list[object]) -> dict[object, object]:

@@ -12,6 +12,7 @@ from edgegate.io import zipread
 from edgegate.model.scan import archive as _archive
 from edgegate.model.scan import engine as _engine
 from edgegate.model.scan import formats as _formats
+from edgegate.model.scan import keras as _keras
 from edgegate.model.scan.formats import FormatError
 
 _TORCH_SKIP = ("/version", "/byteorder", "/.data/serialization_id", ".data/version")
@@ -25,7 +26,8 @@ def scan_zip(state: _engine._State, record: _engine.FileRecord, shown: str, fh: 
         record.dangerous += 1
         _engine._finding(state, "EGM011", Severity.CRITICAL,
                          f"{problem}: loaders would see different contents than a scanner", shown)
-    members = [m for m in view.members if not m.is_dir]
+    # a directory entry holding data is read by zipfile like any member (np.load(npz)["x/"])
+    members = [m for m in view.members if not m.is_dir or m.size or m.compressed_size]
     names = [m.name for m in members]
     torch_roots = {n[: -len("data.pkl")] for n in names if n == "data.pkl" or n.endswith("/data.pkl")}
     is_keras = "config.json" in names
@@ -74,10 +76,11 @@ def _scan_zip_member(state: _engine._State, record: _engine.FileRecord, shown: s
         return
     if member.name == "config.json":
         # keras.saving.load_model reads config.json whatever else the archive holds
-        _engine._scan_keras_config(state, inner, _read(state, fh, member, 64 * 1024 * 1024))
+        _keras.scan_config(state, inner, _read(state, fh, member, 64 * 1024 * 1024))
         return
     fmt = "npy" if storage else _formats.sniff(head, member.name)
     if fmt is None:
+        _engine._skip(state, inner, f"not a model format ({_engine._describe_head(head)})")
         return
     if fmt == "pickle":
         # streamed: a large (or bomb) member is never held in memory
@@ -122,16 +125,31 @@ def scan_7z(state: _engine._State, record: _engine.FileRecord, shown: str, fh: B
             record.status = "error"
             state.errors.append(f"{inner}: {data}")
             continue
-        fmt = _formats.sniff(data[: _formats.HEAD_BYTES], name)
-        if fmt is None:
-            continue
-        dispatch_member(state, inner, data, name, fmt, depth,
-                        ambiguous=fmt == "pickle" and _formats.weak_pickle(data[:16], name))
+        _scan_sniffed(state, inner, data, name, depth)
+
+
+def _scan_sniffed(state: _engine._State, inner: str, data: bytes, name: str, depth: int) -> None:
+    """An archive member judged by its content and name; one in no model format is reported as
+    skipped, never dropped."""
+    fmt = _formats.sniff(data[: _formats.HEAD_BYTES], name)
+    if fmt is None:
+        _engine._skip(state, inner, f"not a model format ({_engine._describe_head(data[:16])})")
+        return
+    dispatch_member(state, inner, data, name, fmt, depth,
+                    ambiguous=fmt == "pickle" and _formats.weak_pickle(data[:16], name))
+
+
+#: What torch's `legacy_load` reads by name from a tar (`tar.extract("storages")`, "tensors",
+#: `tar.extractfile("pickle")`): a tar holding all three is loaded that way.
+_TORCH_TAR_LAYOUT = frozenset({"storages", "tensors", "pickle"})
+#: Members unpickled whatever their first byte in that layout (`sys_info` is written beside them).
+_TORCH_TAR_PICKLES = frozenset({"pickle", "sys_info"})
 
 
 def scan_tar(state: _engine._State, record: _engine.FileRecord, shown: str, fh: BinaryIO, depth: int) -> None:
     """A tar (torch's legacy format: `sys_info`, `pickle`, `storages`, `tensors`; or a model folder
-    packed as a tar): every regular member is sniffed by content and scanned."""
+    packed as a tar): every regular member is sniffed by content and scanned. In torch's layout
+    the members it reads by name are parsed as it parses them, whatever they start with."""
     from edgegate.io.archive import ArchiveError as TarError
     from edgegate.io.archive import ArchiveLimits, iter_tar
 
@@ -139,28 +157,42 @@ def scan_tar(state: _engine._State, record: _engine.FileRecord, shown: str, fh: 
     limits = ArchiveLimits(max_members=opts.max_members, max_total_bytes=opts.max_archive_bytes,
                            max_member_read=opts.max_member_bytes)
     record.format = "tar"
+    names: set[str] = set()
+    held: list[tuple[str, bytes]] = []
+    """Members named as torch's that do not start like a pickle: judged once the layout is known."""
     try:
         for entry in iter_tar(fh, where=shown, limits=limits):
             if entry.kind != "file":
                 continue
+            names.add(entry.name)
             inner = f"{shown}!{entry.name}"
             data = entry.read(opts.max_member_bytes)
             state.archive_bytes += len(data)
             if state.archive_bytes > opts.max_archive_bytes:
                 raise zipread.MemberTooLarge(f"archives decompress to more than {opts.max_archive_bytes} bytes")
             base = entry.name.rsplit("/", 1)[-1]
-            if base in ("storages", "tensors") and data[:2] == b"\x80\x02":
+            pickled = (len(data) >= 2 and data[0] == 0x80 and data[1] <= 5) or _formats.maybe_pickle(data[:64])
+            if base in ("storages", "tensors") and pickled:
                 record.format = "pytorch legacy tar"
                 _scan_torch_tar_member(state, inner, data, base)
-                continue
-            fmt = _formats.sniff(data[: _formats.HEAD_BYTES], entry.name)
-            if fmt is None:
-                continue
-            dispatch_member(state, inner, data, entry.name, fmt, depth,
-                             ambiguous=fmt == "pickle" and _formats.weak_pickle(data[:16], entry.name))
+            elif entry.name in _TORCH_TAR_LAYOUT | _TORCH_TAR_PICKLES:
+                held.append((entry.name, data))
+            else:
+                _scan_sniffed(state, inner, data, entry.name, depth)
     except TarError as exc:
         record.status = "error"
         state.errors.append(f"{shown}: {exc.message}")
+    legacy = names >= _TORCH_TAR_LAYOUT
+    for name, data in held:
+        inner = f"{shown}!{name}"
+        if not legacy:
+            _scan_sniffed(state, inner, data, name, depth)
+            continue
+        record.format = "pytorch legacy tar"
+        if name in _TORCH_TAR_PICKLES:
+            dispatch_member(state, inner, data, name, "pickle", depth)  # torch unpickles it, no sniffing
+        else:
+            _scan_torch_tar_member(state, inner, data, name)
 
 
 def _scan_torch_tar_member(state: _engine._State, shown: str, data: bytes, kind: str) -> None:

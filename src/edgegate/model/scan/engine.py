@@ -3,7 +3,6 @@ what they find into a `GateResult` for the `model-scan` gate."""
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import time
@@ -19,6 +18,7 @@ from edgegate.io.zipread import ZipReadError
 from edgegate.model.scan import archive as _archive
 from edgegate.model.scan import formats as _formats
 from edgegate.model.scan import imports as _imports
+from edgegate.model.scan import walk as _walk
 from edgegate.model.scan.formats import FormatError
 from edgegate.model.scan.pickle import PickleAnalysis, analyse_pickle
 
@@ -44,7 +44,8 @@ class ScanOptions:
     """Limits and policy for `scan_paths`."""
 
     strict: bool = False
-    """Unknown imports, custom Keras objects and uninspected files fail the gate."""
+    """Unknown imports and custom Keras objects fail the gate (files that could not be inspected
+    always do)."""
     allow: frozenset[str] = frozenset()
     """Extra `module.name` imports treated as safe (exact match)."""
     deny: frozenset[str] = frozenset()
@@ -74,7 +75,8 @@ class _State:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     records: list[FileRecord] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(file or archive member, why) for what was not judged: counted and listed in the report."""
     pickles: int = 0
     archive_bytes: int = 0
     current: str = ""
@@ -95,11 +97,13 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
         if p.is_dir():
             # ONNX models first, so that their external-data files are known and not mistaken
             # for raw pickles
-            children = sorted(p.rglob("*"), key=lambda c: (c.suffix.lower() != ".onnx", str(c)))
-            for child in children:
-                rel = child.relative_to(p)
-                if any(part.startswith(".") for part in rel.parts) or not child.is_file():
-                    continue
+            walk = _walk.walk_folder(p)
+            for entry, why in walk.skipped:
+                _skip(state, str(entry), why)
+            for entry, why in walk.problems:
+                state.records.append(FileRecord(str(entry), "folder", status="error"))
+                state.errors.append(f"{entry}: {why}")
+            for child in walk.files:
                 _scan_file(state, child, explicit=False)
         elif p.is_file():
             _scan_file(state, p, explicit=True)
@@ -128,6 +132,10 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
             "rows": rows,
         }
     ]
+    if state.skipped:
+        stats["tables"].append(
+            {"title": "skipped files", "columns": ["file", "why"], "rows": [list(s) for s in state.skipped[:500]]}
+        )
     return GateResult.decide(GATE, state.findings, errors=state.errors, stats=stats)
 
 
@@ -155,7 +163,7 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
                 state.records.append(FileRecord(shown, "unknown", status="error"))
                 state.errors.append(f"{shown}: not a model format edgegate recognises ({_describe_head(head)})")
             else:
-                state.skipped.append(shown)
+                _skip(state, shown, f"not a model format ({_describe_head(head)})")
             return
         if size > state.options.max_file_bytes:
             state.records.append(FileRecord(shown, fmt, status="error"))
@@ -165,6 +173,11 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
             fmt == "compressed" and not explicit
         )
         _dispatch(state, shown, fh, size, path.name, fmt, depth=0, fs_path=path, ambiguous=ambiguous)
+
+
+def _skip(state: _State, shown: str, why: str) -> None:
+    """A file or archive member that is not judged: never silent, it is counted and listed."""
+    state.skipped.append((shown, why))
 
 
 def _describe_head(head: bytes) -> str:
@@ -188,6 +201,7 @@ def _dispatch(
     ambiguous: bool = False,
 ) -> None:
     from edgegate.model.scan import containers as _containers
+    from edgegate.model.scan import keras as _keras
 
     record = FileRecord(shown, fmt)
     first_child = len(state.records)
@@ -196,7 +210,7 @@ def _dispatch(
         if fmt == "pickle":
             _scan_pickle_stream(state, record, shown, fh, size, ambiguous=ambiguous)
             if record.status == "skipped":
-                state.skipped.append(shown)
+                _skip(state, shown, "raw bytes or text, not a pickle an unpickler would get through")
                 return
         elif fmt == "zip":
             _containers.scan_zip(state, record, shown, fh, size, depth)
@@ -207,7 +221,7 @@ def _dispatch(
         elif fmt == "compressed":
             _containers.scan_compressed(state, record, shown, fh, name, depth, ambiguous)
             if record.status == "skipped":
-                state.skipped.append(shown)
+                _skip(state, shown, "compressed, holds no model format")
                 return
         elif fmt == "npy":
             _scan_npy(state, record, shown, fh, size)
@@ -220,7 +234,7 @@ def _dispatch(
         elif fmt == "onnx":
             _scan_onnx(state, record, shown, fh, size, fs_path)
         elif fmt == "hdf5":
-            _scan_hdf5(state, record, shown, fs_path)
+            _keras.scan_hdf5(state, record, shown, fh, fs_path)
     except FormatError as exc:
         record.status = "error"
         state.errors.append(f"{shown}: {exc}")
@@ -390,55 +404,6 @@ def _scan_npy(state: _State, record: FileRecord, shown: str, fh: BinaryIO, size:
         problem = _formats.npy_data_problem(header, size)
         if problem:
             raise FormatError(problem)
-
-
-# -- keras / hdf5 ------------------------------------------------------------------------------
-
-
-def _scan_keras_config(state: _State, shown: str, data: bytes) -> None:
-    try:
-        config = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise FormatError(f"Keras config.json is not valid JSON: {type(exc).__name__}") from None
-    record = FileRecord(shown, "keras config")
-    for issue in _formats.keras_config_issues(config):
-        if issue.kind == "lambda":
-            record.dangerous += 1
-            _finding(state, "EGM005", Severity.HIGH,
-                     f"Keras {issue.class_name} layer: its Python bytecode runs when the model is loaded",
-                     shown, pointer=issue.pointer, details={"class_name": issue.class_name})
-        else:
-            record.unknown += 1
-            _finding(state, "EGM006", Severity.HIGH if state.options.strict else Severity.MEDIUM,
-                     f"Keras object {issue.class_name} from module {issue.module!r}: custom code is "
-                     "imported on load", shown, pointer=issue.pointer, blocking=state.options.strict,
-                     details={"class_name": issue.class_name, "module": issue.module})
-    record.status = "dangerous" if record.dangerous else ("unknown" if record.unknown else "clean")
-    state.records.append(record)
-
-
-def _scan_hdf5(state: _State, record: FileRecord, shown: str, fs_path: Path | None) -> None:
-    try:
-        import h5py
-    except ImportError:
-        h5py = None
-    if h5py is None or fs_path is None:
-        record.status = "not inspected"
-        why = "h5py is not installed" if h5py is None else "HDF5 inside an archive is not inspected"
-        _finding(state, "EGM009", Severity.HIGH if state.options.strict else Severity.LOW,
-                 f"HDF5 model not inspected ({why}); a Keras .h5 may hold Lambda layers", shown,
-                 blocking=state.options.strict)
-        return
-    try:
-        with h5py.File(fs_path, "r") as f:
-            raw = f.attrs.get("model_config")
-    except Exception as exc:  # h5py raises OSError and friends on bad files
-        raise FormatError(f"not a readable HDF5 file: {exc}") from None
-    if raw is None:
-        return
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    _scan_keras_config(state, shown, str(raw).encode("utf-8"))
 
 
 # -- gguf / onnx -------------------------------------------------------------------------------

@@ -25,8 +25,10 @@ COMPRESSED_SUFFIXES = frozenset({".gz", ".z", ".zlib", ".bz2", ".xz", ".lzma", "
 STRONG_PICKLE_SUFFIXES = PICKLE_SUFFIXES - AMBIGUOUS_SUFFIXES
 #: Bytes read to sniff a format (a tar header's "ustar" magic is at offset 257).
 HEAD_BYTES = 512
-#: Opcodes a protocol 0/1 pickle starts with (MARK, GLOBAL, INST, containers, scalars).
-_PICKLE0_FIRST = frozenset(b"(ci]})ILFSVNKJMGUXT")
+#: Opcodes a pickle without a PROTO opcode may start with (pickle.load needs none): protocol 0/1
+#: (MARK, GLOBAL, INST, containers, scalars) and the binary strings, bytes, booleans, longs,
+#: sets and FRAME of protocols 2-5 (`\x8c` SHORT_BINUNICODE starts `STACK_GLOBAL` operands).
+_PICKLE0_FIRST = frozenset(b"(ci]})ILFSVNKJMGUXTCB" + bytes([0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F, 0x95, 0x96]))
 
 __all__ = ["FormatError", "NpyHeader", "read_npy_header"]
 
@@ -229,36 +231,63 @@ class KerasLayerIssue:
     pointer: str
     class_name: str
     module: str | None
-    kind: str  # "lambda" | "custom"
+    kind: str  # "lambda" | "object" (an object Keras resolves from `module`)
+    names: tuple[str, ...] = ()
+    """What the loader looks up in `module`: the class name (the function name, `config`, for
+    `class_name: "function"`) and the registered name."""
 
 
-_KERAS_MODULE_PREFIXES = ("keras", "tensorflow.keras", "tf_keras", "builtins")
+#: Dicts and lists a Keras config walk visits at most; more is an error, never a clean config
+#: (scalars are not counted: only a dict can be a layer).
+KERAS_MAX_NODES = 1_000_000
 
 
 def keras_config_issues(config: Any) -> Iterator[KerasLayerIssue]:
-    """`Lambda` layers (marshalled Python bytecode, run on load) and objects from modules
-    outside Keras (custom code the loader imports), anywhere in a Keras model config."""
+    """`Lambda` layers and `__lambda__` objects (marshalled Python bytecode, run on load) and every object with a
+    `module` (which the loader imports, then looks its names up in), anywhere in a Keras model
+    config; the caller judges the modules. A config
+    with more than `KERAS_MAX_NODES` dicts and lists is a `FormatError` (after the issues found
+    so far): the rest of it could not be checked."""
     stack: list[tuple[str, Any]] = [("", config)]
+    lambdas: list[str] = []
     seen = 0
     while stack:
         pointer, node = stack.pop()
         seen += 1
-        if seen > 1_000_000:
-            break
+        if seen > KERAS_MAX_NODES:
+            raise FormatError(f"Keras config has more than {KERAS_MAX_NODES} objects and arrays: "
+                              "the rest of it was not checked")
         if isinstance(node, dict):
             cls = node.get("class_name")
             if isinstance(cls, str):
                 module = node.get("module")
                 module_s = module if isinstance(module, str) else None
                 if cls in ("Lambda", "TFOpLambda") or cls.endswith(">Lambda"):
+                    lambdas.append(pointer)
                     yield KerasLayerIssue(pointer or "/", cls, module_s, "lambda")
-                elif module_s is not None and not module_s.startswith(_KERAS_MODULE_PREFIXES):
-                    yield KerasLayerIssue(pointer or "/", cls, module_s, "custom")
-            for k, v in node.items():
-                stack.append((f"{pointer}/{_esc(str(k))}", v))
+                elif cls == "__lambda__" and not any(pointer.startswith(lp + "/") for lp in lambdas):
+                    # deserialize_keras_object func_loads it wherever it is (an activation, an
+                    # initializer); inside a Lambda layer it is that layer's function, reported once
+                    yield KerasLayerIssue(pointer or "/", cls, module_s, "lambda")
+                elif module_s is not None:
+                    yield KerasLayerIssue(pointer or "/", cls, module_s, "object", _keras_names(node, cls))
+            items: Iterator[tuple[str, Any]] = ((str(k), v) for k, v in node.items())
         elif isinstance(node, list):
-            for i, v in enumerate(node):
-                stack.append((f"{pointer}/{i}", v))
+            items = ((str(i), v) for i, v in enumerate(node))
+        else:
+            continue
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                stack.append((f"{pointer}/{_esc(key)}", value))
+
+
+def _keras_names(node: dict[str, Any], cls: str) -> tuple[str, ...]:
+    """keras/src/saving/serialization_lib.py `_retrieve_class_or_fn`: `vars(module).get(name)`,
+    then `.get(registered_name)`; a function's name is its `config`, a class's its `class_name`
+    (and `registered_name` defaults to it)."""
+    first = node.get("config") if cls == "function" else cls
+    registered = node.get("registered_name", cls)
+    return tuple(n for n in (first, registered) if isinstance(n, str) and n)
 
 
 def _esc(token: str) -> str:

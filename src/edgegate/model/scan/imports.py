@@ -106,6 +106,18 @@ ALLOW: dict[str, frozenset[str]] = {
             "str_", "object_", "longlong", "ulonglong", "intc", "uintc", "half", "single", "double",
         }
     ),
+    # the DType classes of numpy >= 1.25, by their exact names (a pickled `type(np.dtype("f8"))`)
+    "numpy.dtypes": frozenset(
+        {
+            "BoolDType", "ByteDType", "BytesDType", "CLongDoubleDType", "Complex64DType", "Complex128DType",
+            "Complex192DType", "Complex256DType", "DateTime64DType", "Float16DType", "Float32DType",
+            "Float64DType", "Float96DType", "Float128DType", "Int8DType", "Int16DType", "Int32DType",
+            "Int64DType", "IntDType", "LongDType", "LongDoubleDType", "LongLongDType", "ObjectDType",
+            "ShortDType", "StrDType", "StringDType", "TimeDelta64DType", "UByteDType", "UInt8DType",
+            "UInt16DType", "UInt32DType", "UInt64DType", "UIntDType", "ULongDType", "ULongLongDType",
+            "UShortDType", "VoidDType",
+        }
+    ),
     "numpy.core.multiarray": frozenset({"_reconstruct", "scalar"}),
     "numpy._core.multiarray": frozenset({"_reconstruct", "scalar"}),
     "numpy.core.numeric": frozenset({"_frombuffer"}),
@@ -151,6 +163,13 @@ ALLOW_EXACT: frozenset[tuple[str, str]] = frozenset(
 #: Modules whose classes may rebuild harmless data (a `PurePosixPath`), but whose methods reached
 #: through a protocol-4 dotted name (`Path.touch`, `Path.write_text`) act on files.
 _NO_METHODS = frozenset({"pathlib", "io", "_io", "codecs", "os.path", "posixpath", "ntpath"})
+
+#: The names (leading underscores stripped) under which stdlib modules keep another module or a
+#: builtin (`posixpath.os`, `argparse._os`, `collections._sys`, `enum.bltns`, `inspect.builtins`,
+#: `tokenize._builtin_open`): importing one reaches that module or `open` through a harmless one.
+_ALIASES = frozenset(
+    {"os", "sys", "builtins", "builtin", "bltns", "importlib", "subprocess", "posix", "nt", "builtin_open"}
+)
 
 
 @functools.cache
@@ -207,22 +226,29 @@ def classify(module: str, name: str, *, resolved: bool = True) -> Verdict:
         return Verdict.SAFE
     if any(_denied(m, n) for m, n in pairs):
         return Verdict.DANGEROUS
-    if "." in name:
-        # protocol 4 resolves a dotted name one attribute at a time, so `posixpath.os.system`,
-        # `torch.os.system` or `platform.os.popen` reach a module through another module's
-        # namespace: a qualified name no pickler writes for a class or function it defines
-        steps = name.split(".")
+    exact = any(n in ALLOW.get(m, frozenset()) for m, n in pairs)
+    steps = name.split(".")
+    if any(_dunder(step) for step in steps) and not exact:
+        # protocol 4 resolves a dotted name attribute by attribute, from its first step on:
+        # `builtins.__dict__.get`, `numpy.dtypes.__builtins__.get`, `f.__globals__` reach module
+        # internals; no legitimate pickle names a dunder (but copyreg's `__newobj__`, allowed exactly)
+        return Verdict.DANGEROUS
+    if steps[-1].lstrip("_") in _ALIASES:
+        return Verdict.DANGEROUS
+    if len(steps) > 1:
+        # `posixpath.os.system`, `torch.os.system`, `argparse._os.system` or `enum.bltns.exec`
+        # reach a module through another module's namespace: a qualified name no pickler writes
+        # for a class or function it defines
         modules = _module_names()
-        if any(step in modules for step in steps[:-1]):
+        if any(step in modules or step.lstrip("_") in modules or step.lstrip("_") in _ALIASES
+               for step in steps[:-1]):
             return Verdict.DANGEROUS
         if any(m in _NO_METHODS or m.split(".")[0] in _NO_METHODS for m, _ in pairs):
             return Verdict.DANGEROUS
-    if "." in name and any(p.startswith("__") and p.endswith("__") for p in name.split(".")[1:]):
-        # protocol 4 resolves dotted names attribute by attribute: `f.__globals__`,
-        # `C.__init__.__globals__` reach module internals; no legitimate pickle uses them
-        return Verdict.DANGEROUS
-    if any(n in ALLOW.get(m, frozenset()) for m, n in pairs):
-        return Verdict.SAFE
-    if any(m.startswith("numpy.dtypes") for m, _ in pairs):
+    if exact:
         return Verdict.SAFE
     return Verdict.UNKNOWN
+
+
+def _dunder(step: str) -> bool:
+    return len(step) > 4 and step.startswith("__") and step.endswith("__")

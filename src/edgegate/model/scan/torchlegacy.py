@@ -1,6 +1,8 @@
 """The `storages` and `tensors` members of PyTorch's legacy tar format (torch < 0.4 wrote it;
 `torch.load` still reads it): pickles interleaved with raw bytes whose lengths the loader
-computes. Every pickle is walked; bytes that do not follow the layout are a `LayoutError`."""
+computes (`storages`: a count, per storage a pickle, an int64 element count and the bytes, then
+the `storage_views` pickle). Every pickle is walked; bytes that do not follow the layout are a
+`LayoutError`."""
 
 from __future__ import annotations
 
@@ -71,6 +73,10 @@ def analyse_member(data: bytes, kind: str) -> PickleAnalysis:
             if not 0 <= ndim <= 64:
                 raise LayoutError(f"tensors: {ndim} dimensions at byte {pos}", total)
             take(4 + 16 * ndim + 8)
+    if kind == "storages" and pos < len(data):
+        # legacy_load: `storage_views = pickle_module.load(f)` after the storages (an older
+        # writer may leave it out: torch then fails to load, nothing is run)
+        next_pickle()
     if pos != len(data):
         raise LayoutError(f"{kind}: {len(data) - pos} bytes after the last item that torch never reads", total)
     return total
