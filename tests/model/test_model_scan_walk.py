@@ -18,7 +18,7 @@ def _evil_pickle() -> bytes:
     return b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x01x\x8c\x01y\x86R."
 
 
-@pytest.mark.parametrize("rel", [".cache/evil.pkl", ".evil.pkl", "sub/.git/evil.pkl"])
+@pytest.mark.parametrize("rel", [".cache/evil.pkl", ".evil.pkl", "sub/.gitx/evil.pkl"])
 def test_hidden_files_and_folders_are_scanned(tmp_path: Path, rel: str) -> None:
     # a Hugging Face model folder has .cache/; pickle.load / torch.load open any path they are given
     root = tmp_path / "model"
@@ -28,6 +28,20 @@ def test_hidden_files_and_folders_are_scanned(tmp_path: Path, rel: str) -> None:
     result = scan_paths([root])
     assert result.status is Status.FAILED
     assert {f.location.path for f in result.findings if f.rule_id == "EGM001"} == {str(root / rel)}
+
+
+def test_a_git_folder_is_listed_as_skipped_not_walked(tmp_path: Path) -> None:
+    # no loader reads .git; a Hugging Face clone keeps each LFS weight there a second time
+    root = tmp_path / "model"
+    (root / ".git" / "lfs" / "objects").mkdir(parents=True)
+    (root / ".git" / "lfs" / "objects" / "copy").write_bytes(pickle.dumps({"w": 1}))
+    (root / "ok.pkl").write_bytes(pickle.dumps({"w": 1}))
+    result = scan_paths([root])
+    assert result.status is Status.PASSED
+    skipped = next(tb for tb in result.stats["tables"] if tb["title"] == "skipped files")
+    assert [row[0] for row in skipped["rows"]] == [str(root / ".git")]
+    named = scan_paths([root / ".git" / "lfs" / "objects" / "copy"])  # named: scanned like any file
+    assert named.status is Status.PASSED and named.stats["pickles"] == 1
 
 
 def test_symlinked_folder_inside_the_root_is_followed_once(tmp_path: Path) -> None:

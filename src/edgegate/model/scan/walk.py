@@ -1,5 +1,5 @@
 """The folder walk of a model scan: every entry, hidden ones too (a Hugging Face folder has
-`.cache/`; a loader opens any path it is given), symlinked folders followed while their real
+`.cache/`; a loader opens any path it is given) except a `.git` folder (listed as skipped), symlinked folders followed while their real
 path stays inside the folder scanned (each real folder once, so cycles end), and whatever is not
 scanned said so: skipped entries and folders that cannot be followed come back with a reason."""
 
@@ -62,6 +62,9 @@ def _visit(out: Walk, path: Path, entry: os.DirEntry[str], seen: set[Path], stac
             else:
                 out.skipped.append((path, "symlink to something that is not a regular file"))
         elif entry.is_dir(follow_symlinks=False):
+            if entry.name == ".git":  # listed, not walked: a Hugging Face clone keeps every LFS weight twice there
+                out.skipped.append((path, "git's own data (no loader reads it; its LFS objects are the files scanned)"))
+                return
             real = path.resolve()
             if real not in seen:  # each real folder once
                 seen.add(real)
