@@ -109,3 +109,15 @@ def test_links_out_of_the_project_are_input_errors(tmp_path: Path, where: str) -
         outside / "d.yaml" if where == "file" else outside)
     with pytest.raises(InputError):
         list(iter_input_files([root / "in"]))
+
+
+def test_a_linked_file_counts_by_its_targets_name_as_in_conftest(cli, conftest_bin: str, tmp_path: Path) -> None:
+    # conftest reads a link by its real path: `current` -> d.yaml is an input, `x.yaml` -> notes.txt
+    # is not; a link out of the project to a file that is no input (a venv's bin/python) is no error
+    root = _project(tmp_path)
+    write_files(root, {"real/d.yaml": _deployment("by-target"), "real/notes.txt": "kind: [not yaml\n"})
+    (root / "in" / "current").symlink_to("../real/d.yaml")
+    (root / "in" / "x.yaml").symlink_to("../real/notes.txt")
+    (root / "in" / "python").symlink_to(os.path.realpath(os.sys.executable))
+    want = _agree(cli, conftest_bin, root, ["-p", "policy", "in"])
+    assert dict(want.failures) == {"deny by-target": 1}

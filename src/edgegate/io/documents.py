@@ -451,12 +451,15 @@ def _walk(folder: Path, suffixes: frozenset[str], root: Path, seen: set[str], fo
                 if wanted:
                     raise InputError("is a broken symlink", path)
                 continue
+            folder_link = os.path.isdir(target)
+            if not folder_link and Path(target).suffix.lower() not in suffixes:
+                continue  # as conftest: a linked file is an input by its target's name
             if not is_inside(target, root):
                 raise InputError(f"is a symlink that leads outside the project folder {root}", path)
-            if os.path.isdir(target):
+            if folder_link:
                 _walk(path, suffixes, root, seen, found)
-            elif wanted:
-                found.append(path)
+            else:  # by the link's name when it names the format, else (as conftest) by the target's
+                found.append(path if wanted else Path(target))
         elif entry.is_dir(follow_symlinks=False):
             if entry.name != ".git":
                 _walk(path, suffixes, root, seen, found)
