@@ -90,11 +90,13 @@ def _slots() -> list[Slot]:
     m, osv, req = "ws/app.yaml", "ws/osv", "ws/requirements.txt"
     docs = SPECIAL + EMPTY + PARSED
     return [
-        Slot("policy-lint-yaml", ("policy", "lint", "-p", "builtin:edge-ai", "{F}"), "in.yaml", (*docs, "null")),
+        # (a 100,000-digit plain scalar is text to kubectl and conftest, go-yaml v2: a string, judged)
+        Slot("policy-lint-yaml", ("policy", "lint", "-p", "builtin:edge-ai", "{F}"), "in.yaml",
+             (*SPECIAL, *EMPTY, "deep", "null")),
         Slot("policy-lint-json", ("policy", "lint", "-p", "builtin:edge-ai", "{F}"), "in.json", EMPTY + PARSED),
         Slot("policy-lint-toml", ("policy", "lint", "-p", "builtin:edge-ai", "{F}"), "in.toml", EMPTY + PARSED),
         Slot("policy-lint-data", ("policy", "lint", "-p", "builtin:edge-ai", "-d", "{F}", m), "data.yaml",
-             SPECIAL + PARSED),
+             (*SPECIAL, "deep")),
         Slot("policy-lint-rules", ("policy", "lint", "-p", "{F}", m), "rule.rego", SPECIAL),
         Slot("cost-estimate", ("cost", "estimate", "--no-config", "{F}"), "in.yaml", (*docs, "null")),
         Slot("cost-estimate-prices", ("cost", "estimate", "--no-config", "--prices", "{F}", m), "prices.yaml",

@@ -97,9 +97,16 @@ def test_json_object_and_kubernetes_list(tmp_path: Path) -> None:
     many.write_text(json.dumps([{"kind": "A", "apiVersion": "v1"}, {"kind": "B", "apiVersion": "v1"}]))
     docs = load_documents(many)
     assert [(d.data["kind"], d.index) for d in docs] == [("A", 0), ("B", 1)]
+    # any top-level array is one input per element, as conftest evaluates it (null: no document)
     plain = tmp_path / "plain.json"
-    plain.write_text("[1, 2, 3]")
-    assert [d.data for d in load_documents(plain)] == [[1, 2, 3]]
+    plain.write_text("[1, null, [3]]")
+    assert [(d.data, d.index) for d in load_documents(plain)] == [(1, 0), ([3], 2)]
+    yaml_list = tmp_path / "list.yaml"
+    yaml_list.write_text("- {kind: A}\n- {kind: B}\n")
+    assert [(d.data["kind"], d.line) for d in load_documents(yaml_list)] == [("A", 1), ("B", 2)]
+    two = tmp_path / "two.yaml"  # a document that is an array, among others, stays one input
+    two.write_text("kind: A\n---\n- 1\n- 2\n")
+    assert [d.data for d in load_documents(two)] == [{"kind": "A"}, [1, 2]]
 
 
 def test_json_list_documents_know_their_lines(tmp_path: Path) -> None:

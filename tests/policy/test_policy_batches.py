@@ -94,7 +94,8 @@ def test_no_input_still_compiles_the_policies() -> None:
 
 
 def _manifests(n: int) -> str:
-    return "---\n".join(f"kind: Deployment\nmetadata: {{name: app-{i}}}\nn: {i}\n" for i in range(n))
+    # (not a key "n": kubectl and conftest read a plain n as the boolean false, the key "false")
+    return "---\n".join(f"kind: Deployment\nmetadata: {{name: app-{i}}}\nnum: {i}\n" for i in range(n))
 
 
 @pytest.mark.usefixtures("_need_opa", "small_batches")
@@ -105,7 +106,7 @@ def test_every_batch_sees_the_whole_inventory(tmp_path: Path) -> None:
             package main
             import rego.v1
             import data.edgegate as eg
-            deny contains sprintf("%d of %d, last %s, kinds %d", [input.n, count(eg.inventory),
+            deny contains sprintf("%d of %d, last %s, kinds %d", [input.num, count(eg.inventory),
                 eg.inventory[count(eg.inventory) - 1].metadata.name,
                 count(eg.inventory_by_kind.Deployment)])
             """,
@@ -126,7 +127,7 @@ def test_a_rule_error_in_a_later_batch_is_an_engine_error(tmp_path: Path) -> Non
             package main
             import rego.v1
             deny contains "bad" if {
-                input.n == 9
+                input.num == 9
                 to_number("not a number") > 0
             }
             """,
@@ -197,7 +198,7 @@ def test_cannot_read_the_inventory(body: str) -> None:
 @pytest.mark.usefixtures("_need_opa")
 def test_a_policy_that_cannot_read_it_gets_the_same_verdicts(tmp_path: Path) -> None:
     """The same rules with and without an (unused) read of the inventory: same findings."""
-    rule = 'deny contains sprintf("%s", [input.metadata.name]) if input.n % 3 == 0\n'
+    rule = 'deny contains sprintf("%s", [input.metadata.name]) if input.num % 3 == 0\n'
     write_files(tmp_path, {"a/p.rego": "package main\nimport rego.v1\n" + rule,
                       "b/p.rego": "package main\nimport rego.v1\n_unused := count(data.edgegate.inventory)\n" + rule,
                       "in.yaml": _manifests(40)})

@@ -69,10 +69,21 @@ def lone_surrogate(doc: Any, text: str) -> bool:
     return False
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
 def loads_json(text: str | bytes, path: str | Path | None, what: str = "JSON") -> Any:
-    """`json.loads(text)`; malformed, too deep or too-long-number input is an `InputError`."""
+    """`json.loads(text)`; malformed, too deep or too-long-number input is an `InputError`, and so
+    are ``NaN``/``Infinity``, which Python reads but JSON (RFC 8259) and every peer refuse."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
+    except _NotJson as exc:
+        raise InputError(f"malformed {what}: {exc} is not a JSON number", path) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed {what}: {exc.msg} (column {exc.colno})", path, exc.lineno) from None
     except RecursionError:
