@@ -120,12 +120,35 @@ def _source_version(value: str | None) -> str | None:
     return (m.group(1) or m.group(2)) if m else None
 
 
+_TRIVY = "aquasecurity:trivy:"
+
+
+def _trivy_source(props: Mapping[str, str], binary_version: str | None) -> tuple[str | None, str | None, str | None]:
+    """The source package Trivy records in component properties (its deb and apk purls carry no
+    ``upstream``): (name, version, problem). The version is joined as Trivy's ``FormatSrcVersion``
+    does: ``[SrcEpoch:]SrcVersion[-SrcRelease]`` (apk: SrcVersion is the whole ``1.2-r0``, no
+    release); without a SrcVersion, the binary's (Trivy's SBOM decoder does the same)."""
+    name = props.get(_TRIVY + "SrcName", "").strip() or None
+    version = props.get(_TRIVY + "SrcVersion", "").strip()
+    if name is None and not version:
+        return None, None, None
+    if not version:
+        return name, binary_version, None
+    release = props.get(_TRIVY + "SrcRelease", "").strip()
+    epoch = props.get(_TRIVY + "SrcEpoch", "").strip() or "0"
+    if not epoch.isdigit():
+        return name, None, f"{_TRIVY}SrcEpoch {excerpt(epoch)!r} is not a number: the source version is unknown"
+    joined = f"{version}-{release}" if release else version
+    return name, f"{int(epoch)}:{joined}" if int(epoch) else joined, None
+
+
 def component_from_purl(
     purl: str, source: str, *, pointer: str | None = None, bom_ref: str | None = None,
-    version: str | None = None, line: int | None = None,
+    version: str | None = None, line: int | None = None, properties: Mapping[str, str] | None = None,
 ) -> Component:
     """A component from a package URL. Unsupported types and missing versions are kept with a
-    `problem`, never dropped."""
+    `problem`, never dropped. `properties` (the CycloneDX component's, name → value) give the
+    source package of a deb/apk purl without an ``upstream`` qualifier (Trivy's)."""
     from packageurl import PackageURL
 
     try:
@@ -144,19 +167,29 @@ def component_from_purl(
     elif p.type == "npm":
         kind = "npm"
         lookup = shown = f"{p.namespace}/{p.name}" if p.namespace else p.name
-    elif p.type == "deb":
-        kind = "Ubuntu" if (p.namespace or "").lower() == "ubuntu" else "Debian"
+    elif p.type in ("deb", "apk"):
+        if p.type == "deb":
+            kind = "Ubuntu" if (p.namespace or "").lower() == "ubuntu" else "Debian"
+        else:
+            kind = "Alpine"
         release = _release(kind, quals.get("distro"))
-        lookup = _source_name(quals.get("upstream")) or p.name
         epoch = quals.get("epoch")
-        if ver and epoch and ":" not in ver:
+        if p.type == "deb" and ver and epoch and ":" not in ver:
             ver = f"{epoch}:{ver}"
-        # Debian advisories are about source packages and versions: prefer the source's version.
-        ver = _source_version(quals.get("upstream")) or ver
-    elif p.type == "apk":
-        kind = "Alpine"
-        release = _release(kind, quals.get("distro"))
-        lookup = _source_name(quals.get("upstream")) or p.name
+        # Advisories are about source packages and versions: the purl's `upstream` first, else
+        # Trivy's properties, else the binary.
+        upstream = quals.get("upstream")
+        if upstream:
+            lookup = _source_name(upstream) or p.name
+            if p.type == "deb":
+                ver = _source_version(upstream) or ver
+        else:
+            src_name, src_version, src_problem = _trivy_source(properties or {}, ver)
+            lookup = src_name or p.name
+            ver = src_version or ver
+            if src_problem:
+                return Component(shown, ver, kind, source, lookup_name=lookup, release=release, purl=purl,
+                                 bom_ref=bom_ref, pointer=pointer, line=line, problem=src_problem)
     else:
         kind = None
         shown = f"{p.namespace}/{p.name}" if p.namespace else p.name
@@ -415,6 +448,16 @@ def _vex_of(data: Mapping[str, Any], shown: str) -> list[VexStatement]:
     return out
 
 
+def _properties(comp: Mapping[str, Any]) -> dict[str, str]:
+    """A component's ``properties`` as name → value (the first of a repeated name)."""
+    out: dict[str, str] = {}
+    props = comp.get("properties")
+    for prop in props if isinstance(props, list) else []:
+        if isinstance(prop, Mapping) and isinstance(prop.get("name"), str) and isinstance(prop.get("value"), str):
+            out.setdefault(prop["name"], prop["value"])
+    return out
+
+
 def read_sbom(path: Path, shown: str) -> Inventory:
     """Components (with purls) and VEX statements of a CycloneDX JSON SBOM."""
     data = _load_cyclonedx(path, shown)
@@ -428,7 +471,8 @@ def read_sbom(path: Path, shown: str) -> Inventory:
         ref = comp.get("bom-ref") if isinstance(comp.get("bom-ref"), str) else None
         ctype = comp.get("type")
         if isinstance(purl, str) and purl:
-            inv.components.append(component_from_purl(purl, shown, pointer=ptr, bom_ref=ref, version=version))
+            inv.components.append(component_from_purl(purl, shown, pointer=ptr, bom_ref=ref, version=version,
+                                                      properties=_properties(comp)))
         elif ctype in ("library", "framework", "application", "operating-system", "container", "platform",
                        "device", "firmware", "file", None):
             if ctype in ("operating-system", "file"):
