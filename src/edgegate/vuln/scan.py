@@ -106,7 +106,8 @@ def _image_inventory(ref: str) -> tuple[Inventory, list[Finding]]:
 
 def collect(inputs: Sequence[ScanInput], vex_files: Sequence[Path] = ()) -> tuple[Inventory, list[Finding]]:
     """Components and VEX statements of every input."""
-    from edgegate.vuln.components import read_environment, read_python_path, read_sbom, read_vex
+    from edgegate.vuln.components import read_sbom, read_vex
+    from edgegate.vuln.requirements import read_environment, read_python_path
 
     inv = Inventory()
     notes: list[Finding] = []

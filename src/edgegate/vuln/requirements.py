@@ -1,0 +1,178 @@
+"""Python inputs: pip requirements files (includes followed), pyproject.toml (PEP 621), and the
+Python environment edgegate runs in, as `Component`s."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from edgegate.errors import InputError, NothingToCheckError
+from edgegate.io.paths import excerpt
+from edgegate.vuln.components import Component, pypi_component, pypi_name
+
+MAX_REQUIREMENTS_BYTES = 8 * 1024 * 1024
+_MAX_INCLUDE_DEPTH = 10
+
+
+def _pinned(spec: Any) -> str | None:
+    """The one version a specifier set pins (``==1.2`` / ``===1.2``), else None."""
+    items = list(spec)
+    if len(items) == 1 and items[0].operator in ("==", "===") and "*" not in items[0].version:
+        return str(items[0].version)
+    return None
+
+
+def _requirement(text: str, source: str, line: int | None, pointer: str | None) -> Component | None:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        why = str(exc).splitlines()[0] if str(exc) else "not a PEP 508 requirement"
+        raise InputError(f"invalid requirement {excerpt(text)!r}: {why}", source, line) from None
+    if req.url:
+        return pypi_component(req.name, None, source, line=line, pointer=pointer,
+                              problem="installed from a URL, not a PyPI version")
+    version = _pinned(req.specifier)
+    problem = None if version else f"not pinned to one version ({text.strip()!r}): cannot tell whether it is affected"
+    return pypi_component(req.name, version, source, line=line, pointer=pointer, problem=problem)
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    buf, start = "", 0
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw
+        if not buf:
+            start = n
+        line = "" if re.match(r"^\s*#", line) else re.sub(r"\s+#.*$", "", line)
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        buf += line
+        if buf.strip():
+            yield start, buf.strip()
+        buf = ""
+    if buf.strip():
+        yield start, buf.strip()
+
+
+def read_requirements(
+    path: Path, shown: str, _depth: int = 0, _seen: set[Path] | None = None, root: Path | None = None
+) -> list[Component]:
+    """Components of a pip requirements file (``-r``/``-c`` includes followed, options skipped).
+    Includes must stay inside `root` (default: the file's project root, `project_root`)."""
+    from edgegate.io.files import read_text_bounded
+    from edgegate.io.paths import confine, project_root
+
+    root = root if root is not None else project_root(path)
+    seen = _seen if _seen is not None else set()
+    real = path.resolve()
+    if real in seen:
+        return []
+    seen.add(real)
+    text = read_text_bounded(path, MAX_REQUIREMENTS_BYTES)
+    out: list[Component] = []
+    for line_no, line in _logical_lines(text):
+        m = re.match(r"^(-r|--requirement|-c|--constraint)[\s=]+(\S+)", line)
+        if m:
+            if _depth >= _MAX_INCLUDE_DEPTH:
+                raise InputError("requirements includes nested too deeply", shown, line_no)
+            inc = path.parent / m.group(2)
+            inc_shown = str(Path(shown).parent / m.group(2))
+            try:
+                confine(inc, root, f"the included requirements file {excerpt(m.group(2))!r}")
+            except InputError as exc:
+                raise InputError(exc.message, shown, line_no) from None
+            if not inc.is_file():
+                raise InputError(f"included requirements file {excerpt(m.group(2))!r} does not exist", shown, line_no)
+            out += read_requirements(inc, inc_shown, _depth + 1, seen, root)
+            continue
+        if line.startswith("-e ") or line.startswith("--editable"):
+            out.append(pypi_component(line.split(maxsplit=1)[-1], None, shown, line=line_no,
+                                      problem="editable install: no released version to check"))
+            continue
+        if line.startswith("-"):
+            continue  # --index-url, --hash on its own line, --find-links, ...
+        req = re.split(r"\s+--?[a-z]", line, maxsplit=1)[0]  # drop per-line options (--hash=...)
+        comp = _requirement(req, shown, line_no, None)
+        if comp is not None:
+            out.append(comp)
+    return out
+
+
+def read_pyproject(path: Path, shown: str) -> list[Component]:
+    """Components of ``[project] dependencies`` and ``optional-dependencies`` (PEP 621)."""
+    from edgegate.io.documents import load_documents
+
+    docs = load_documents(path, parser="toml")
+    data = docs[0].data if docs else {}  # an empty file has no document
+    project = data.get("project") if isinstance(data, dict) else None
+    if not isinstance(project, dict):
+        return []
+    out: list[Component] = []
+    deps = project.get("dependencies") or []
+    if not isinstance(deps, list):
+        raise InputError("[project] dependencies must be a list", shown)
+    for i, dep in enumerate(deps):
+        if isinstance(dep, str):
+            c = _requirement(dep, shown, None, f"/project/dependencies/{i}")
+            if c is not None:
+                out.append(c)
+    optional = project.get("optional-dependencies") or {}
+    if isinstance(optional, dict):
+        for extra, items in optional.items():
+            for i, dep in enumerate(items if isinstance(items, list) else []):
+                if isinstance(dep, str):
+                    c = _requirement(dep, shown, None, f"/project/optional-dependencies/{extra}/{i}")
+                    if c is not None:
+                        out.append(c)
+    return out
+
+
+def read_environment() -> list[Component]:
+    """The distributions installed in the Python environment edgegate runs in (metadata only)."""
+    import sys
+    from importlib.metadata import distributions
+
+    shown = f"<environment {sys.prefix}>"
+    seen: set[str] = set()
+    out: list[Component] = []
+    for dist in distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if not name or pypi_name(name) in seen:
+            continue
+        seen.add(pypi_name(name))
+        out.append(pypi_component(name, dist.version, shown))
+    return sorted(out, key=lambda c: c.key)
+
+
+def read_python_path(path: Path, shown: str) -> list[Component]:
+    """A requirements file, a pyproject.toml, or a folder holding ``requirements*.txt`` and/or
+    ``pyproject.toml`` (not recursive). No requirement at all is a `NothingToCheckError`."""
+    found = _read_python_path(path, shown)
+    if not found:
+        raise NothingToCheckError("no requirements (no package is listed)", shown)
+    return found
+
+
+def _read_python_path(path: Path, shown: str) -> list[Component]:
+    if path.is_dir():
+        files = sorted(path.glob("requirements*.txt"))
+        if (path / "pyproject.toml").is_file():
+            files.append(path / "pyproject.toml")
+        if not files:
+            raise InputError("no requirements*.txt or pyproject.toml in this folder", shown)
+        out: list[Component] = []
+        for f in files:
+            out += _read_python_path(f, str(Path(shown) / f.name))
+        return out
+    if not os.path.lexists(path):
+        raise InputError("no such file or directory", shown)
+    if path.name == "pyproject.toml" or path.suffix == ".toml":
+        return read_pyproject(path, shown)
+    if path.suffix.lower() in (".json", ".xml") or path.name.endswith(".cdx.json"):
+        raise InputError("looks like an SBOM: pass it with --sbom", shown)
+    return read_requirements(path, shown)
