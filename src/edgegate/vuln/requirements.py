@@ -3,11 +3,13 @@ Python environment edgegate runs in, as `Component`s."""
 
 from __future__ import annotations
 
+import optparse
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from edgegate.errors import InputError, NothingToCheckError
 from edgegate.io.paths import excerpt
@@ -25,7 +27,7 @@ def _pinned(spec: Any) -> str | None:
     return None
 
 
-def _requirement(text: str, source: str, line: int | None, pointer: str | None) -> Component | None:
+def _requirement(text: str, source: str, line: int | None, pointer: str | None) -> Component:
     from packaging.requirements import InvalidRequirement, Requirement
 
     try:
@@ -59,13 +61,59 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, buf.strip()
 
 
+# pip's requirements-file options (pip/_internal/req/req_file.py SUPPORTED_OPTIONS and
+# SUPPORTED_OPTIONS_REQ), with pip's spellings: optparse then accepts what pip accepts (``-rFILE``,
+# ``--requirement=FILE``, ``-r FILE``, unambiguous prefixes such as ``--req``) and refuses the rest.
+_VALUE_OPTIONS: tuple[tuple[str, ...], ...] = (
+    ("-i", "--index-url", "--pypi-url"), ("--extra-index-url",), ("-c", "--constraint"),
+    ("-r", "--requirement"), ("-e", "--editable"), ("-f", "--find-links"), ("--no-binary",),
+    ("--only-binary",), ("--all-releases",), ("--only-final",), ("--trusted-host",), ("--use-feature",),
+    ("--hash",), ("-C", "--config-settings"),
+)
+_FLAG_OPTIONS = ("--no-index", "--prefer-binary", "--require-hashes", "--no-require-hashes", "--pre")
+
+
+class _LineOptionError(Exception):
+    """An option pip's parser would refuse (unknown, ambiguous, missing its value)."""
+
+
+class _OptionParser(optparse.OptionParser):
+    def error(self, msg: str) -> NoReturn:  # optparse would print usage and exit
+        raise _LineOptionError(msg)
+
+
+def _option_parser() -> optparse.OptionParser:
+    parser = _OptionParser(add_help_option=False, usage=optparse.SUPPRESS_USAGE)
+    for names in _VALUE_OPTIONS:
+        parser.add_option(*names, dest=names[-1].lstrip("-").replace("-", "_"), action="append", default=[])
+    for flag in _FLAG_OPTIONS:
+        parser.add_option(flag, action="store_true")
+    return parser
+
+
+def _split_line(line: str) -> tuple[str, optparse.Values, list[str]]:
+    """A logical line as pip splits it (``break_args_options``): the requirement (the words before
+    the first one starting with ``-``), the options after it, and any stray words among them."""
+    import shlex
+
+    words = line.split()
+    first = next((i for i, w in enumerate(words) if w.startswith("-")), len(words))
+    try:
+        opts, stray = _option_parser().parse_args(shlex.split(" ".join(words[first:])))
+    except ValueError as exc:  # shlex: an unclosed quote
+        raise _LineOptionError(f"could not split the options: {exc}") from None
+    return " ".join(words[:first]), opts, stray
+
+
 def read_requirements(
     path: Path, shown: str, _depth: int = 0, _seen: set[Path] | None = None, root: Path | None = None
 ) -> list[Component]:
-    """Components of a pip requirements file (``-r``/``-c`` includes followed, options skipped).
+    """Components of a pip requirements file, read as pip reads it: ``-r``/``-c`` includes followed
+    (every spelling pip accepts), editables kept as not checkable, the other pip options skipped;
+    an option pip refuses, or a word pip would drop, is an `InputError` naming the line.
     Includes must stay inside `root` (default: the file's project root, `project_root`)."""
     from edgegate.io.files import read_text_bounded
-    from edgegate.io.paths import confine, project_root
+    from edgegate.io.paths import project_root
 
     root = root if root is not None else project_root(path)
     seen = _seen if _seen is not None else set()
@@ -76,31 +124,40 @@ def read_requirements(
     text = read_text_bounded(path, MAX_REQUIREMENTS_BYTES)
     out: list[Component] = []
     for line_no, line in _logical_lines(text):
-        m = re.match(r"^(-r|--requirement|-c|--constraint)[\s=]+(\S+)", line)
-        if m:
-            if _depth >= _MAX_INCLUDE_DEPTH:
-                raise InputError("requirements includes nested too deeply", shown, line_no)
-            inc = path.parent / m.group(2)
-            inc_shown = str(Path(shown).parent / m.group(2))
-            try:
-                confine(inc, root, f"the included requirements file {excerpt(m.group(2))!r}")
-            except InputError as exc:
-                raise InputError(exc.message, shown, line_no) from None
-            if not inc.is_file():
-                raise InputError(f"included requirements file {excerpt(m.group(2))!r} does not exist", shown, line_no)
-            out += read_requirements(inc, inc_shown, _depth + 1, seen, root)
+        try:
+            req, opts, stray = _split_line(line)
+        except _LineOptionError as exc:
+            raise InputError(f"not a pip requirements line: {exc}", shown, line_no) from None
+        if stray:  # pip drops them without a word: say so instead
+            raise InputError(f"{excerpt(stray[0])!r} after an option: pip would not install it as a requirement",
+                             shown, line_no)
+        if req:  # pip reads a requirement line's -r/-c as nothing; its --hash/-C apply to it
+            problem = "editable install: no released version to check" if opts.editable else None
+            comp = _requirement(req, shown, line_no, None)
+            out.append(replace(comp, problem=problem) if problem else comp)
             continue
-        if line.startswith("-e ") or line.startswith("--editable"):
-            out.append(pypi_component(line.split(maxsplit=1)[-1], None, shown, line=line_no,
+        for edit in opts.editable:
+            out.append(pypi_component(edit, None, shown, line=line_no,
                                       problem="editable install: no released version to check"))
-            continue
-        if line.startswith("-"):
-            continue  # --index-url, --hash on its own line, --find-links, ...
-        req = re.split(r"\s+--?[a-z]", line, maxsplit=1)[0]  # drop per-line options (--hash=...)
-        comp = _requirement(req, shown, line_no, None)
-        if comp is not None:
-            out.append(comp)
+        for inc in opts.requirement + opts.constraint:  # pip follows only the first; more is never less
+            out += _include(path, shown, inc, line_no, _depth, seen, root)
     return out
+
+
+def _include(path: Path, shown: str, name: str, line_no: int, depth: int, seen: set[Path],
+             root: Path) -> list[Component]:
+    from edgegate.io.paths import confine
+
+    if depth >= _MAX_INCLUDE_DEPTH:
+        raise InputError("requirements includes nested too deeply", shown, line_no)
+    inc = path.parent / name
+    try:
+        confine(inc, root, f"the included requirements file {excerpt(name)!r}")
+    except InputError as exc:
+        raise InputError(exc.message, shown, line_no) from None
+    if not inc.is_file():
+        raise InputError(f"included requirements file {excerpt(name)!r} does not exist", shown, line_no)
+    return read_requirements(inc, str(Path(shown).parent / name), depth + 1, seen, root)
 
 
 def read_pyproject(path: Path, shown: str) -> list[Component]:
