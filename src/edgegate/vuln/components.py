@@ -69,6 +69,9 @@ class Inventory:
     vex: list[VexStatement] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
     """(source, message) warnings from reading the inputs."""
+    unread: int = 0
+    """Package databases or layer entries the inventory could not read (an image's SBOM notes):
+    packages not checked, counted as unscannable."""
 
 
 # --- purls ---------------------------------------------------------------------------------------
