@@ -96,3 +96,8 @@ def test_skipped_entries_beyond_the_listed_ones_are_counted(osv: Path, tmp_path:
     bad = [(f"/opt/x{i}", "") for i in range(MAX_SKIPPED + 5)]
     result = _scan(_docker_archive(tmp_path / "i.tar", [OS_RELEASE, STATUS, *bad]), osv)
     assert result.status is Status.ERROR and result.stats["unscannable"] == MAX_SKIPPED + 5
+
+
+def test_an_image_whose_packages_were_all_skipped_is_not_checked(osv: Path, tmp_path: Path) -> None:
+    result = _scan(_docker_archive(tmp_path / "i.tar", [OS_RELEASE, ("/" + STATUS[0], STATUS[1])]), osv)
+    assert result.status is Status.ERROR and [f.rule_id for f in result.findings] == ["EGS101"]

@@ -318,6 +318,8 @@ def read_sbom(path: Path, shown: str) -> Inventory:
                 name, version, None, shown, bom_ref=ref, pointer=ptr,
                 problem="no purl: edgegate matches components by package URL",
             ))
+    if not inv.components:  # only the operating system, files, models, ...: no package was checked
+        raise NothingToCheckError("the SBOM lists no packages", shown)
     inv.vex = _vex_of(data, shown)
     return inv
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import InputError
+from edgegate.errors import InputError, NothingToCheckError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.vuln.components import Component, Inventory, VexStatement
 from edgegate.vuln.match import Match, MatchResult, Unscannable
@@ -107,11 +107,16 @@ def _image_inventory(ref: str) -> tuple[Inventory, list[Finding]]:
     with tempfile.TemporaryDirectory(prefix="edgegate-vuln-") as tmp:
         out = Path(tmp) / "image.cdx.json"
         result = image_sbom(ref, out)
-        inv = read_sbom(out, ref)
-    notes = [
-        _warning(f.rule_id, f.title or "SBOM note", f.message, Location(path=ref), dict(f.details))
-        for f in result.findings
-    ]
+        notes = [
+            _warning(f.rule_id, f.title or "SBOM note", f.message, Location(path=ref), dict(f.details))
+            for f in result.findings
+        ]
+        try:
+            inv = read_sbom(out, ref)
+        except NothingToCheckError:
+            if not any(n.rule_id in _UNREAD_SBOM_NOTES for n in notes):
+                raise
+            inv = Inventory()  # no package read, and the notes say what was not: unchecked, below
     # The SBOM was a temporary file: point at the image, not into a document the user never saw.
     inv.components = [replace(c, pointer=None) for c in inv.components]
     inv.unread += sum(_unread_count(n) for n in notes if n.rule_id in _UNREAD_SBOM_NOTES)
