@@ -160,33 +160,104 @@ def _include(path: Path, shown: str, name: str, line_no: int, depth: int, seen: 
     return read_requirements(inc, str(Path(shown).parent / name), depth + 1, seen, root)
 
 
+def _dep_list(items: Any, shown: str, pointer: str) -> list[Component]:
+    if not isinstance(items, list) or not all(isinstance(d, str) for d in items):
+        raise InputError(f"{pointer} must be a list of requirement strings", shown)
+    return [_requirement(dep, shown, None, f"{pointer}/{i}") for i, dep in enumerate(items)]
+
+
+def _not_read(project: dict[str, Any], what: str, why: str, shown: str) -> Component:
+    """An EGV001 entry for dependencies edgegate cannot read: never silently nothing."""
+    name = project.get("name") if isinstance(project.get("name"), str) else "the project"
+    return Component(f"{what} of {name}", None, "PyPI", shown, pointer="/project/dynamic",
+                     problem=f"{what} are dynamic and {why}: not checked")
+
+
+def _dynamic_files(spec: Any, path: Path, shown: str, pointer: str) -> list[Component] | None:
+    """setuptools' ``{file = [...]}`` form read as requirements files (confined to the project,
+    as includes are); None when `spec` is not that form."""
+    from edgegate.io.paths import confine, project_root
+
+    if not isinstance(spec, dict) or set(spec) != {"file"}:
+        return None
+    files = [spec["file"]] if isinstance(spec["file"], str) else spec["file"]
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+        raise InputError(f"{pointer}: file must be a path or a list of paths", shown)
+    root = project_root(path)
+    out: list[Component] = []
+    for name in files:
+        target = path.parent / name
+        try:
+            confine(target, root, f"the dynamic dependencies file {excerpt(name)!r}")
+        except InputError as exc:
+            raise InputError(exc.message, shown) from None
+        if not target.is_file():
+            raise InputError(f"{pointer}: the file {excerpt(name)!r} does not exist", shown)
+        out += read_requirements(target, str(Path(shown).parent / name), root=root)
+    return out
+
+
+def _dynamic(project: dict[str, Any], tool: Any, path: Path, shown: str) -> list[Component]:
+    """``dynamic = ["dependencies", "optional-dependencies"]``: setuptools' file form is read,
+    anything else (``attr:``, hatch hooks, poetry, ...) is one not-checked entry."""
+    dynamic = project.get("dynamic") or []
+    if not isinstance(dynamic, list):
+        raise InputError("[project] dynamic must be a list", shown)
+    st = _table(_table(_table(tool).get("setuptools")).get("dynamic"))
+    out: list[Component] = []
+    if "dependencies" in dynamic:
+        got = _dynamic_files(st.get("dependencies"), path, shown, "/tool/setuptools/dynamic/dependencies")
+        out += got if got is not None else [_not_read(project, "dependencies", _whence(tool), shown)]
+    if "optional-dependencies" in dynamic:
+        extras = st.get("optional-dependencies")
+        if not isinstance(extras, dict) or not extras:
+            return [*out, _not_read(project, "optional-dependencies", _whence(tool), shown)]
+        for extra, spec in extras.items():
+            got = _dynamic_files(spec, path, shown, f"/tool/setuptools/dynamic/optional-dependencies/{extra}")
+            out += got if got is not None else [_not_read(project, f"optional-dependencies {extra!r}",
+                                                          "not given as {file = [...]}", shown)]
+    return out
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _whence(tool: Any) -> str:
+    for key, where in (("poetry", "come from [tool.poetry]"), ("hatch", "come from a hatch metadata hook"),
+                       ("pdm", "come from [tool.pdm]"), ("setuptools", "not given as {file = [...]}")):
+        if key in _table(tool):
+            return where
+    return "their source is not one edgegate reads"
+
+
 def read_pyproject(path: Path, shown: str) -> list[Component]:
-    """Components of ``[project] dependencies`` and ``optional-dependencies`` (PEP 621)."""
+    """Components of ``[project] dependencies`` and ``optional-dependencies`` (PEP 621), and of the
+    files setuptools reads them from when they are ``dynamic``; dynamic ones edgegate cannot read
+    (and ``[tool.poetry]`` without ``[project]``) are kept as not checked (EGV001)."""
     from edgegate.io.documents import load_documents
 
     docs = load_documents(path, parser="toml")
     data = docs[0].data if docs else {}  # an empty file has no document
-    project = data.get("project") if isinstance(data, dict) else None
+    data = data if isinstance(data, dict) else {}
+    project, tool = data.get("project"), data.get("tool")
     if not isinstance(project, dict):
+        poetry = _table(tool).get("poetry")
+        if isinstance(poetry, dict) and any(k in poetry for k in ("dependencies", "group", "dev-dependencies")):
+            return [Component("dependencies of [tool.poetry]", None, "PyPI", shown, pointer="/tool/poetry",
+                              problem="Poetry dependencies (no [project] table) are not read: not checked")]
         return []
-    out: list[Component] = []
-    deps = project.get("dependencies") or []
-    if not isinstance(deps, list):
-        raise InputError("[project] dependencies must be a list", shown)
-    for i, dep in enumerate(deps):
-        if isinstance(dep, str):
-            c = _requirement(dep, shown, None, f"/project/dependencies/{i}")
-            if c is not None:
-                out.append(c)
-    optional = project.get("optional-dependencies") or {}
-    if isinstance(optional, dict):
-        for extra, items in optional.items():
-            for i, dep in enumerate(items if isinstance(items, list) else []):
-                if isinstance(dep, str):
-                    c = _requirement(dep, shown, None, f"/project/optional-dependencies/{extra}/{i}")
-                    if c is not None:
-                        out.append(c)
-    return out
+    dynamic = project.get("dynamic") or []
+    for key in ("dependencies", "optional-dependencies"):
+        if isinstance(dynamic, list) and key in dynamic and key in project:
+            raise InputError(f"[project] {key} is both listed and dynamic (PEP 621 forbids it)", shown)
+    out = _dep_list(project.get("dependencies", []), shown, "/project/dependencies")
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise InputError("/project/optional-dependencies must be a table", shown)
+    for extra, items in optional.items():
+        out += _dep_list(items, shown, f"/project/optional-dependencies/{extra}")
+    return out + _dynamic(project, tool, path, shown)
 
 
 def read_environment() -> list[Component]:
