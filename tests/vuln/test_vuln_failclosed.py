@@ -69,3 +69,13 @@ def test_numeric_yaml_version_is_warned_and_its_range_skipped(tmp_path: Path) ->
     assert evaluate(entry, "2.1").verdict is Verdict.AFFECTED
     assert evaluate(entry, "1.5").verdict is Verdict.NOT_AFFECTED
     assert any("1.1" in str(w) and "not a version string" in str(w) for w in stats.warnings)
+
+
+def test_an_sbom_without_any_package_is_nothing_to_check(cli, tmp_path: Path) -> None:
+    """Only the operating system (and files) listed: no package was checked, so no pass."""
+    from vuln_records import write_records, write_sbom
+
+    sbom = write_sbom(tmp_path / "s.json", [{"type": "operating-system", "name": "debian", "version": "12"},
+                                            {"type": "file", "name": "etc/passwd"}])
+    osv = write_records(tmp_path / "osv")
+    assert cli("vuln", "scan", "--sbom", sbom, "--db", osv, "--no-config").exit_code == 2

@@ -1,10 +1,10 @@
-"""What a scan checks: `Component`s from requirements files, pyproject.toml, the running Python
-environment or a CycloneDX SBOM (whose purls name the OSV ecosystem and, for distributions, the
-release), plus the CycloneDX VEX statements an SBOM or VEX file carries."""
+"""What a scan checks: `Component`s from a CycloneDX SBOM (whose purls name the OSV ecosystem and,
+for distributions, the release), plus the CycloneDX VEX statements an SBOM or VEX file carries.
+Python inputs (requirements files, pyproject.toml, the running environment) are in
+`edgegate.vuln.requirements`."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,8 +15,6 @@ from edgegate.errors import InputError, NothingToCheckError
 from edgegate.io.paths import excerpt
 
 MAX_SBOM_BYTES = 256 * 1024 * 1024
-MAX_REQUIREMENTS_BYTES = 8 * 1024 * 1024
-_MAX_INCLUDE_DEPTH = 10
 
 _DEBIAN_CODENAMES = {
     "jessie": "8", "stretch": "9", "buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13",
@@ -71,12 +69,15 @@ class Inventory:
     vex: list[VexStatement] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
     """(source, message) warnings from reading the inputs."""
+    unread: int = 0
+    """Package databases or layer entries the inventory could not read (an image's SBOM notes):
+    packages not checked, counted as unscannable."""
 
 
 # --- purls ---------------------------------------------------------------------------------------
 
 
-def _pypi_name(name: str) -> str:
+def pypi_name(name: str) -> str:
     from packaging.utils import canonicalize_name
 
     return str(canonicalize_name(name))
@@ -120,12 +121,35 @@ def _source_version(value: str | None) -> str | None:
     return (m.group(1) or m.group(2)) if m else None
 
 
+_TRIVY = "aquasecurity:trivy:"
+
+
+def _trivy_source(props: Mapping[str, str], binary_version: str | None) -> tuple[str | None, str | None, str | None]:
+    """The source package Trivy records in component properties (its deb and apk purls carry no
+    ``upstream``): (name, version, problem). The version is joined as Trivy's ``FormatSrcVersion``
+    does: ``[SrcEpoch:]SrcVersion[-SrcRelease]`` (apk: SrcVersion is the whole ``1.2-r0``, no
+    release); without a SrcVersion, the binary's (Trivy's SBOM decoder does the same)."""
+    name = props.get(_TRIVY + "SrcName", "").strip() or None
+    version = props.get(_TRIVY + "SrcVersion", "").strip()
+    if name is None and not version:
+        return None, None, None
+    if not version:
+        return name, binary_version, None
+    release = props.get(_TRIVY + "SrcRelease", "").strip()
+    epoch = props.get(_TRIVY + "SrcEpoch", "").strip() or "0"
+    if not epoch.isdigit():
+        return name, None, f"{_TRIVY}SrcEpoch {excerpt(epoch)!r} is not a number: the source version is unknown"
+    joined = f"{version}-{release}" if release else version
+    return name, f"{int(epoch)}:{joined}" if int(epoch) else joined, None
+
+
 def component_from_purl(
     purl: str, source: str, *, pointer: str | None = None, bom_ref: str | None = None,
-    version: str | None = None, line: int | None = None,
+    version: str | None = None, line: int | None = None, properties: Mapping[str, str] | None = None,
 ) -> Component:
     """A component from a package URL. Unsupported types and missing versions are kept with a
-    `problem`, never dropped."""
+    `problem`, never dropped. `properties` (the CycloneDX component's, name → value) give the
+    source package of a deb/apk purl without an ``upstream`` qualifier (Trivy's)."""
     from packageurl import PackageURL
 
     try:
@@ -140,23 +164,33 @@ def component_from_purl(
     release = None
     shown = p.name
     if p.type == "pypi":
-        kind, lookup = "PyPI", _pypi_name(p.name)
+        kind, lookup = "PyPI", pypi_name(p.name)
     elif p.type == "npm":
         kind = "npm"
         lookup = shown = f"{p.namespace}/{p.name}" if p.namespace else p.name
-    elif p.type == "deb":
-        kind = "Ubuntu" if (p.namespace or "").lower() == "ubuntu" else "Debian"
+    elif p.type in ("deb", "apk"):
+        if p.type == "deb":
+            kind = "Ubuntu" if (p.namespace or "").lower() == "ubuntu" else "Debian"
+        else:
+            kind = "Alpine"
         release = _release(kind, quals.get("distro"))
-        lookup = _source_name(quals.get("upstream")) or p.name
         epoch = quals.get("epoch")
-        if ver and epoch and ":" not in ver:
+        if p.type == "deb" and ver and epoch and ":" not in ver:
             ver = f"{epoch}:{ver}"
-        # Debian advisories are about source packages and versions: prefer the source's version.
-        ver = _source_version(quals.get("upstream")) or ver
-    elif p.type == "apk":
-        kind = "Alpine"
-        release = _release(kind, quals.get("distro"))
-        lookup = _source_name(quals.get("upstream")) or p.name
+        # Advisories are about source packages and versions: the purl's `upstream` first, else
+        # Trivy's properties, else the binary.
+        upstream = quals.get("upstream")
+        if upstream:
+            lookup = _source_name(upstream) or p.name
+            if p.type == "deb":
+                ver = _source_version(upstream) or ver
+        else:
+            src_name, src_version, src_problem = _trivy_source(properties or {}, ver)
+            lookup = src_name or p.name
+            ver = src_version or ver
+            if src_problem:
+                return Component(shown, ver, kind, source, lookup_name=lookup, release=release, purl=purl,
+                                 bom_ref=bom_ref, pointer=pointer, line=line, problem=src_problem)
     else:
         kind = None
         shown = f"{p.namespace}/{p.name}" if p.namespace else p.name
@@ -171,173 +205,9 @@ def component_from_purl(
 
 def pypi_component(name: str, version: str | None, source: str, *, line: int | None = None,
                    pointer: str | None = None, problem: str | None = None) -> Component:
-    purl = f"pkg:pypi/{_pypi_name(name)}@{version}" if version else f"pkg:pypi/{_pypi_name(name)}"
-    return Component(name, version, "PyPI", source, lookup_name=_pypi_name(name), purl=purl, line=line,
+    purl = f"pkg:pypi/{pypi_name(name)}@{version}" if version else f"pkg:pypi/{pypi_name(name)}"
+    return Component(name, version, "PyPI", source, lookup_name=pypi_name(name), purl=purl, line=line,
                      pointer=pointer, problem=problem)
-
-
-# --- Python inputs -------------------------------------------------------------------------------
-
-
-def _pinned(spec: Any) -> str | None:
-    """The one version a specifier set pins (``==1.2`` / ``===1.2``), else None."""
-    items = list(spec)
-    if len(items) == 1 and items[0].operator in ("==", "===") and "*" not in items[0].version:
-        return str(items[0].version)
-    return None
-
-
-def _requirement(text: str, source: str, line: int | None, pointer: str | None) -> Component | None:
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    try:
-        req = Requirement(text)
-    except InvalidRequirement as exc:
-        why = str(exc).splitlines()[0] if str(exc) else "not a PEP 508 requirement"
-        raise InputError(f"invalid requirement {excerpt(text)!r}: {why}", source, line) from None
-    if req.url:
-        return pypi_component(req.name, None, source, line=line, pointer=pointer,
-                              problem="installed from a URL, not a PyPI version")
-    version = _pinned(req.specifier)
-    problem = None if version else f"not pinned to one version ({text.strip()!r}): cannot tell whether it is affected"
-    return pypi_component(req.name, version, source, line=line, pointer=pointer, problem=problem)
-
-
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    buf, start = "", 0
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw
-        if not buf:
-            start = n
-        line = "" if re.match(r"^\s*#", line) else re.sub(r"\s+#.*$", "", line)
-        if line.endswith("\\"):
-            buf += line[:-1] + " "
-            continue
-        buf += line
-        if buf.strip():
-            yield start, buf.strip()
-        buf = ""
-    if buf.strip():
-        yield start, buf.strip()
-
-
-def read_requirements(
-    path: Path, shown: str, _depth: int = 0, _seen: set[Path] | None = None, root: Path | None = None
-) -> list[Component]:
-    """Components of a pip requirements file (``-r``/``-c`` includes followed, options skipped).
-    Includes must stay inside `root` (default: the file's project root, `project_root`)."""
-    from edgegate.io.files import read_text_bounded
-    from edgegate.io.paths import confine, project_root
-
-    root = root if root is not None else project_root(path)
-    seen = _seen if _seen is not None else set()
-    real = path.resolve()
-    if real in seen:
-        return []
-    seen.add(real)
-    text = read_text_bounded(path, MAX_REQUIREMENTS_BYTES)
-    out: list[Component] = []
-    for line_no, line in _logical_lines(text):
-        m = re.match(r"^(-r|--requirement|-c|--constraint)[\s=]+(\S+)", line)
-        if m:
-            if _depth >= _MAX_INCLUDE_DEPTH:
-                raise InputError("requirements includes nested too deeply", shown, line_no)
-            inc = path.parent / m.group(2)
-            inc_shown = str(Path(shown).parent / m.group(2))
-            try:
-                confine(inc, root, f"the included requirements file {excerpt(m.group(2))!r}")
-            except InputError as exc:
-                raise InputError(exc.message, shown, line_no) from None
-            if not inc.is_file():
-                raise InputError(f"included requirements file {excerpt(m.group(2))!r} does not exist", shown, line_no)
-            out += read_requirements(inc, inc_shown, _depth + 1, seen, root)
-            continue
-        if line.startswith("-e ") or line.startswith("--editable"):
-            out.append(pypi_component(line.split(maxsplit=1)[-1], None, shown, line=line_no,
-                                      problem="editable install: no released version to check"))
-            continue
-        if line.startswith("-"):
-            continue  # --index-url, --hash on its own line, --find-links, ...
-        req = re.split(r"\s+--?[a-z]", line, maxsplit=1)[0]  # drop per-line options (--hash=...)
-        comp = _requirement(req, shown, line_no, None)
-        if comp is not None:
-            out.append(comp)
-    return out
-
-
-def read_pyproject(path: Path, shown: str) -> list[Component]:
-    """Components of ``[project] dependencies`` and ``optional-dependencies`` (PEP 621)."""
-    from edgegate.io.documents import load_documents
-
-    docs = load_documents(path, parser="toml")
-    data = docs[0].data if docs else {}  # an empty file has no document
-    project = data.get("project") if isinstance(data, dict) else None
-    if not isinstance(project, dict):
-        return []
-    out: list[Component] = []
-    deps = project.get("dependencies") or []
-    if not isinstance(deps, list):
-        raise InputError("[project] dependencies must be a list", shown)
-    for i, dep in enumerate(deps):
-        if isinstance(dep, str):
-            c = _requirement(dep, shown, None, f"/project/dependencies/{i}")
-            if c is not None:
-                out.append(c)
-    optional = project.get("optional-dependencies") or {}
-    if isinstance(optional, dict):
-        for extra, items in optional.items():
-            for i, dep in enumerate(items if isinstance(items, list) else []):
-                if isinstance(dep, str):
-                    c = _requirement(dep, shown, None, f"/project/optional-dependencies/{extra}/{i}")
-                    if c is not None:
-                        out.append(c)
-    return out
-
-
-def read_environment() -> list[Component]:
-    """The distributions installed in the Python environment edgegate runs in (metadata only)."""
-    import sys
-    from importlib.metadata import distributions
-
-    shown = f"<environment {sys.prefix}>"
-    seen: set[str] = set()
-    out: list[Component] = []
-    for dist in distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
-        if not name or _pypi_name(name) in seen:
-            continue
-        seen.add(_pypi_name(name))
-        out.append(pypi_component(name, dist.version, shown))
-    return sorted(out, key=lambda c: c.key)
-
-
-def read_python_path(path: Path, shown: str) -> list[Component]:
-    """A requirements file, a pyproject.toml, or a folder holding ``requirements*.txt`` and/or
-    ``pyproject.toml`` (not recursive). No requirement at all is a `NothingToCheckError`."""
-    found = _read_python_path(path, shown)
-    if not found:
-        raise NothingToCheckError("no requirements (no package is listed)", shown)
-    return found
-
-
-def _read_python_path(path: Path, shown: str) -> list[Component]:
-    if path.is_dir():
-        files = sorted(path.glob("requirements*.txt"))
-        if (path / "pyproject.toml").is_file():
-            files.append(path / "pyproject.toml")
-        if not files:
-            raise InputError("no requirements*.txt or pyproject.toml in this folder", shown)
-        out: list[Component] = []
-        for f in files:
-            out += _read_python_path(f, str(Path(shown) / f.name))
-        return out
-    if not os.path.lexists(path):
-        raise InputError("no such file or directory", shown)
-    if path.name == "pyproject.toml" or path.suffix == ".toml":
-        return read_pyproject(path, shown)
-    if path.suffix.lower() in (".json", ".xml") or path.name.endswith(".cdx.json"):
-        raise InputError("looks like an SBOM: pass it with --sbom", shown)
-    return read_requirements(path, shown)
 
 
 # --- CycloneDX -----------------------------------------------------------------------------------
@@ -415,6 +285,16 @@ def _vex_of(data: Mapping[str, Any], shown: str) -> list[VexStatement]:
     return out
 
 
+def _properties(comp: Mapping[str, Any]) -> dict[str, str]:
+    """A component's ``properties`` as name → value (the first of a repeated name)."""
+    out: dict[str, str] = {}
+    props = comp.get("properties")
+    for prop in props if isinstance(props, list) else []:
+        if isinstance(prop, Mapping) and isinstance(prop.get("name"), str) and isinstance(prop.get("value"), str):
+            out.setdefault(prop["name"], prop["value"])
+    return out
+
+
 def read_sbom(path: Path, shown: str) -> Inventory:
     """Components (with purls) and VEX statements of a CycloneDX JSON SBOM."""
     data = _load_cyclonedx(path, shown)
@@ -428,7 +308,8 @@ def read_sbom(path: Path, shown: str) -> Inventory:
         ref = comp.get("bom-ref") if isinstance(comp.get("bom-ref"), str) else None
         ctype = comp.get("type")
         if isinstance(purl, str) and purl:
-            inv.components.append(component_from_purl(purl, shown, pointer=ptr, bom_ref=ref, version=version))
+            inv.components.append(component_from_purl(purl, shown, pointer=ptr, bom_ref=ref, version=version,
+                                                      properties=_properties(comp)))
         elif ctype in ("library", "framework", "application", "operating-system", "container", "platform",
                        "device", "firmware", "file", None):
             if ctype in ("operating-system", "file"):
@@ -437,6 +318,8 @@ def read_sbom(path: Path, shown: str) -> Inventory:
                 name, version, None, shown, bom_ref=ref, pointer=ptr,
                 problem="no purl: edgegate matches components by package URL",
             ))
+    if not inv.components:  # only the operating system, files, models, ...: no package was checked
+        raise NothingToCheckError("the SBOM lists no packages", shown)
     inv.vex = _vex_of(data, shown)
     return inv
 

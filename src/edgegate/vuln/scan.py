@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from edgegate.errors import InputError
+from edgegate.errors import InputError, NothingToCheckError
 from edgegate.findings import Finding, GateResult, Location, Severity
 from edgegate.vuln.components import Component, Inventory, VexStatement
 from edgegate.vuln.match import Match, MatchResult, Unscannable
@@ -82,6 +82,19 @@ def _where(comp: Component) -> Location:
 # --- inputs --------------------------------------------------------------------------------------
 
 
+_UNREAD_SBOM_NOTES = frozenset({"EGS101", "EGS102", "EGS103", "EGS104"})
+"""edgegate.sbom notes that mean packages are missing from the image's SBOM: a layer entry skipped
+(EGS101: an absolute or ``..`` name, a link escaping the root; it may be a package database or a
+package's metadata), an rpm BerkeleyDB/NDB database not read (EGS102), an rpm sqlite database or
+header that could not be read (EGS103), a ``package.json`` that is not JSON (EGS104). Their
+packages were not checked: they count as unchecked, like EGV001."""
+
+
+def _unread_count(note: Finding) -> int:
+    more = note.details.get("more")  # "N more layer entries skipped"
+    return int(more) if isinstance(more, str) and more.isdigit() else 1
+
+
 def _image_inventory(ref: str) -> tuple[Inventory, list[Finding]]:
     import importlib.util
     import tempfile
@@ -94,19 +107,26 @@ def _image_inventory(ref: str) -> tuple[Inventory, list[Finding]]:
     with tempfile.TemporaryDirectory(prefix="edgegate-vuln-") as tmp:
         out = Path(tmp) / "image.cdx.json"
         result = image_sbom(ref, out)
-        inv = read_sbom(out, ref)
-    notes = [
-        _warning(f.rule_id, f.title or "SBOM note", f.message, Location(path=ref), dict(f.details))
-        for f in result.findings
-    ]
+        notes = [
+            _warning(f.rule_id, f.title or "SBOM note", f.message, Location(path=ref), dict(f.details))
+            for f in result.findings
+        ]
+        try:
+            inv = read_sbom(out, ref)
+        except NothingToCheckError:
+            if not any(n.rule_id in _UNREAD_SBOM_NOTES for n in notes):
+                raise
+            inv = Inventory()  # no package read, and the notes say what was not: unchecked, below
     # The SBOM was a temporary file: point at the image, not into a document the user never saw.
     inv.components = [replace(c, pointer=None) for c in inv.components]
+    inv.unread += sum(_unread_count(n) for n in notes if n.rule_id in _UNREAD_SBOM_NOTES)
     return inv, notes
 
 
 def collect(inputs: Sequence[ScanInput], vex_files: Sequence[Path] = ()) -> tuple[Inventory, list[Finding]]:
     """Components and VEX statements of every input."""
-    from edgegate.vuln.components import read_environment, read_python_path, read_sbom, read_vex
+    from edgegate.vuln.components import read_sbom, read_vex
+    from edgegate.vuln.requirements import read_environment, read_python_path
 
     inv = Inventory()
     notes: list[Finding] = []
@@ -123,6 +143,7 @@ def collect(inputs: Sequence[ScanInput], vex_files: Sequence[Path] = ()) -> tupl
             got, image_notes = _image_inventory(item.ref)
             inv.components += got.components
             inv.vex += got.vex
+            inv.unread += got.unread
             notes += image_notes
         else:  # pragma: no cover - programming error
             raise ValueError(f"bad scan input {item!r}")
@@ -333,7 +354,8 @@ def decide(
     out_stats.update({
         "components": len(inventory.components),
         "scanned": result.scanned,
-        "unscannable": len(result.unscannable) + sum(len(c) for c in result.uncovered.values()),
+        "unscannable": len(result.unscannable) + sum(len(c) for c in result.uncovered.values()) + inventory.unread,
+        "unread": inventory.unread,
         "vulnerable_components": len({id(m.component) for m in kept}),
         "vulnerabilities": len(kept),
         "suppressed": len(suppressed),
@@ -352,8 +374,9 @@ def decide(
     unchecked = out_stats["unscannable"]
     if unchecked and not settings.allow_unchecked:
         errors.append(
-            f"{unchecked} component(s) could not be checked (the EGV001/EGV007 findings say why): pin them, give a"
-            " database that covers their ecosystem, or accept it with --allow-unchecked ([vuln] allow-unchecked = true)"
+            f"{unchecked} component(s) could not be checked (the EGV001/EGV007 findings, and an image's EGS101-EGS104"
+            " notes, say why): pin them, give a database that covers their ecosystem, or accept it with"
+            " --allow-unchecked ([vuln] allow-unchecked = true)"
         )
     out_stats["allow_unchecked"] = settings.allow_unchecked
     return GateResult.decide(GATE, findings, errors=errors, stats=out_stats, fail_on=settings.fail_on)
