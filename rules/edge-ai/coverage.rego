@@ -1,39 +1,43 @@
 # What the pack cannot check is not a pass (EGP012). The rules read workloads of the kinds they
 # know (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, ReplicationController,
-# CronJob, Knative Service, EdgeAIDeployment). An object of another kind that runs containers (an
-# Argo Rollout, a KServe InferenceService, a Knative Configuration, a PodTemplate...) and a
-# Kubernetes List of objects (kubectl applies every item; conftest, like this pack, sees one
-# document) would pass every rule unread: each is a finding naming where its containers are.
+# CronJob, Knative Service, EdgeAIDeployment). An object of another kind that names a container
+# image anywhere (an Argo Rollout or Workflow, a KServe InferenceService, a Knative
+# Configuration, a PodTemplate, a Tekton Task...) would pass every rule unread, and so would the
+# items of any object with an `items` array: kubectl applies the items of every such object (a
+# List, a DeploymentList, even a Deployment that has `items`), while conftest, like this pack,
+# sees one document. Each is a finding naming where it is.
 package main
 
 import rego.v1
 
 eg_coverage_title := "Object not checked by the rule pack"
 
-eg_container_keys := {"containers", "initContainers", "ephemeralContainers"}
+# (a rule, not `not is_array(input.items)`: OPA rewrites the argument out of the negation, so
+# with no items at all that negation is undefined, not true)
+eg_has_items if is_array(input.items)
 
-# JSON pointers of the container lists (a list holding an object with an image) in the spec of
-# an object the pack does not check.
-eg_unchecked_containers contains pointer if {
-	not eg_is_workload
+# Kinds that hold data, never run it (a ConfigMap key named "image" is text).
+eg_inert_kinds := {"ConfigMap", "Secret"}
+
+# JSON pointers of the objects with an image (a container, however it is written) in a
+# Kubernetes object (one with a kind) the pack does not check.
+eg_unchecked_images contains pointer if {
 	is_string(input.kind)
-	walk(input.spec, [path, value])
-	count(path) > 0
-	path[count(path) - 1] in eg_container_keys
-	is_array(value)
-	some c in value
-	is_object(c)
-	c.image
-	pointer := concat("", ["/spec", concat("", [concat("", ["/", eg_pointer_token(t)]) | some t in path])])
+	not input.kind in eg_inert_kinds
+	not eg_is_workload
+	not eg_has_items
+	walk(input, [eg_at, eg_node])
+	is_object(eg_node)
+	is_string(eg_node.image)
+	pointer := concat("", [concat("", ["/", eg_pointer_token(t)]) | some t in eg_at])
 }
 
 deny contains result if {
-	not endswith(input.kind, "List")
-	some pointer in eg_unchecked_containers
+	some pointer in eg_unchecked_images
 	result := eg_result(
 		"EGP012", "high", eg_coverage_title,
 		concat("", [
-			eg_workload, ": runs containers (", pointer, ") of a kind the edge-AI pack does not check;",
+			eg_workload, ": runs the image at ", pointer, " in a kind the edge-AI pack does not check;",
 			" check it with rules of your own or render it as a kind the pack knows",
 		]),
 		pointer,
@@ -41,17 +45,13 @@ deny contains result if {
 }
 
 deny contains result if {
-	is_string(input.kind)
-	endswith(input.kind, "List")
 	is_array(input.items)
 	some i, item in input.items
-	is_object(item)
-	item.kind
 	result := eg_result(
 		"EGP012", "high", eg_coverage_title,
 		concat("", [
-			input.kind, ": item ", format_int(i, 10), " (", eg_show(item.kind),
-			") is not checked inside a List; write the items as separate documents",
+			eg_show(object.get(input, "kind", "<no kind>")), ": item ", format_int(i, 10),
+			" is applied by kubectl but not checked inside an items list; write the items as separate documents",
 		]),
 		concat("", ["/items/", format_int(i, 10)]),
 	)

@@ -17,7 +17,8 @@ eg_resource_value(c, field) := value if {
 
 deny contains result if {
 	some entry in eg_containers
-	missing := [field | some field in eg_resource_fields; not eg_resource_value(entry.container, field)]
+	container := entry.container
+	missing := [field | some field in eg_resource_fields; not eg_resource_value(container, field)]
 	count(missing) > 0
 	result := eg_result(
 		"EGP005", "medium", "Resource requests and limits",

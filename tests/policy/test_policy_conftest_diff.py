@@ -250,6 +250,22 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
         """,
         "in/d.yaml": DEPLOY,
     }, ["-p", "policy", "--rego-version", "v0", "in/d.yaml"]),
+    # OPA binds a call's reference argument before the negation: with input.items undefined,
+    # `not is_array(input.items)` is undefined (no deny); regopy evaluated it as true (a deny),
+    # found writing the pack's EGP012. regopy now refuses the construct before evaluation.
+    "not-a-call-on-an-undefined-reference": ({
+        "policy/p.rego": """\
+            package main
+            import rego.v1
+            deny contains "no items" if not is_array(input.items)
+            deny contains "no name" if not startswith(input.metadata.name, "app")
+            deny contains "bound first" if {
+                name := object.get(input, ["metadata", "name"], "")
+                not startswith(name, "app")
+            }
+        """,
+        "in/d.yaml": "kind: ConfigMap\n",
+    }, ["-p", "policy", "in/d.yaml"]),
 }
 
 

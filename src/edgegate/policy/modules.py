@@ -351,6 +351,32 @@ def _dotted_name_before(st: list[_Tok], j: int) -> str:
     return ".".join(reversed(parts))
 
 
+def _negated(st: list[_Tok], start: int) -> bool:
+    """Whether the token before `start` (the first of a call's name) is ``not``."""
+    k = start - 1
+    while k >= 0 and st[k].kind == "nl":
+        k -= 1
+    return k >= 0 and st[k].text == "not"
+
+
+def _path_in_args(st: list[_Tok], open_at: int) -> bool:
+    """Whether the arguments of the call whose ``(`` is token `open_at` hold a reference with a
+    path (``x.y``, ``x[i]``): one that can be undefined."""
+    depth = 0
+    for k in range(open_at, len(st)):
+        text = st[k].text
+        if text in _OPEN:
+            depth += 1
+        elif text in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return False
+        elif st[k].kind == "id" and text not in _KEYWORDS and k + 1 < len(st) and st[k + 1].text in (".", "[") \
+                and st[k + 1].pos == st[k].pos + len(text):
+            return True
+    return False
+
+
 def _is_ref_root(st: list[_Tok], j: int) -> bool:
     """Token `j` is an identifier that starts a reference (not after a '.')."""
     return st[j].kind == "id" and not (j > 0 and st[j - 1].text == "." and st[j - 1].pos + 1 == st[j].pos)
@@ -560,6 +586,14 @@ def _check_calls_and_indexes(path: str, st: list[_Tok], body_start: int) -> list
                     ))
                 if name == "sprintf" and j + 1 < n and st[j + 1].kind == "str":
                     problems.append(Problem(path, tok.line, "{SPRINTF}" + str(st[j + 1].pos)))
+                if name and _negated(st, j - 1 - 2 * name.count(".")) and _path_in_args(st, j):
+                    problems.append(Problem(
+                        path, tok.line,
+                        f"unsupported Rego: 'not {name}(...)' on a reference ('{{SOURCE}}'): where the "
+                        "reference is undefined OPA's negation is undefined (it binds the argument "
+                        "first) and the engine's is true. Bind the value first ('v := x.y' then "
+                        f"'not {name}(v)') or negate a helper rule",
+                    ))
             stack.append("call" if is_call else "(")
             j += 1
             continue
