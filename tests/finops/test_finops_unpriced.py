@@ -71,3 +71,58 @@ def test_no_workload_at_all_is_nothing_to_check(tmp_path: Path) -> None:
 def test_cli_exit_codes(cli, tmp_path: Path) -> None:
     assert cli("cost", "estimate", str(_write(tmp_path, *NOT_WORKLOADS))).exit_code == 2
     assert cli("cost", "estimate", str(_write(tmp_path, UNPRICED["argo-rollout"]))).exit_code == 1
+
+
+UNPRICED_SHAPES = {
+    # a re-review: each passed with EGC005 searching only container lists in spec, 12 levels deep
+    "argo-workflow-container-objects": {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "wf"},
+        "spec": {"parallelism": 100, "templates": [{"name": "t", "container": {"image": "x", "resources": {}}},
+                                                    {"name": "s", "script": {"image": "python", "source": "x"}}]}},
+    "containers-as-a-map": {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "m"},
+                            "spec": {"containers": {"main": {"image": "busybox"}}}},
+    "pod-template-outside-spec": {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "pt"},
+                                  "template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}},
+    "past-a-thousand-items": {"apiVersion": "example.com/v1", "kind": "Batch", "metadata": {"name": "b"},
+                              "spec": {"tasks": [{} for _ in range(1000)] + [{"containers": [{"image": "x"}]}]}},
+}
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    inner: dict[str, Any] = {"containers": [{"image": "x"}]}
+    for _ in range(depth):
+        inner = {"a": inner}
+    return {"apiVersion": "example.com/v1", "kind": "Deep", "metadata": {"name": "d"}, "spec": inner}
+
+
+@pytest.mark.parametrize("name", sorted(UNPRICED_SHAPES))
+def test_an_image_however_it_is_written_is_unpriced(tmp_path: Path, name: str) -> None:
+    r = evaluate([_write(tmp_path, DEPLOY, UNPRICED_SHAPES[name])], CostSettings())
+    assert [f.rule_id for f in r.findings if f.blocking] == ["EGC005"]
+
+
+@pytest.mark.parametrize("depth", [20, 200])
+def test_deep_objects_are_searched_or_called_unpriced(tmp_path: Path, depth: int) -> None:
+    r = evaluate([_write(tmp_path, DEPLOY, _nested(depth))], CostSettings())
+    assert [f.rule_id for f in r.findings if f.blocking] == ["EGC005"]
+
+
+def test_config_maps_and_secrets_holding_image_names_are_not_workloads(tmp_path: Path) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": "y"},
+          "binaryData": {}, "spec": {"image": "kept as data"}}
+    r = evaluate([_write(tmp_path, DEPLOY, cm)], CostSettings())
+    assert r.status is Status.PASSED
+
+
+def test_any_list_kind_is_priced_item_by_item_as_kubectl_applies_it(tmp_path: Path) -> None:
+    # a re-review: a DeploymentList of 500 pods x 64 CPUs was invisible (total 2.69, PASSED)
+    big = dict(DEPLOY, metadata={"name": "big"})
+    big["spec"] = dict(DEPLOY["spec"], replicas=500)
+    bare = {k: v for k, v in DEPLOY.items() if k not in ("kind", "apiVersion")}
+    bare["metadata"] = {"name": "bare"}
+    lists = [{"apiVersion": "apps/v1", "kind": "DeploymentList", "items": [big]},
+             {"apiVersion": "apps/v1", "kind": "DeploymentList", "items": [bare]},  # kind from the list
+             dict(DEPLOY, metadata={"name": "outer"}, items=[dict(DEPLOY, metadata={"name": "inner"})])]
+    r = evaluate([_write(tmp_path, *lists)], CostSettings())
+    names = sorted(row[0] for row in r.stats["tables"][0]["rows"] if row[0] != "Total")
+    assert names == ["Deployment/bare", "Deployment/big", "Deployment/inner"]  # "outer" is not applied

@@ -188,15 +188,27 @@ def load_manifests(paths: Iterable[str | Path]) -> list[Document]:
 
 def _objects(docs: Iterable[Document]) -> Iterable[tuple[Document, str, Mapping[str, Any]]]:
     for doc in docs:
-        data = doc.data
-        if not isinstance(data, Mapping):
-            continue
-        if data.get("kind") == "List" and isinstance(data.get("items"), list):
-            for i, item in enumerate(data["items"]):
-                if isinstance(item, Mapping) and "kind" in item:
-                    yield doc, f"/items/{i}", item
-        elif "kind" in data and "apiVersion" in data:
-            yield doc, "", data
+        yield from _flattened(doc, doc.data, "", 0)
+
+
+def _flattened(doc: Document, data: Any, base: str, depth: int) -> Iterable[tuple[Document, str, Mapping[str, Any]]]:
+    """The objects kubectl applies from `data`: an object with an ``items`` array is a list (any
+    kind: apimachinery's unstructured decoding), its items applied, not itself; an item without
+    kind and apiVersion takes them from a ``<Kind>List``."""
+    if not isinstance(data, Mapping):
+        return
+    items = data.get("items")
+    if isinstance(items, list):
+        if depth >= 4:
+            raise InputError("lists nested more than 4 levels", doc.path, doc.line_of(base))
+        kind, api = str(data.get("kind") or ""), data.get("apiVersion")
+        for i, item in enumerate(items):
+            if isinstance(item, Mapping) and "kind" not in item and "apiVersion" not in item \
+                    and kind.endswith("List") and len(kind) > 4:
+                item = {**item, "kind": kind[:-4], "apiVersion": api}
+            yield from _flattened(doc, item, f"{base}/items/{i}", depth + 1)
+    elif "kind" in data and "apiVersion" in data:
+        yield doc, base, data
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -448,38 +460,41 @@ class Unpriced:
 
 
 def unpriced_workloads(docs: Iterable[Document]) -> list[Unpriced]:
-    """Objects of kinds `extract_workloads` does not price that hold a container list (a list
-    of mappings with an ``image``) anywhere in their ``spec`` (searched to a bounded depth)."""
+    """Objects of kinds `extract_workloads` does not price (other than ConfigMap and Secret,
+    which hold data) that name a container image anywhere: an object with a string ``image``,
+    however the containers are written (a list, a map, Argo's ``container``/``script``). An
+    object too deep to search is one too (its cost cannot be ruled out)."""
     out: list[Unpriced] = []
     for doc, base, obj in _objects(docs):
         kind, api = str(obj.get("kind")), str(obj.get("apiVersion", ""))
-        if _priced(kind, api) or kind == "HorizontalPodAutoscaler":
+        if _priced(kind, api) or kind in ("HorizontalPodAutoscaler", "ConfigMap", "Secret"):
             continue
-        where = _containers_at(obj.get("spec"), f"{base}/spec", 0)
+        where = _image_at(obj, base)
         if where is not None:
             name = str(_get(obj.get("metadata"), "name") or "<unnamed>")
             out.append(Unpriced(kind, name, doc, where))
     return out
 
 
-def _containers_at(value: Any, pointer: str, depth: int) -> str | None:
-    if depth > 12:
-        return None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            at = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
-            if key in ("containers", "initContainers") and isinstance(item, list) and any(
-                isinstance(c, Mapping) and "image" in c for c in item
-            ):
-                return at
-            found = _containers_at(item, at, depth + 1)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for i, item in enumerate(value[:1000]):
-            found = _containers_at(item, f"{pointer}/{i}", depth + 1)
-            if found is not None:
-                return found
+def _image_at(root: Any, base: str) -> str | None:
+    """The JSON pointer of the first object with a string ``image`` in `root` (searched without
+    recursion); deeper than 64 levels: that level's pointer (not searched, so not ruled out)."""
+    stack: list[tuple[Any, str, int]] = [(root, base, 0)]
+    while stack:
+        value, pointer, depth = stack.pop()
+        if isinstance(value, Mapping):
+            if isinstance(value.get("image"), str) and value is not root:
+                return pointer
+            if depth >= 64:
+                return pointer
+            children = [(v, f"{pointer}/{str(k).replace('~', '~0').replace('/', '~1')}") for k, v in value.items()]
+        elif isinstance(value, list):
+            if depth >= 64:
+                return pointer
+            children = [(v, f"{pointer}/{i}") for i, v in enumerate(value)]
+        else:
+            continue
+        stack.extend((v, p, depth + 1) for v, p in reversed(children))
     return None
 
 
