@@ -100,7 +100,10 @@ def detect_os(fs: ImageFilesystem) -> OSInfo | None:
 
 
 def iter_stanzas(text: str) -> Iterator[dict[str, str]]:
-    """RFC 822-style stanzas (dpkg status, apk installed uses its own format)."""
+    """RFC 822-style stanzas (dpkg status, DEP-5 copyright; apk installed has its own format).
+
+    Field names are case-insensitive (Debian policy 5.1; dpkg reads ``package:`` as ``Package:``):
+    the keys are lowercased."""
     fields: dict[str, str] = {}
     key: str | None = None
     for line in text.splitlines():
@@ -116,7 +119,7 @@ def iter_stanzas(text: str) -> Iterator[dict[str, str]]:
         k, sep, v = line.partition(":")
         if not sep:
             continue
-        key = k.strip()
+        key = k.strip().lower()
         fields[key] = v.strip()
     if fields:
         yield fields
@@ -210,7 +213,7 @@ def parse_debian_copyright(text: str) -> list[str]:
     out: list[str] = []
     if text.startswith("Format:") and "copyright-format" in text.split("\n", 1)[0]:
         for stanza in iter_stanzas(text):
-            value = stanza.get("License", "").split("\n", 1)[0].strip()
+            value = stanza.get("license", "").split("\n", 1)[0].strip()
             if not value:
                 continue
             for part in re.split(r"\s+(?:or|and)\s+|\s*\|\s*|,\s*", value):
@@ -231,23 +234,37 @@ def _dpkg_licenses(fs: ImageFilesystem, name: str) -> list[str]:
     return parse_debian_copyright(node.data.decode("utf-8", "replace"))
 
 
+_DPKG_GONE = frozenset({"not-installed", "config-files"})
+
+
+def _dpkg_on_disk(status: str | None) -> bool:
+    """Whether a package's files are on disk by its ``Status:`` (want, flag, status).
+
+    dpkg's ``${db:Status-Status}``: only ``not-installed`` and ``config-files`` (conffiles left
+    after a remove) have no files; ``half-installed``, ``unpacked``, ``half-configured`` and
+    ``triggers-*`` do, and the want word (``deinstall``, ``hold``) is a wish, not a state. No
+    Status field at all (hand-written distroless entries) counts as installed, as Trivy and Syft
+    read it."""
+    if status is None:
+        return True
+    words = status.split()
+    return not (len(words) == 3 and words[2] in _DPKG_GONE)
+
+
 def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
-    """Installed packages of ``var/lib/dpkg/status`` and distroless ``status.d/*``."""
+    """Packages on disk (`_dpkg_on_disk`) of ``var/lib/dpkg/status`` and distroless ``status.d/*``."""
     out: list[Package] = []
     for path, node in fs.files_with_data():
         if path != "var/lib/dpkg/status" and not path.startswith("var/lib/dpkg/status.d/"):
             continue
         assert node.data is not None
         for st in iter_stanzas(node.data.decode("utf-8", "replace")):
-            name = st.get("Package")
-            version = st.get("Version")
-            if not name or not version:
+            name = st.get("package")
+            version = st.get("version")
+            if not name or not version or not _dpkg_on_disk(st.get("status")):
                 continue
-            status = st.get("Status", "install ok installed").split()
-            if len(status) == 3 and status[2] != "installed":
-                continue
-            arch = st.get("Architecture")
-            source, source_version = parse_dpkg_source(st.get("Source") or "")
+            arch = st.get("architecture")
+            source, source_version = parse_dpkg_source(st.get("source") or "")
             props = {"edgegate:dpkg:source": source} if source else {}
             if source_version:
                 props["edgegate:dpkg:source-version"] = source_version
@@ -260,7 +277,7 @@ def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pack
                     location=path,
                     layer=node.layer,
                     arch=arch,
-                    supplier=st.get("Maintainer"),
+                    supplier=st.get("maintainer"),
                     licenses=_dpkg_licenses(fs, name),
                     properties=props,
                 )
