@@ -15,7 +15,8 @@ from typing import Any
 from edgegate.errors import InputError
 from edgegate.io.files import read_text_bounded
 from edgegate.io.parse import loads_toml
-from edgegate.sbom.catalog import Package, normalize_pypi_name, parse_python_metadata, pypi_purl_name
+from edgegate.sbom.packages import Package
+from edgegate.sbom.pymeta import normalize_pypi_name, parse_python_metadata, pypi_purl_name
 
 MAX_INCLUDE_DEPTH = 10
 MAX_METADATA = 4 * 1024 * 1024
