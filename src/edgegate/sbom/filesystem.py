@@ -25,6 +25,7 @@ from edgegate.io.archive import (
     link_escapes,
     normalize_member_path,
 )
+from edgegate.sbom.pymeta import egg_pkg_info
 
 MAX_WANTED_FILE = 128 * MiB
 MAX_WANTED_TOTAL = 1024 * MiB
@@ -52,7 +53,8 @@ KEPT = frozenset(
 _NODE_PKG = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.json$")
 
 
-_WANTED_ENDINGS = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info", "/copyright", "/package.json")
+_PYTHON_ENDINGS = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info", ".egg/EGG-INFO/PKG-INFO", ".egg")
+_WANTED_ENDINGS = (*_PYTHON_ENDINGS, "/copyright", "/package.json")
 _STATUS_D = "var/lib/dpkg/status.d/"
 _NAMED = _WANTED_EXACT | KEPT
 """Every path `is_wanted` or `KEPT` names exactly (the overlay walk's one-test filter)."""
@@ -66,7 +68,7 @@ def is_wanted(path: str) -> bool:
         return "/" not in path[len(_STATUS_D) :] and not path.endswith(".md5sums")
     if not path.endswith(_WANTED_ENDINGS):
         return False  # most paths: one test
-    if path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info")):
+    if path.endswith(_PYTHON_ENDINGS):
         return True
     if path.endswith("/copyright"):
         return path.startswith("usr/share/doc/") and path.count("/") == 4
@@ -102,6 +104,8 @@ class _PendingLink:
     entry: str
     node: Node
 
+
+_EGG = ".egg"
 
 MAX_SKIPPED = 1000
 """Skipped entries recorded one by one; beyond this they are counted."""
@@ -247,14 +251,19 @@ class ImageFilesystem:
             if not wanted and path not in KEPT:
                 return None
             source = new.get(target) or self.nodes.get(target)
-            if source is not None and source.kind == "file" and (source.data is not None or not wanted):
+            if (
+                source is not None
+                and source.kind == "file"
+                and (source.data is not None or not wanted)
+                and path.endswith(_EGG) == target.endswith(_EGG)  # an egg's kept bytes are its PKG-INFO
+            ):
                 return Node("file", layer, data=source.data if wanted else None)
             node = Node("file", layer)
             self._pending.append(_PendingLink(path, target, index, entry.name, node))
             return node
         if entry.kind == "file":
             if wanted:
-                return Node("file", layer, data=self._read(layer, entry))
+                return Node("file", layer, data=self._read(layer, entry, path))
             return Node("file", layer) if path in KEPT else None
         if wanted or path in KEPT:
             raise InputError(
@@ -263,7 +272,15 @@ class ImageFilesystem:
             )
         return None
 
-    def _read(self, layer: str, entry: ArchiveEntry) -> bytes:
+    def _read(self, layer: str, entry: ArchiveEntry, path: str) -> bytes:
+        """The bytes kept for the wanted file `path`: its contents, bounded; for a zipped egg only
+        its ``EGG-INFO/PKG-INFO`` (b"" when that cannot be read: the cataloger warns)."""
+        if path.endswith(_EGG):
+            if entry.size > self.max_wanted_file:
+                return b""  # not read: too large for an egg of metadata to be worth it; warned
+            data = egg_pkg_info(entry.read(self.max_wanted_file))
+            self._wanted_bytes += len(data)
+            return data
         if entry.size > self.max_wanted_file:
             raise ArchiveBombError(
                 f"layer {layer}: {entry.name} is {entry.size} bytes, over the "
@@ -299,9 +316,7 @@ class ImageFilesystem:
                 found.add(path)
                 links = wanted[path]
                 if entry.kind == "file":
-                    data = self._read(self.layers[index], entry)
-                    for link, _ in links:
-                        link.node.data = data
+                    self._fill(index, entry, [link for link, _ in links])
                     continue
                 target, problem = normalize_member_path(entry.linkname.lstrip("/"))
                 for link, hops in links:
@@ -319,6 +334,21 @@ class ImageFilesystem:
                         waiting.setdefault(index - 1, {}).setdefault(path, []).append((link, hops))
                     else:
                         self._unresolved(link)
+
+    def _fill(self, index: int, entry: ArchiveEntry, links: list[_PendingLink]) -> None:
+        """Give `links` the bytes of `entry` (read once: an egg's PKG-INFO is cut from them)."""
+        eggs = [link for link in links if link.path.endswith(_EGG)]
+        others = [link for link in links if not link.path.endswith(_EGG)]
+        egg_data = b""
+        if others:
+            data = self._read(self.layers[index], entry, others[0].path)
+            for link in others:
+                link.node.data = data
+            egg_data = egg_pkg_info(data) if eggs else b""
+        elif eggs:
+            egg_data = self._read(self.layers[index], entry, eggs[0].path)
+        for link in eggs:
+            link.node.data = egg_data
 
     def _unresolved(self, link: _PendingLink, why: str = "") -> None:
         self.skip(

@@ -3,13 +3,21 @@ cataloger of installed distributions."""
 
 from __future__ import annotations
 
+import io
 import re
 from email.parser import HeaderParser
+from typing import TYPE_CHECKING
 
 from packageurl import PackageURL
 
-from edgegate.sbom.filesystem import ImageFilesystem
 from edgegate.sbom.packages import Note, OSInfo, Package
+
+if TYPE_CHECKING:
+    from edgegate.sbom.filesystem import ImageFilesystem
+
+MAX_EGG_PKG_INFO = 4 * 1024 * 1024
+MAX_EGG_MEMBERS = 200_000
+_PYTHON_ENDINGS = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info", ".egg/EGG-INFO/PKG-INFO", ".egg")
 
 _CLASSIFIER_LICENSE = re.compile(r"^License :: (?:OSI Approved :: )?(.+)$")
 
@@ -50,24 +58,43 @@ def parse_python_metadata(text: str) -> tuple[str | None, str | None, list[str]]
     return (str(name).strip() if name else None), (str(version).strip() if version else None), licenses
 
 
+def egg_pkg_info(data: bytes) -> bytes:
+    """The ``EGG-INFO/PKG-INFO`` member of a zipped egg (`data`), read bounded through
+    `edgegate.io.zipread` (never extracted, nothing in it run); b"" when `data` is not a readable
+    zip or has no such member."""
+    from edgegate.io import zipread
+
+    fh = io.BytesIO(data)
+    try:
+        view = zipread.read_zip(fh, len(data), max_members=MAX_EGG_MEMBERS)
+        member = next((m for m in view.members if m.name == "EGG-INFO/PKG-INFO"), None)
+        return b"" if member is None else zipread.read_member(fh, member, MAX_EGG_PKG_INFO)
+    except zipread.ZipReadError:
+        return b""
+
+
 def catalog_python(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
-    """Installed Python distributions (``*.dist-info/METADATA``, ``*.egg-info``)."""
+    """Installed Python distributions: ``*.dist-info/METADATA``, ``*.egg-info`` (file or folder),
+    egg folders (``*.egg/EGG-INFO/PKG-INFO``) and zipped eggs (``*.egg``). A distribution without
+    a ``Version`` is listed without one (Syft lists it as ``UNKNOWN``): the vuln gate reports it
+    as not checkable instead of never seeing it."""
     out: list[Package] = []
+    notes: list[Note] = []
     for path, node in fs.files_with_data():
-        if not (
-            path.endswith(".dist-info/METADATA")
-            or path.endswith(".egg-info/PKG-INFO")
-            or path.endswith(".egg-info")
-        ):
+        if not path.endswith(_PYTHON_ENDINGS):
             continue
         assert node.data is not None
         name, version, licenses = parse_python_metadata(node.data.decode("utf-8", "replace"))
-        if not name or not version:
+        if not name:
+            if path.endswith(".egg"):
+                notes.append(
+                    Note("EGS106", "zipped egg without a readable EGG-INFO/PKG-INFO: not inventoried", path, node.layer)
+                )
             continue
         out.append(
             Package(
                 name=name,
-                version=version,
+                version=version or "",
                 ecosystem="pypi",
                 purl=PackageURL(type="pypi", name=pypi_purl_name(name), version=version).to_string(),
                 location=path,
@@ -75,4 +102,4 @@ def catalog_python(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pa
                 licenses=licenses,
             )
         )
-    return out, []
+    return out, notes
