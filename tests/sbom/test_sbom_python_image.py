@@ -106,3 +106,15 @@ def test_metadata_without_a_version_is_listed_without_one(tmp_path: Path) -> Non
     syft = syft_bin()
     if syft is not None:
         assert {p.split("@", 1)[0] for p in peer_purls(syft, root)} == {"pkg:pypi/nover"}
+
+
+def test_metadata_starting_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Syft lists it (its files are on disk); the BOM hid every header from the parser."""
+    files = {"etc/os-release": OS_RELEASE, f"{SP}/bompkg-1.0.dist-info/METADATA": "\ufeff" + _meta("bompkg", "1.0")}
+    root = _rootfs(tmp_path, files)
+    out = tmp_path / "s.json"
+    image_sbom(str(root), out)
+    assert sbom_purls(out) == {"pkg:pypi/bompkg@1.0"}
+    syft = syft_bin()
+    if syft is not None:
+        assert peer_purls(syft, root) == {"pkg:pypi/bompkg@1.0"}

@@ -84,7 +84,7 @@ def catalog_python(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pa
         if not path.endswith(_PYTHON_ENDINGS):
             continue
         assert node.data is not None
-        name, version, licenses = parse_python_metadata(node.data.decode("utf-8", "replace"))
+        name, version, licenses = parse_python_metadata(node.data.decode("utf-8-sig", "replace"))
         if not name:
             if path.endswith(".egg"):
                 notes.append(
