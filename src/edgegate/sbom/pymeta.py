@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 from email.parser import HeaderParser
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from packageurl import PackageURL
 
@@ -62,11 +62,16 @@ def egg_pkg_info(data: bytes) -> bytes:
     """The ``EGG-INFO/PKG-INFO`` member of a zipped egg (`data`), read bounded through
     `edgegate.io.zipread` (never extracted, nothing in it run); b"" when `data` is not a readable
     zip or has no such member."""
+    return egg_pkg_info_from(io.BytesIO(data), len(data))
+
+
+def egg_pkg_info_from(fh: BinaryIO, size: int) -> bytes:
+    """`egg_pkg_info` of the zipped egg open in `fh` (`size` bytes; only the central directory
+    and that member are read)."""
     from edgegate.io import zipread
 
-    fh = io.BytesIO(data)
     try:
-        view = zipread.read_zip(fh, len(data), max_members=MAX_EGG_MEMBERS)
+        view = zipread.read_zip(fh, size, max_members=MAX_EGG_MEMBERS)
         member = next((m for m in view.members if m.name == "EGG-INFO/PKG-INFO"), None)
         return b"" if member is None else zipread.read_member(fh, member, MAX_EGG_PKG_INFO)
     except zipread.ZipReadError:

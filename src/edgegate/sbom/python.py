@@ -135,28 +135,104 @@ def _is_local_install(dist_info: Path) -> bool:
     return isinstance(doc, dict) and str(doc.get("url", "")).startswith("file:")
 
 
+def _pth_entries(sp: Path, project: PythonProject) -> list[Path]:
+    """The folders and eggs the ``*.pth`` files of `sp` put on ``sys.path``, as `site.addpackage`
+    reads them: one path a line, relative to `sp`, blank and ``#`` lines skipped, only paths that
+    exist. ``import`` lines are code: never run (they add no metadata folder of their own)."""
+    out: list[Path] = []
+    for pth in sorted(sp.glob("*.pth")):
+        try:
+            text = read_text_bounded(pth, MAX_METADATA)
+        except InputError as exc:
+            project.warnings.append(f"{pth}: not read ({exc.message}): the paths it adds are not inventoried")
+            continue
+        for line in text.splitlines():
+            if not line.strip() or line.startswith("#") or line.startswith(("import ", "import\t")):
+                continue
+            entry = sp / line.rstrip()
+            if entry.exists():
+                out.append(entry)
+    return out
+
+
+def _metadata_files(entry: Path) -> list[tuple[Path, Path | None]]:
+    """(distribution path, its metadata file or None) for each distribution importlib.metadata
+    finds on path entry `entry`: ``*.dist-info`` / ``*.egg-info`` children (folder or file), and
+    ``EGG-INFO`` when `entry` is an egg folder. A zipped egg is read by `_zipped_egg`."""
+    out: list[tuple[Path, Path | None]] = []
+    if entry.name.endswith(".egg") and (entry / "EGG-INFO").is_dir():
+        out.append((entry, _first_file(entry / "EGG-INFO")))
+    try:
+        children = sorted(entry.iterdir())
+    except OSError:
+        return out
+    for child in children:
+        if child.name.lower().endswith((".dist-info", ".egg-info")):
+            out.append((child, _first_file(child) if child.is_dir() else child))
+    return out
+
+
+def _first_file(info: Path) -> Path | None:
+    """importlib.metadata's choice: METADATA, else PKG-INFO."""
+    return next((f for f in (info / "METADATA", info / "PKG-INFO") if f.is_file()), None)
+
+
+def _zipped_egg(egg: Path) -> str:
+    from edgegate.sbom.pymeta import egg_pkg_info_from
+
+    try:
+        with egg.open("rb") as fh:
+            return egg_pkg_info_from(fh, egg.stat().st_size).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def scan_environment(env: Path, project: PythonProject) -> None:
-    """Installed distributions of a virtual environment (or a site-packages folder)."""
+    """Installed distributions of a virtual environment (or a site-packages folder): what
+    importlib.metadata lists on its path (site-packages and what its ``*.pth`` files add), every
+    version of a name that has two."""
     dirs = _site_packages(env) if not env.name.endswith("site-packages") else [env]
     if not dirs:
         raise InputError("no site-packages folder in this environment", env)
-    seen: set[str] = set()
-    for sp in dirs:
-        for meta in sorted(sp.glob("*.dist-info/METADATA")) + sorted(sp.glob("*.egg-info/PKG-INFO")):
-            text = read_text_bounded(meta, MAX_METADATA)
+    entries: list[Path] = []
+    sites = list(dict.fromkeys(d.resolve() for d in dirs))  # lib64 is often a link to lib
+    for sp in sites:
+        entries += [sp, *_pth_entries(sp, project)]
+    seen: set[tuple[str, str]] = set()
+    for entry in dict.fromkeys(entries):
+        found: list[tuple[Path, Path | None]]
+        if entry.is_file():
+            found = [(entry, None)] if entry.name.endswith(".egg") else []
+        else:
+            found = _metadata_files(entry)
+        for dist, meta in found:
+            if meta is not None:
+                text = read_text_bounded(meta, MAX_METADATA)
+            else:
+                text = _zipped_egg(dist) if dist.is_file() and dist.name.endswith(".egg") else ""
             name, version, licenses = parse_python_metadata(text)
-            if not name or not version:
-                project.warnings.append(f"{meta}: no Name/Version")
+            if not name:
+                project.warnings.append(f"{dist}: no Name in its metadata: not inventoried")
                 continue
-            key = normalize_pypi_name(name)
+            if not version:
+                project.warnings.append(f"{dist}: {name} has no Version: listed without one")
+            key = (normalize_pypi_name(name), version or "")
             if key in seen:
                 continue
             seen.add(key)
-            pkg = _package(name, version, str(meta.parent.relative_to(sp)), licenses)
-            if _is_local_install(meta.parent):
+            pkg = _package(name, version, _where(dist, sites), licenses)
+            if dist.is_dir() and _is_local_install(dist):
                 pkg.purl = None  # a local directory install is not the PyPI package of that name
                 pkg.properties["edgegate:python:local-install"] = "true"
             project.packages.append(pkg)
+
+
+def _where(dist: Path, sites: list[Path]) -> str:
+    """`dist` relative to its site-packages folder, else (a ``.pth`` entry elsewhere) as is."""
+    for sp in sites:
+        if dist.is_relative_to(sp):
+            return str(dist.relative_to(sp))
+    return str(dist)
 
 
 def scan_pyproject(path: Path, project: PythonProject) -> None:
