@@ -279,9 +279,26 @@ def _string_list(value: object, key: str, path: Path) -> list[str]:
 LOCK_FILES = ("poetry.lock", "uv.lock")
 
 
+def _local_source(source: object) -> str | None:
+    """What a lock entry's source says: "project" (uv ``editable``/``virtual``: the project or a
+    workspace member), "directory" (a local folder), "file" (a local wheel or sdist: uv ``path``,
+    poetry ``type = "file"``), or None (an index, URL or VCS)."""
+    if not isinstance(source, dict):
+        return None
+    if "editable" in source or "virtual" in source:
+        return "project"
+    if source.get("type") == "directory" or "directory" in source:
+        return "directory"
+    if source.get("type") == "file" or "path" in source:
+        return "file"
+    return None
+
+
 def scan_lock(path: Path, project: PythonProject) -> None:
-    """Locked packages of a ``poetry.lock`` or ``uv.lock`` (``[[package]]`` name/version); local
-    directory, editable and virtual packages (the project itself) are left out."""
+    """Locked packages of a ``poetry.lock`` or ``uv.lock`` (``[[package]]`` name/version); editable
+    and virtual packages (the project itself, workspace members) are left out. A local wheel or
+    sdist keeps its pypi purl (it is that release's code: the vuln gate can match the version); a
+    local folder has none."""
     data: dict[str, Any] = loads_toml(read_text_bounded(path), path)
     packages = data.get("package")
     if not isinstance(packages, list):
@@ -293,19 +310,25 @@ def scan_lock(path: Path, project: PythonProject) -> None:
         name, version = entry.get("name"), entry.get("version")
         if not isinstance(name, str) or not name:
             raise InputError(f"[[package]] entry {i}: name is missing or not a string", path)
-        source = entry.get("source")
-        if isinstance(source, dict) and (
-            source.get("type") in ("directory", "file")
-            or any(k in source for k in ("editable", "virtual", "directory", "path"))
-        ):
-            continue  # the project itself or a local path (uv leaves out a dynamic version)
-        if not isinstance(version, str) or not version:
+        local = _local_source(entry.get("source"))
+        if local == "project":
+            continue  # the project itself or a workspace member (uv leaves out a dynamic version)
+        if local == "directory" and not (isinstance(version, str) and version):
+            version = None
+            project.warnings.append(f"{path}: {name} (a local folder) has no locked version")
+        elif not isinstance(version, str) or not version:
             raise InputError(f"[[package]] entry {i} ({name}): version is missing or not a string", path)
-        key = (normalize_pypi_name(name), version)
+        key = (normalize_pypi_name(name), version or "")
         if key in seen:
             continue
         seen.add(key)
-        project.packages.append(_package(name, version, path.name))
+        pkg = _package(name, version, path.name)
+        if local == "directory":
+            pkg.purl = None  # a local folder is not the PyPI release of that name
+            pkg.properties["edgegate:python:local-install"] = "true"
+        elif local == "file":
+            pkg.properties["edgegate:python:local-file"] = "true"  # that release's wheel or sdist
+        project.packages.append(pkg)
     pyproject = path.parent / "pyproject.toml"
     if pyproject.is_file():
         try:
