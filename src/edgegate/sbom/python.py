@@ -253,6 +253,10 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
         raise InputError("project.optional-dependencies is not a table of lists", path)
     for extra, deps in optional.items():
         specs += _string_list(deps, f"project.optional-dependencies.{extra}", path)
+    dynamic = _string_list(proj.get("dynamic", []), "project.dynamic", path)
+    for key in ("dependencies", "optional-dependencies"):
+        if key in dynamic:
+            _dynamic_dependencies(data, key, path, project)
     names: set[str] = set()
     for spec in specs:
         try:
@@ -267,6 +271,40 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
         if version is None:
             project.warnings.append(f"{path}: {req.name} is not pinned (no exact version)")
         project.packages.append(_package(req.name, version, path.name))
+
+
+def _dynamic_dependencies(data: dict[str, Any], key: str, path: Path, project: PythonProject) -> None:
+    """`project.<key>` is set by the build backend: setuptools' ``[tool.setuptools.dynamic]``
+    ``<key> = {file = [...]}`` files (inside the project) are read as requirements files; anything
+    else is a warning naming what was not read, never silently nothing."""
+    from edgegate.io.paths import confine
+
+    tool = data.get("tool")
+    setuptools = tool.get("setuptools") if isinstance(tool, dict) else None
+    table = setuptools.get("dynamic") if isinstance(setuptools, dict) else None
+    entry = table.get(key) if isinstance(table, dict) else None
+    if key == "dependencies":
+        groups = {"": entry} if entry is not None else {}
+    else:
+        groups = dict(entry) if isinstance(entry, dict) else {}
+    if not groups:
+        project.warnings.append(
+            f"{path}: project.{key} is dynamic (set by the build backend) and not read: its packages are "
+            "not inventoried (only [tool.setuptools.dynamic] file = [...] lists are read)"
+        )
+        return
+    root = path.parent.resolve()
+    for extra, spec in groups.items():
+        where = f"tool.setuptools.dynamic.{key}" + (f".{extra}" if extra else "")
+        files = spec.get("file") if isinstance(spec, dict) else None
+        if isinstance(files, str):
+            files = [files]
+        names = _string_list(files, f"{where}.file", path) if files is not None else []
+        if not names:
+            project.warnings.append(f"{path}: {where} names no file: its packages are not inventoried")
+        for name in names:
+            target = confine(path.parent / name, root, f"the {where} file {name!r}", path)
+            parse_requirements(target, project, root=root)
 
 
 def _string_list(value: object, key: str, path: Path) -> list[str]:
