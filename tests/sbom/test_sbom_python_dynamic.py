@@ -94,3 +94,10 @@ def test_a_dynamic_file_outside_the_project_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         python_sbom(root / "pyproject.toml", tmp_path / "s.json")
 
+
+def test_editable_requirement_lines_are_warned(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n-e ./libs/foo\n--editable=git+https://x/y#egg=y\n")
+    out = tmp_path / "s.json"
+    result = python_sbom(tmp_path, out)
+    assert _components(out) == {("six", "1.16.0")}
+    assert [f.rule_id for f in result.findings] == ["EGS301", "EGS301"]  # one per editable line

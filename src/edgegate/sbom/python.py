@@ -94,8 +94,11 @@ def parse_requirements(
                 raise InputError(exc.message, path, line_no) from None
             parse_requirements(path.parent / target, project, depth + 1, seen, root)
             continue
+        if line.startswith(("-e", "--editable")):
+            project.warnings.append(f"{path}:{line_no}: editable requirement not inventoried: {excerpt(line)}")
+            continue
         if line.startswith("-"):
-            continue  # options: -c, -e, --index-url, --hash on their own, ...
+            continue  # options: -c, --index-url, --hash on their own, ...
         spec = line.split(" --hash", 1)[0].split(" --", 1)[0].strip()
         if "://" in spec or spec.startswith((".", "/")):
             project.warnings.append(f"{path}:{line_no}: URL or path requirement not inventoried: {spec}")
