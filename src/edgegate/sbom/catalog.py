@@ -17,19 +17,12 @@ from pathlib import Path
 
 from packageurl import PackageURL
 
-from edgegate.sbom.filesystem import ImageFilesystem
+from edgegate.sbom.filesystem import ImageFilesystem, Node
 from edgegate.sbom.packages import Note, OSInfo, Package
 from edgegate.sbom.pymeta import catalog_python, normalize_pypi_name, parse_python_metadata, pypi_purl_name
 
-__all__ = [
-    "Note",
-    "OSInfo",
-    "Package",
-    "catalog_python",
-    "normalize_pypi_name",
-    "parse_python_metadata",
-    "pypi_purl_name",
-]
+__all__ = ["Note", "OSInfo", "Package", "catalog_python", "normalize_pypi_name", "parse_python_metadata",
+           "pypi_purl_name"]  # moved to packages.py / pymeta.py; importable from here as before
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -202,6 +195,18 @@ def _dpkg_licenses(fs: ImageFilesystem, name: str) -> list[str]:
     return parse_debian_copyright(node.data.decode("utf-8", "replace"))
 
 
+def _databases(fs: ImageFilesystem, paths: tuple[str, ...]) -> list[tuple[str, Node]]:
+    """(real path, node) of each database file at `paths`, symlinks inside the image followed,
+    each real file once (``lib/apk/db`` is often a link to ``usr/lib/apk/db``)."""
+    out: dict[str, Node] = {}
+    for path in paths:
+        real = fs.resolve(path)
+        node = fs.nodes.get(real) if real is not None else None
+        if real is not None and node is not None and node.kind == "file" and node.data is not None:
+            out.setdefault(real, node)
+    return list(out.items())
+
+
 _DPKG_GONE = frozenset({"not-installed", "config-files"})
 
 
@@ -222,9 +227,10 @@ def _dpkg_on_disk(status: str | None) -> bool:
 def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
     """Packages on disk (`_dpkg_on_disk`) of ``var/lib/dpkg/status`` and distroless ``status.d/*``."""
     out: list[Package] = []
-    for path, node in fs.files_with_data():
-        if path != "var/lib/dpkg/status" and not path.startswith("var/lib/dpkg/status.d/"):
-            continue
+    status_d = f"{fs.resolve('var/lib/dpkg/status.d')}/"  # through symlinks inside the image
+    files = _databases(fs, ("var/lib/dpkg/status",))
+    files += [(p, n) for p, n in fs.files_with_data() if p.startswith(status_d) and "/" not in p[len(status_d) :]]
+    for path, node in files:
         assert node.data is not None
         for st in iter_stanzas(node.data.decode("utf-8", "replace")):
             name = st.get("package")
@@ -259,10 +265,8 @@ def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pack
 def catalog_apk(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
     """Alpine's ``lib/apk/db/installed`` (``P:``/``V:``/``A:``/``L:`` records)."""
     out: list[Package] = []
-    for path in ("lib/apk/db/installed", "usr/lib/apk/db/installed"):
-        node = fs.nodes.get(path)
-        if node is None or node.data is None:
-            continue
+    for path, node in _databases(fs, ("lib/apk/db/installed", "usr/lib/apk/db/installed")):
+        assert node.data is not None
         record: dict[str, str] = {}
         for line in [*node.data.decode("utf-8", "replace").splitlines(), ""]:
             if line.strip():
@@ -367,10 +371,8 @@ def catalog_rpm(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Packa
                     node.layer,
                 )
             )
-    for path in ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"):
-        node = fs.nodes.get(path)
-        if node is None or node.data is None:
-            continue
+    for path, node in _databases(fs, ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite")):
+        assert node.data is not None
         try:
             rows = _rpm_sqlite_rows(node.data)
         except (sqlite3.Error, RpmHeaderError) as exc:

@@ -55,7 +55,20 @@ _NODE_PKG = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.jso
 
 _PYTHON_ENDINGS = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info", ".egg/EGG-INFO/PKG-INFO", ".egg")
 _WANTED_ENDINGS = (*_PYTHON_ENDINGS, "/copyright", "/package.json")
+DATABASES = (
+    "var/lib/dpkg/status",
+    "lib/apk/db/installed",
+    "usr/lib/apk/db/installed",
+    "var/lib/rpm/rpmdb.sqlite",
+    "usr/lib/sysimage/rpm/rpmdb.sqlite",
+)
+"""The package databases the catalogers read, looked up through symlinks (`linked_databases`)."""
+_DB_NAMES = ("/status", "/installed", "/rpmdb.sqlite")
+"""Files named like a database: their presence (not their bytes) is held, so that a symlink
+leading a database there is followed only when there is a file to read (merged /usr makes
+``lib/apk/db/installed`` resolve to ``usr/lib/...`` on every Debian image)."""
 _STATUS_D = "var/lib/dpkg/status.d/"
+_SLOW_ENDINGS = (*_WANTED_ENDINGS, *_DB_NAMES)
 _NAMED = _WANTED_EXACT | KEPT
 """Every path `is_wanted` or `KEPT` names exactly (the overlay walk's one-test filter)."""
 
@@ -138,6 +151,10 @@ class ImageFilesystem:
     """Skipped entries beyond `MAX_SKIPPED`, counted only."""
     has_entries: bool = False
     """Whether any layer had an entry at all (the image is not empty)."""
+    also_wanted: frozenset[str] = frozenset()
+    """Real paths of package databases reached through symlinks (`linked_databases`)."""
+    also_status_d: str = ""
+    """The real ``status.d/`` folder when ``var/lib/dpkg/status.d`` is reached through a symlink."""
 
     def skip(self, layer: str, entry: str, reason: str) -> None:
         """Record an entry that was not applied (bounded; the rest are counted)."""
@@ -152,6 +169,8 @@ class ImageFilesystem:
         self.layers.append(layer)
         new: dict[str, Node] = {}
         nodes, dirs = self.nodes, self._dirs
+        named = _NAMED | self.also_wanted
+        status_d = (_STATUS_D, self.also_status_d) if self.also_status_d else _STATUS_D
         entry = None
         for entry in entries:
             path = entry.path
@@ -164,9 +183,9 @@ class ImageFilesystem:
             if (
                 kind == "file"
                 and ".wh." not in path
-                and path not in _NAMED
-                and not path.endswith(_WANTED_ENDINGS)
-                and not path.startswith(_STATUS_D)
+                and path not in named
+                and not path.endswith(_SLOW_ENDINGS)
+                and not path.startswith(status_d)
             ):
                 # the common member: a file no cataloger reads (`is_wanted` false without a call)
                 # replaces whatever was at its path
@@ -201,6 +220,35 @@ class ImageFilesystem:
         for key in new:
             self._add_ancestors(key)
         self.nodes.update(new)
+
+    def _also(self, path: str) -> bool:
+        if path in self.also_wanted:
+            return True
+        d = self.also_status_d
+        return bool(d) and path.startswith(d) and "/" not in path[len(d) :] and not path.endswith(".md5sums")
+
+    def linked_databases(self) -> tuple[frozenset[str], str]:
+        """Where symlinks inside the image lead the package databases (`DATABASES`, and the
+        distroless ``status.d`` folder) when those real paths were not read: the view is then
+        built again wanting them (`also_wanted`, `also_status_d`). Empty when nothing is linked."""
+        extra: set[str] = set()
+        for path in DATABASES:
+            real = self.resolve(path)
+            if real is not None and real != path:
+                node, own = self.nodes.get(real), self.nodes.get(path)
+                if (own is not None and own.kind == "symlink") or (
+                    node is not None and node.kind == "file" and node.data is None
+                ):  # the database file itself is a link (to any name), or a folder link leads to one
+                    extra.add(real)
+        linked_d = ""
+        parts = _STATUS_D.rstrip("/").split("/")
+        if any(
+            (n := self.nodes.get("/".join(parts[:i]))) is not None and n.kind == "symlink"
+            for i in range(1, len(parts) + 1)
+        ):  # status.d files have any name: follow only a link on var/lib/dpkg/status.d itself
+            real_d = self.resolve(_STATUS_D.rstrip("/"))
+            linked_d = f"{real_d}/" if real_d and f"{real_d}/" != _STATUS_D else ""
+        return frozenset(extra), linked_d
 
     def _add_ancestors(self, key: str) -> None:
         idx = key.rfind("/")
@@ -238,7 +286,7 @@ class ImageFilesystem:
                 self.skip(layer, entry.name, f"symlink escapes the root (-> {entry.linkname})")
                 return None
             return Node("symlink", layer, link=entry.linkname)
-        wanted = is_wanted(path)
+        wanted = is_wanted(path) or self._also(path)
         if entry.kind == "hardlink":
             target, problem = normalize_member_path(entry.linkname.lstrip("/"))
             if target is None or problem or not target:
@@ -264,7 +312,7 @@ class ImageFilesystem:
         if entry.kind == "file":
             if wanted:
                 return Node("file", layer, data=self._read(layer, entry, path))
-            return Node("file", layer) if path in KEPT else None
+            return Node("file", layer) if path in KEPT or path.endswith(_DB_NAMES) else None
         if wanted or path in KEPT:
             raise InputError(
                 f"layer {layer}: {entry.name} is not a regular file (FIFO, device or socket): "
