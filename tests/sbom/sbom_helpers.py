@@ -8,7 +8,7 @@ import io
 import json
 import os
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,3 +244,47 @@ Version: 1.0
 """
 
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
+
+
+# ------------------------------------------------------------------ peers (Trivy, Syft)
+
+
+def _peer(env: str, *candidates: Path) -> Path | None:
+    if os.environ.get(env):
+        return Path(os.environ[env])
+    return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
+
+
+def trivy_bin() -> Path | None:
+    """Trivy: EDGEGATE_TRIVY, else the one `make` builds in .cache/gobin."""
+    return _peer("EDGEGATE_TRIVY", ROOT / ".cache/gobin/trivy", Path("/work/main/.cache/gobin/trivy"))
+
+
+def syft_bin() -> Path | None:
+    """Syft: EDGEGATE_SYFT, else a local build (~/go/bin, the SBOM review's)."""
+    return _peer("EDGEGATE_SYFT", Path.home() / "go/bin/syft", Path("/tmp/review-sbom/bin/syft"))
+
+
+def _walk(components: list[dict]) -> Iterator[dict]:
+    for c in components:
+        yield c
+        yield from _walk(c.get("components", []))
+
+
+def peer_purls(tool: Path, root: Path) -> set[str]:
+    """The package purls (qualifiers dropped) Trivy or Syft lists for the rootfs folder `root`."""
+    import subprocess
+
+    if tool.name == "syft":
+        cmd = [str(tool), "scan", f"dir:{root}", "-q", "-o", "cyclonedx-json"]
+    else:
+        cmd = [str(tool), "rootfs", "--cache-backend", "memory", "-q", "-f", "cyclonedx", str(root)]
+    env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+    doc = json.loads(subprocess.run(cmd, capture_output=True, check=True, timeout=300, env=env).stdout)
+    return {c["purl"].split("?", 1)[0] for c in _walk(doc.get("components", [])) if c.get("purl")}
+
+
+def sbom_purls(path: Path) -> set[str]:
+    """The package purls (qualifiers dropped) of an edgegate SBOM."""
+    doc = json.loads(path.read_text())
+    return {c["purl"].split("?", 1)[0] for c in _walk(doc.get("components", [])) if c.get("purl")}

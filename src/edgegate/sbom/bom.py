@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component
 
-    from edgegate.sbom.catalog import OSInfo, Package
     from edgegate.sbom.image import ImageInfo
+    from edgegate.sbom.packages import OSInfo, Package
 
 MAX_SBOM_BYTES = 512 * 1024 * 1024
 

@@ -13,55 +13,16 @@ import sqlite3
 import struct
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from pathlib import Path
 
 from packageurl import PackageURL
 
-from edgegate.sbom.filesystem import ImageFilesystem
+from edgegate.sbom.filesystem import ImageFilesystem, Node
+from edgegate.sbom.packages import Note, OSInfo, Package
+from edgegate.sbom.pymeta import catalog_python, normalize_pypi_name, parse_python_metadata, pypi_purl_name
 
-
-@dataclass
-class Package:
-    """One package found in an image or environment."""
-
-    name: str
-    version: str
-    ecosystem: str
-    purl: str | None
-    """None for a package that is not from a registry (e.g. a local directory install)."""
-    location: str
-    layer: str | None = None
-    licenses: list[str] = field(default_factory=list)
-    arch: str | None = None
-    supplier: str | None = None
-    properties: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class OSInfo:
-    """The distribution from ``/etc/os-release``."""
-
-    id: str
-    version_id: str | None = None
-    pretty_name: str | None = None
-    version_codename: str | None = None
-    layer: str | None = None
-
-    @property
-    def distro(self) -> str:
-        return f"{self.id}-{self.version_id}" if self.version_id else self.id
-
-
-@dataclass(frozen=True)
-class Note:
-    """Something a cataloger could not do (a database found and not read, a bad record)."""
-
-    rule_id: str
-    message: str
-    location: str
-    layer: str | None = None
+__all__ = ["Note", "OSInfo", "Package", "catalog_python", "normalize_pypi_name", "parse_python_metadata",
+           "pypi_purl_name"]  # moved to packages.py / pymeta.py; importable from here as before
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -100,7 +61,10 @@ def detect_os(fs: ImageFilesystem) -> OSInfo | None:
 
 
 def iter_stanzas(text: str) -> Iterator[dict[str, str]]:
-    """RFC 822-style stanzas (dpkg status, apk installed uses its own format)."""
+    """RFC 822-style stanzas (dpkg status, DEP-5 copyright; apk installed has its own format).
+
+    Field names are case-insensitive (Debian policy 5.1; dpkg reads ``package:`` as ``Package:``):
+    the keys are lowercased."""
     fields: dict[str, str] = {}
     key: str | None = None
     for line in text.splitlines():
@@ -116,7 +80,7 @@ def iter_stanzas(text: str) -> Iterator[dict[str, str]]:
         k, sep, v = line.partition(":")
         if not sep:
             continue
-        key = k.strip()
+        key = k.strip().lower()
         fields[key] = v.strip()
     if fields:
         yield fields
@@ -210,7 +174,7 @@ def parse_debian_copyright(text: str) -> list[str]:
     out: list[str] = []
     if text.startswith("Format:") and "copyright-format" in text.split("\n", 1)[0]:
         for stanza in iter_stanzas(text):
-            value = stanza.get("License", "").split("\n", 1)[0].strip()
+            value = stanza.get("license", "").split("\n", 1)[0].strip()
             if not value:
                 continue
             for part in re.split(r"\s+(?:or|and)\s+|\s*\|\s*|,\s*", value):
@@ -231,23 +195,50 @@ def _dpkg_licenses(fs: ImageFilesystem, name: str) -> list[str]:
     return parse_debian_copyright(node.data.decode("utf-8", "replace"))
 
 
+def _databases(fs: ImageFilesystem, paths: tuple[str, ...]) -> list[tuple[str, Node]]:
+    """(real path, node) of each database file at `paths`, symlinks inside the image followed,
+    each real file once (``lib/apk/db`` is often a link to ``usr/lib/apk/db``)."""
+    out: dict[str, Node] = {}
+    for path in paths:
+        real = fs.resolve(path)
+        node = fs.nodes.get(real) if real is not None else None
+        if real is not None and node is not None and node.kind == "file" and node.data is not None:
+            out.setdefault(real, node)
+    return list(out.items())
+
+
+_DPKG_GONE = frozenset({"not-installed", "config-files"})
+
+
+def _dpkg_on_disk(status: str | None) -> bool:
+    """Whether a package's files are on disk by its ``Status:`` (want, flag, status).
+
+    dpkg's ``${db:Status-Status}``: only ``not-installed`` and ``config-files`` (conffiles left
+    after a remove) have no files; ``half-installed``, ``unpacked``, ``half-configured`` and
+    ``triggers-*`` do, and the want word (``deinstall``, ``hold``) is a wish, not a state. No
+    Status field at all (hand-written distroless entries) counts as installed, as Trivy and Syft
+    read it."""
+    if status is None:
+        return True
+    words = status.split()
+    return not (len(words) == 3 and words[2] in _DPKG_GONE)
+
+
 def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
-    """Installed packages of ``var/lib/dpkg/status`` and distroless ``status.d/*``."""
+    """Packages on disk (`_dpkg_on_disk`) of ``var/lib/dpkg/status`` and distroless ``status.d/*``."""
     out: list[Package] = []
-    for path, node in fs.files_with_data():
-        if path != "var/lib/dpkg/status" and not path.startswith("var/lib/dpkg/status.d/"):
-            continue
+    status_d = f"{fs.resolve('var/lib/dpkg/status.d')}/"  # through symlinks inside the image
+    files = _databases(fs, ("var/lib/dpkg/status",))
+    files += [(p, n) for p, n in fs.files_with_data() if p.startswith(status_d) and "/" not in p[len(status_d) :]]
+    for path, node in files:
         assert node.data is not None
         for st in iter_stanzas(node.data.decode("utf-8", "replace")):
-            name = st.get("Package")
-            version = st.get("Version")
-            if not name or not version:
+            name = st.get("package")
+            version = st.get("version")
+            if not name or not version or not _dpkg_on_disk(st.get("status")):
                 continue
-            status = st.get("Status", "install ok installed").split()
-            if len(status) == 3 and status[2] != "installed":
-                continue
-            arch = st.get("Architecture")
-            source, source_version = parse_dpkg_source(st.get("Source") or "")
+            arch = st.get("architecture")
+            source, source_version = parse_dpkg_source(st.get("source") or "")
             props = {"edgegate:dpkg:source": source} if source else {}
             if source_version:
                 props["edgegate:dpkg:source-version"] = source_version
@@ -260,7 +251,7 @@ def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pack
                     location=path,
                     layer=node.layer,
                     arch=arch,
-                    supplier=st.get("Maintainer"),
+                    supplier=st.get("maintainer"),
                     licenses=_dpkg_licenses(fs, name),
                     properties=props,
                 )
@@ -274,10 +265,8 @@ def catalog_dpkg(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Pack
 def catalog_apk(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
     """Alpine's ``lib/apk/db/installed`` (``P:``/``V:``/``A:``/``L:`` records)."""
     out: list[Package] = []
-    for path in ("lib/apk/db/installed", "usr/lib/apk/db/installed"):
-        node = fs.nodes.get(path)
-        if node is None or node.data is None:
-            continue
+    for path, node in _databases(fs, ("lib/apk/db/installed", "usr/lib/apk/db/installed")):
+        assert node.data is not None
         record: dict[str, str] = {}
         for line in [*node.data.decode("utf-8", "replace").splitlines(), ""]:
             if line.strip():
@@ -382,10 +371,8 @@ def catalog_rpm(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Packa
                     node.layer,
                 )
             )
-    for path in ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"):
-        node = fs.nodes.get(path)
-        if node is None or node.data is None:
-            continue
+    for path, node in _databases(fs, ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite")):
+        assert node.data is not None
         try:
             rows = _rpm_sqlite_rows(node.data)
         except (sqlite3.Error, RpmHeaderError) as exc:
@@ -442,75 +429,6 @@ def _rpm_sqlite_rows(data: bytes) -> list[bytes]:
     if len(rows) > _MAX_RPM_ROWS:
         raise RpmHeaderError(f"more than {_MAX_RPM_ROWS} packages")
     return rows
-
-
-# --------------------------------------------------------------------------- Python
-
-_CLASSIFIER_LICENSE = re.compile(r"^License :: (?:OSI Approved :: )?(.+)$")
-
-
-def normalize_pypi_name(name: str) -> str:
-    """PEP 503 normalisation (what the pypi purl type requires)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def pypi_purl_name(name: str) -> str:
-    """The purl spec's pypi name: lowercased, ``_`` replaced by ``-`` (dots are kept)."""
-    return name.lower().replace("_", "-")
-
-
-def parse_python_metadata(text: str) -> tuple[str | None, str | None, list[str]]:
-    """(name, version, licences) from a METADATA / PKG-INFO document."""
-    msg = HeaderParser().parsestr(text, headersonly=True)
-    name = msg.get("Name")
-    version = msg.get("Version")
-    licenses: list[str] = []
-    expr = msg.get("License-Expression")
-    if expr:
-        licenses.append(str(expr).strip())
-    else:
-        lic = msg.get("License")
-        if (
-            lic
-            and str(lic).strip()
-            and str(lic).strip().upper() != "UNKNOWN"
-            and "\n" not in str(lic).strip()
-        ):
-            licenses.append(str(lic).strip())
-        if not licenses:
-            for c in msg.get_all("Classifier") or []:
-                m = _CLASSIFIER_LICENSE.match(str(c))
-                if m:
-                    licenses.append(m.group(1).strip())
-    return (str(name).strip() if name else None), (str(version).strip() if version else None), licenses
-
-
-def catalog_python(fs: ImageFilesystem, os_info: OSInfo | None) -> tuple[list[Package], list[Note]]:
-    """Installed Python distributions (``*.dist-info/METADATA``, ``*.egg-info``)."""
-    out: list[Package] = []
-    for path, node in fs.files_with_data():
-        if not (
-            path.endswith(".dist-info/METADATA")
-            or path.endswith(".egg-info/PKG-INFO")
-            or path.endswith(".egg-info")
-        ):
-            continue
-        assert node.data is not None
-        name, version, licenses = parse_python_metadata(node.data.decode("utf-8", "replace"))
-        if not name or not version:
-            continue
-        out.append(
-            Package(
-                name=name,
-                version=version,
-                ecosystem="pypi",
-                purl=PackageURL(type="pypi", name=pypi_purl_name(name), version=version).to_string(),
-                location=path,
-                layer=node.layer,
-                licenses=licenses,
-            )
-        )
-    return out, []
 
 
 # --------------------------------------------------------------------------- Node

@@ -25,6 +25,7 @@ from edgegate.io.archive import (
     link_escapes,
     normalize_member_path,
 )
+from edgegate.sbom.pymeta import egg_pkg_info
 
 MAX_WANTED_FILE = 128 * MiB
 MAX_WANTED_TOTAL = 1024 * MiB
@@ -52,8 +53,22 @@ KEPT = frozenset(
 _NODE_PKG = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.json$")
 
 
-_WANTED_ENDINGS = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info", "/copyright", "/package.json")
+_PYTHON_ENDINGS = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info", ".egg/EGG-INFO/PKG-INFO", ".egg")
+_WANTED_ENDINGS = (*_PYTHON_ENDINGS, "/copyright", "/package.json")
+DATABASES = (
+    "var/lib/dpkg/status",
+    "lib/apk/db/installed",
+    "usr/lib/apk/db/installed",
+    "var/lib/rpm/rpmdb.sqlite",
+    "usr/lib/sysimage/rpm/rpmdb.sqlite",
+)
+"""The package databases the catalogers read, looked up through symlinks (`linked_databases`)."""
+_DB_NAMES = ("/status", "/installed", "/rpmdb.sqlite")
+"""Files named like a database: their presence (not their bytes) is held, so that a symlink
+leading a database there is followed only when there is a file to read (merged /usr makes
+``lib/apk/db/installed`` resolve to ``usr/lib/...`` on every Debian image)."""
 _STATUS_D = "var/lib/dpkg/status.d/"
+_SLOW_ENDINGS = (*_WANTED_ENDINGS, *_DB_NAMES)
 _NAMED = _WANTED_EXACT | KEPT
 """Every path `is_wanted` or `KEPT` names exactly (the overlay walk's one-test filter)."""
 
@@ -66,7 +81,7 @@ def is_wanted(path: str) -> bool:
         return "/" not in path[len(_STATUS_D) :] and not path.endswith(".md5sums")
     if not path.endswith(_WANTED_ENDINGS):
         return False  # most paths: one test
-    if path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info")):
+    if path.endswith(_PYTHON_ENDINGS):
         return True
     if path.endswith("/copyright"):
         return path.startswith("usr/share/doc/") and path.count("/") == 4
@@ -103,6 +118,8 @@ class _PendingLink:
     node: Node
 
 
+_EGG = ".egg"
+
 MAX_SKIPPED = 1000
 """Skipped entries recorded one by one; beyond this they are counted."""
 
@@ -134,6 +151,10 @@ class ImageFilesystem:
     """Skipped entries beyond `MAX_SKIPPED`, counted only."""
     has_entries: bool = False
     """Whether any layer had an entry at all (the image is not empty)."""
+    also_wanted: frozenset[str] = frozenset()
+    """Real paths of package databases reached through symlinks (`linked_databases`)."""
+    also_status_d: str = ""
+    """The real ``status.d/`` folder when ``var/lib/dpkg/status.d`` is reached through a symlink."""
 
     def skip(self, layer: str, entry: str, reason: str) -> None:
         """Record an entry that was not applied (bounded; the rest are counted)."""
@@ -148,6 +169,8 @@ class ImageFilesystem:
         self.layers.append(layer)
         new: dict[str, Node] = {}
         nodes, dirs = self.nodes, self._dirs
+        named = _NAMED | self.also_wanted
+        status_d = (_STATUS_D, self.also_status_d) if self.also_status_d else _STATUS_D
         entry = None
         for entry in entries:
             path = entry.path
@@ -160,9 +183,9 @@ class ImageFilesystem:
             if (
                 kind == "file"
                 and ".wh." not in path
-                and path not in _NAMED
-                and not path.endswith(_WANTED_ENDINGS)
-                and not path.startswith(_STATUS_D)
+                and path not in named
+                and not path.endswith(_SLOW_ENDINGS)
+                and not path.startswith(status_d)
             ):
                 # the common member: a file no cataloger reads (`is_wanted` false without a call)
                 # replaces whatever was at its path
@@ -197,6 +220,35 @@ class ImageFilesystem:
         for key in new:
             self._add_ancestors(key)
         self.nodes.update(new)
+
+    def _also(self, path: str) -> bool:
+        if path in self.also_wanted:
+            return True
+        d = self.also_status_d
+        return bool(d) and path.startswith(d) and "/" not in path[len(d) :] and not path.endswith(".md5sums")
+
+    def linked_databases(self) -> tuple[frozenset[str], str]:
+        """Where symlinks inside the image lead the package databases (`DATABASES`, and the
+        distroless ``status.d`` folder) when those real paths were not read: the view is then
+        built again wanting them (`also_wanted`, `also_status_d`). Empty when nothing is linked."""
+        extra: set[str] = set()
+        for path in DATABASES:
+            real = self.resolve(path)
+            if real is not None and real != path:
+                node, own = self.nodes.get(real), self.nodes.get(path)
+                if (own is not None and own.kind == "symlink") or (
+                    node is not None and node.kind == "file" and node.data is None
+                ):  # the database file itself is a link (to any name), or a folder link leads to one
+                    extra.add(real)
+        linked_d = ""
+        parts = _STATUS_D.rstrip("/").split("/")
+        if any(
+            (n := self.nodes.get("/".join(parts[:i]))) is not None and n.kind == "symlink"
+            for i in range(1, len(parts) + 1)
+        ):  # status.d files have any name: follow only a link on var/lib/dpkg/status.d itself
+            real_d = self.resolve(_STATUS_D.rstrip("/"))
+            linked_d = f"{real_d}/" if real_d and f"{real_d}/" != _STATUS_D else ""
+        return frozenset(extra), linked_d
 
     def _add_ancestors(self, key: str) -> None:
         idx = key.rfind("/")
@@ -234,7 +286,7 @@ class ImageFilesystem:
                 self.skip(layer, entry.name, f"symlink escapes the root (-> {entry.linkname})")
                 return None
             return Node("symlink", layer, link=entry.linkname)
-        wanted = is_wanted(path)
+        wanted = is_wanted(path) or self._also(path)
         if entry.kind == "hardlink":
             target, problem = normalize_member_path(entry.linkname.lstrip("/"))
             if target is None or problem or not target:
@@ -247,15 +299,20 @@ class ImageFilesystem:
             if not wanted and path not in KEPT:
                 return None
             source = new.get(target) or self.nodes.get(target)
-            if source is not None and source.kind == "file" and (source.data is not None or not wanted):
+            if (
+                source is not None
+                and source.kind == "file"
+                and (source.data is not None or not wanted)
+                and path.endswith(_EGG) == target.endswith(_EGG)  # an egg's kept bytes are its PKG-INFO
+            ):
                 return Node("file", layer, data=source.data if wanted else None)
             node = Node("file", layer)
             self._pending.append(_PendingLink(path, target, index, entry.name, node))
             return node
         if entry.kind == "file":
             if wanted:
-                return Node("file", layer, data=self._read(layer, entry))
-            return Node("file", layer) if path in KEPT else None
+                return Node("file", layer, data=self._read(layer, entry, path))
+            return Node("file", layer) if path in KEPT or path.endswith(_DB_NAMES) else None
         if wanted or path in KEPT:
             raise InputError(
                 f"layer {layer}: {entry.name} is not a regular file (FIFO, device or socket): "
@@ -263,7 +320,15 @@ class ImageFilesystem:
             )
         return None
 
-    def _read(self, layer: str, entry: ArchiveEntry) -> bytes:
+    def _read(self, layer: str, entry: ArchiveEntry, path: str) -> bytes:
+        """The bytes kept for the wanted file `path`: its contents, bounded; for a zipped egg only
+        its ``EGG-INFO/PKG-INFO`` (b"" when that cannot be read: the cataloger warns)."""
+        if path.endswith(_EGG):
+            if entry.size > self.max_wanted_file:
+                return b""  # not read: too large for an egg of metadata to be worth it; warned
+            data = egg_pkg_info(entry.read(self.max_wanted_file))
+            self._wanted_bytes += len(data)
+            return data
         if entry.size > self.max_wanted_file:
             raise ArchiveBombError(
                 f"layer {layer}: {entry.name} is {entry.size} bytes, over the "
@@ -299,9 +364,7 @@ class ImageFilesystem:
                 found.add(path)
                 links = wanted[path]
                 if entry.kind == "file":
-                    data = self._read(self.layers[index], entry)
-                    for link, _ in links:
-                        link.node.data = data
+                    self._fill(index, entry, [link for link, _ in links])
                     continue
                 target, problem = normalize_member_path(entry.linkname.lstrip("/"))
                 for link, hops in links:
@@ -319,6 +382,21 @@ class ImageFilesystem:
                         waiting.setdefault(index - 1, {}).setdefault(path, []).append((link, hops))
                     else:
                         self._unresolved(link)
+
+    def _fill(self, index: int, entry: ArchiveEntry, links: list[_PendingLink]) -> None:
+        """Give `links` the bytes of `entry` (read once: an egg's PKG-INFO is cut from them)."""
+        eggs = [link for link in links if link.path.endswith(_EGG)]
+        others = [link for link in links if not link.path.endswith(_EGG)]
+        egg_data = b""
+        if others:
+            data = self._read(self.layers[index], entry, others[0].path)
+            for link in others:
+                link.node.data = data
+            egg_data = egg_pkg_info(data) if eggs else b""
+        elif eggs:
+            egg_data = self._read(self.layers[index], entry, eggs[0].path)
+        for link in eggs:
+            link.node.data = egg_data
 
     def _unresolved(self, link: _PendingLink, why: str = "") -> None:
         self.skip(

@@ -221,8 +221,18 @@ def _open_registry(ref: str, platform: str, insecure: bool) -> OpenedImage:
 
 
 def build_filesystem(info: ImageInfo, *, limits: ArchiveLimits | None = None) -> ImageFilesystem:
-    """Apply every layer of `info` in order (or walk the rootfs) into an `ImageFilesystem`."""
-    fs = ImageFilesystem()
+    """Apply every layer of `info` in order (or walk the rootfs) into an `ImageFilesystem`.
+
+    When symlinks inside the image lead a package database to a path the walk did not read
+    (``var/lib/dpkg`` -> ``/usr/lib/dpkg``), the layers are read once more wanting that path."""
+    fs = _apply(info, limits, ImageFilesystem())
+    also, status_d = fs.linked_databases()
+    if also or status_d:
+        fs = _apply(info, limits, ImageFilesystem(also_wanted=also, also_status_d=status_d))
+    return fs
+
+
+def _apply(info: ImageInfo, limits: ArchiveLimits | None, fs: ImageFilesystem) -> ImageFilesystem:
     if info.rootfs is not None:
         fs.add_layer("rootfs", iter_rootfs(info.rootfs))
         return fs

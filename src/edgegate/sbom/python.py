@@ -15,7 +15,8 @@ from typing import Any
 from edgegate.errors import InputError
 from edgegate.io.files import read_text_bounded
 from edgegate.io.parse import loads_toml
-from edgegate.sbom.catalog import Package, normalize_pypi_name, parse_python_metadata, pypi_purl_name
+from edgegate.sbom.packages import Package
+from edgegate.sbom.pymeta import normalize_pypi_name, parse_python_metadata, pypi_purl_name
 
 MAX_INCLUDE_DEPTH = 10
 MAX_METADATA = 4 * 1024 * 1024
@@ -93,8 +94,11 @@ def parse_requirements(
                 raise InputError(exc.message, path, line_no) from None
             parse_requirements(path.parent / target, project, depth + 1, seen, root)
             continue
+        if line.startswith(("-e", "--editable")):
+            project.warnings.append(f"{path}:{line_no}: editable requirement not inventoried: {excerpt(line)}")
+            continue
         if line.startswith("-"):
-            continue  # options: -c, -e, --index-url, --hash on their own, ...
+            continue  # options: -c, --index-url, --hash on their own, ...
         spec = line.split(" --hash", 1)[0].split(" --", 1)[0].strip()
         if "://" in spec or spec.startswith((".", "/")):
             project.warnings.append(f"{path}:{line_no}: URL or path requirement not inventoried: {spec}")
@@ -134,28 +138,104 @@ def _is_local_install(dist_info: Path) -> bool:
     return isinstance(doc, dict) and str(doc.get("url", "")).startswith("file:")
 
 
+def _pth_entries(sp: Path, project: PythonProject) -> list[Path]:
+    """The folders and eggs the ``*.pth`` files of `sp` put on ``sys.path``, as `site.addpackage`
+    reads them: one path a line, relative to `sp`, blank and ``#`` lines skipped, only paths that
+    exist. ``import`` lines are code: never run (they add no metadata folder of their own)."""
+    out: list[Path] = []
+    for pth in sorted(sp.glob("*.pth")):
+        try:
+            text = read_text_bounded(pth, MAX_METADATA)
+        except InputError as exc:
+            project.warnings.append(f"{pth}: not read ({exc.message}): the paths it adds are not inventoried")
+            continue
+        for line in text.splitlines():
+            if not line.strip() or line.startswith("#") or line.startswith(("import ", "import\t")):
+                continue
+            entry = sp / line.rstrip()
+            if entry.exists():
+                out.append(entry)
+    return out
+
+
+def _metadata_files(entry: Path) -> list[tuple[Path, Path | None]]:
+    """(distribution path, its metadata file or None) for each distribution importlib.metadata
+    finds on path entry `entry`: ``*.dist-info`` / ``*.egg-info`` children (folder or file), and
+    ``EGG-INFO`` when `entry` is an egg folder. A zipped egg is read by `_zipped_egg`."""
+    out: list[tuple[Path, Path | None]] = []
+    if entry.name.endswith(".egg") and (entry / "EGG-INFO").is_dir():
+        out.append((entry, _first_file(entry / "EGG-INFO")))
+    try:
+        children = sorted(entry.iterdir())
+    except OSError:
+        return out
+    for child in children:
+        if child.name.lower().endswith((".dist-info", ".egg-info")):
+            out.append((child, _first_file(child) if child.is_dir() else child))
+    return out
+
+
+def _first_file(info: Path) -> Path | None:
+    """importlib.metadata's choice: METADATA, else PKG-INFO."""
+    return next((f for f in (info / "METADATA", info / "PKG-INFO") if f.is_file()), None)
+
+
+def _zipped_egg(egg: Path) -> str:
+    from edgegate.sbom.pymeta import egg_pkg_info_from
+
+    try:
+        with egg.open("rb") as fh:
+            return egg_pkg_info_from(fh, egg.stat().st_size).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def scan_environment(env: Path, project: PythonProject) -> None:
-    """Installed distributions of a virtual environment (or a site-packages folder)."""
+    """Installed distributions of a virtual environment (or a site-packages folder): what
+    importlib.metadata lists on its path (site-packages and what its ``*.pth`` files add), every
+    version of a name that has two."""
     dirs = _site_packages(env) if not env.name.endswith("site-packages") else [env]
     if not dirs:
         raise InputError("no site-packages folder in this environment", env)
-    seen: set[str] = set()
-    for sp in dirs:
-        for meta in sorted(sp.glob("*.dist-info/METADATA")) + sorted(sp.glob("*.egg-info/PKG-INFO")):
-            text = read_text_bounded(meta, MAX_METADATA)
+    entries: list[Path] = []
+    sites = list(dict.fromkeys(d.resolve() for d in dirs))  # lib64 is often a link to lib
+    for sp in sites:
+        entries += [sp, *_pth_entries(sp, project)]
+    seen: set[tuple[str, str]] = set()
+    for entry in dict.fromkeys(entries):
+        found: list[tuple[Path, Path | None]]
+        if entry.is_file():
+            found = [(entry, None)] if entry.name.endswith(".egg") else []
+        else:
+            found = _metadata_files(entry)
+        for dist, meta in found:
+            if meta is not None:
+                text = read_text_bounded(meta, MAX_METADATA)
+            else:
+                text = _zipped_egg(dist) if dist.is_file() and dist.name.endswith(".egg") else ""
             name, version, licenses = parse_python_metadata(text)
-            if not name or not version:
-                project.warnings.append(f"{meta}: no Name/Version")
+            if not name:
+                project.warnings.append(f"{dist}: no Name in its metadata: not inventoried")
                 continue
-            key = normalize_pypi_name(name)
+            if not version:
+                project.warnings.append(f"{dist}: {name} has no Version: listed without one")
+            key = (normalize_pypi_name(name), version or "")
             if key in seen:
                 continue
             seen.add(key)
-            pkg = _package(name, version, str(meta.parent.relative_to(sp)), licenses)
-            if _is_local_install(meta.parent):
+            pkg = _package(name, version, _where(dist, sites), licenses)
+            if dist.is_dir() and _is_local_install(dist):
                 pkg.purl = None  # a local directory install is not the PyPI package of that name
                 pkg.properties["edgegate:python:local-install"] = "true"
             project.packages.append(pkg)
+
+
+def _where(dist: Path, sites: list[Path]) -> str:
+    """`dist` relative to its site-packages folder, else (a ``.pth`` entry elsewhere) as is."""
+    for sp in sites:
+        if dist.is_relative_to(sp):
+            return str(dist.relative_to(sp))
+    return str(dist)
 
 
 def scan_pyproject(path: Path, project: PythonProject) -> None:
@@ -176,6 +256,10 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
         raise InputError("project.optional-dependencies is not a table of lists", path)
     for extra, deps in optional.items():
         specs += _string_list(deps, f"project.optional-dependencies.{extra}", path)
+    dynamic = _string_list(proj.get("dynamic", []), "project.dynamic", path)
+    for key in ("dependencies", "optional-dependencies"):
+        if key in dynamic:
+            _dynamic_dependencies(data, key, path, project)
     names: set[str] = set()
     for spec in specs:
         try:
@@ -192,6 +276,40 @@ def scan_pyproject(path: Path, project: PythonProject) -> None:
         project.packages.append(_package(req.name, version, path.name))
 
 
+def _dynamic_dependencies(data: dict[str, Any], key: str, path: Path, project: PythonProject) -> None:
+    """`project.<key>` is set by the build backend: setuptools' ``[tool.setuptools.dynamic]``
+    ``<key> = {file = [...]}`` files (inside the project) are read as requirements files; anything
+    else is a warning naming what was not read, never silently nothing."""
+    from edgegate.io.paths import confine
+
+    tool = data.get("tool")
+    setuptools = tool.get("setuptools") if isinstance(tool, dict) else None
+    table = setuptools.get("dynamic") if isinstance(setuptools, dict) else None
+    entry = table.get(key) if isinstance(table, dict) else None
+    if key == "dependencies":
+        groups = {"": entry} if entry is not None else {}
+    else:
+        groups = dict(entry) if isinstance(entry, dict) else {}
+    if not groups:
+        project.warnings.append(
+            f"{path}: project.{key} is dynamic (set by the build backend) and not read: its packages are "
+            "not inventoried (only [tool.setuptools.dynamic] file = [...] lists are read)"
+        )
+        return
+    root = path.parent.resolve()
+    for extra, spec in groups.items():
+        where = f"tool.setuptools.dynamic.{key}" + (f".{extra}" if extra else "")
+        files = spec.get("file") if isinstance(spec, dict) else None
+        if isinstance(files, str):
+            files = [files]
+        names = _string_list(files, f"{where}.file", path) if files is not None else []
+        if not names:
+            project.warnings.append(f"{path}: {where} names no file: its packages are not inventoried")
+        for name in names:
+            target = confine(path.parent / name, root, f"the {where} file {name!r}", path)
+            parse_requirements(target, project, root=root)
+
+
 def _string_list(value: object, key: str, path: Path) -> list[str]:
     """`value` when it is a list of strings; anything else is an input error naming `key`."""
     if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
@@ -202,9 +320,26 @@ def _string_list(value: object, key: str, path: Path) -> list[str]:
 LOCK_FILES = ("poetry.lock", "uv.lock")
 
 
+def _local_source(source: object) -> str | None:
+    """What a lock entry's source says: "project" (uv ``editable``/``virtual``: the project or a
+    workspace member), "directory" (a local folder), "file" (a local wheel or sdist: uv ``path``,
+    poetry ``type = "file"``), or None (an index, URL or VCS)."""
+    if not isinstance(source, dict):
+        return None
+    if "editable" in source or "virtual" in source:
+        return "project"
+    if source.get("type") == "directory" or "directory" in source:
+        return "directory"
+    if source.get("type") == "file" or "path" in source:
+        return "file"
+    return None
+
+
 def scan_lock(path: Path, project: PythonProject) -> None:
-    """Locked packages of a ``poetry.lock`` or ``uv.lock`` (``[[package]]`` name/version); local
-    directory, editable and virtual packages (the project itself) are left out."""
+    """Locked packages of a ``poetry.lock`` or ``uv.lock`` (``[[package]]`` name/version); editable
+    and virtual packages (the project itself, workspace members) are left out. A local wheel or
+    sdist keeps its pypi purl (it is that release's code: the vuln gate can match the version); a
+    local folder has none."""
     data: dict[str, Any] = loads_toml(read_text_bounded(path), path)
     packages = data.get("package")
     if not isinstance(packages, list):
@@ -216,19 +351,25 @@ def scan_lock(path: Path, project: PythonProject) -> None:
         name, version = entry.get("name"), entry.get("version")
         if not isinstance(name, str) or not name:
             raise InputError(f"[[package]] entry {i}: name is missing or not a string", path)
-        source = entry.get("source")
-        if isinstance(source, dict) and (
-            source.get("type") in ("directory", "file")
-            or any(k in source for k in ("editable", "virtual", "directory", "path"))
-        ):
-            continue  # the project itself or a local path (uv leaves out a dynamic version)
-        if not isinstance(version, str) or not version:
+        local = _local_source(entry.get("source"))
+        if local == "project":
+            continue  # the project itself or a workspace member (uv leaves out a dynamic version)
+        if local == "directory" and not (isinstance(version, str) and version):
+            version = None
+            project.warnings.append(f"{path}: {name} (a local folder) has no locked version")
+        elif not isinstance(version, str) or not version:
             raise InputError(f"[[package]] entry {i} ({name}): version is missing or not a string", path)
-        key = (normalize_pypi_name(name), version)
+        key = (normalize_pypi_name(name), version or "")
         if key in seen:
             continue
         seen.add(key)
-        project.packages.append(_package(name, version, path.name))
+        pkg = _package(name, version, path.name)
+        if local == "directory":
+            pkg.purl = None  # a local folder is not the PyPI release of that name
+            pkg.properties["edgegate:python:local-install"] = "true"
+        elif local == "file":
+            pkg.properties["edgegate:python:local-file"] = "true"  # that release's wheel or sdist
+        project.packages.append(pkg)
     pyproject = path.parent / "pyproject.toml"
     if pyproject.is_file():
         try:
