@@ -37,10 +37,15 @@ def _literal_text(node: Any, nodes: Any) -> str | None:
 
 # -- what a variable can hold -------------------------------------------------------------------
 #
-# DATA: the caller's values (messages, tools, loop), numbers, and what is read out of them;
-# CONST: one of the template's literal strings, each a safe name; SEQ: a literal list, tuple or
-# dict of those; TAINTED: anything else, i.e. a string the template may have assembled. Slicing,
+# DATA: the caller's values (messages, tools, loop counters), numbers, and what is read out of
+# them; CONST: one of the template's literal strings, each a safe name; SEQ: a literal list, tuple
+# or dict of those; TAINTED: anything else, i.e. a string the template may have assembled. Slicing,
 # indexing, iterating or filtering a CONST string gives its characters ('im_start'[2] == '_').
+# Joining pieces (`~`, `+`, `*`, `%`, `join`, `replace`, ...) is assembling even when every piece
+# is data: characters sliced out of the printed form of a value (`(d.keys()|string)[4] == '_'`)
+# are data too. So is whatever a function, method or filter off an allow-list returns, and the
+# template's own objects: `self` (its blocks), `super`, `caller`, `varargs`, `kwargs`, macros,
+# `loop` but for its counters.
 
 _DATA, _CONST, _SEQ, _TAINTED = 0, 1, 2, 3
 _COUNTING = frozenset({"length", "count", "int", "float", "abs", "round", "wordcount", "filesizeformat"})
@@ -60,6 +65,16 @@ _DATA_METHODS = frozenset({
 #: ('<function raise_exception at ...>'), so as values (not calls) they are not data
 _CALLABLES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "raise_exception",
                         "strftime_now"})
+#: filters whose output is made of their input alone (no text of the template's own goes in)
+_DATA_FILTERS = frozenset({
+    "trim", "lower", "upper", "title", "capitalize", "string", "e", "escape", "forceescape", "safe",
+    "striptags", "tojson", "pprint", "urlencode",
+})
+#: the template's own objects: their output or printed form is text the template wrote
+_OWN_NAMES = frozenset({"self", "super", "loop", "caller", "varargs", "kwargs"})
+#: `loop` attributes that are numbers or booleans (previtem, nextitem, cycle, changed are not)
+_LOOP_COUNTERS = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth",
+                            "depth0"})
 _MAX_PASSES = 50
 
 
@@ -164,7 +179,10 @@ class _Kinds:
         if isinstance(expr, nodes.Name):
             if expr.name in self.bound:
                 return self.bound[expr.name]
-            return _TAINTED if expr.name.endswith("_token") or expr.name in _CALLABLES else _DATA
+            own = expr.name in _OWN_NAMES or expr.name in self.macros
+            return _TAINTED if own or expr.name.endswith("_token") or expr.name in _CALLABLES else _DATA
+        if _loop_counter(expr, nodes) and "loop" not in self.bound:
+            return _DATA
         if isinstance(expr, nodes.Getattr):
             base = self.of(expr.node)
             namespace = isinstance(expr.node, nodes.Name) and expr.node.name in self.namespaces
@@ -179,12 +197,19 @@ class _Kinds:
                 [self.of(x) for p in expr.items for x in (p.key, p.value)]
             worst = _join(*items)
             return worst if worst in (_DATA, _TAINTED) else (_SEQ if _SEQ not in items else _TAINTED)
-        if isinstance(expr, (nodes.Concat, nodes.BinExpr, nodes.Neg, nodes.Pos)):
-            parts = expr.nodes if isinstance(expr, nodes.Concat) else \
-                [expr.node] if isinstance(expr, (nodes.Neg, nodes.Pos)) else [expr.left, expr.right]
+        if isinstance(expr, nodes.Concat):
+            return _TAINTED
+        if isinstance(expr, (nodes.BinExpr, nodes.Neg, nodes.Pos)):
+            parts = [expr.node] if isinstance(expr, (nodes.Neg, nodes.Pos)) else [expr.left, expr.right]
             if isinstance(expr, (nodes.And, nodes.Or)):
                 return _join(*(self.of(p) for p in parts))
-            return _DATA if all(self.of(p) == _DATA for p in parts) else _TAINTED
+            if any(self.of(p) != _DATA for p in parts):
+                return _TAINTED
+            if isinstance(expr, (nodes.Add, nodes.Mul)):  # `u + u`, `u * 2`: a number on one side or not data
+                return _DATA if any(_numberish(p, nodes) for p in parts) else _TAINTED
+            if isinstance(expr, nodes.Mod):  # `fmt % args` formats a string unless both are numbers
+                return _DATA if all(_numberish(p, nodes) for p in parts) else _TAINTED
+            return _DATA
         if isinstance(expr, nodes.CondExpr):
             return _join(self.of(expr.expr1), self.of(expr.expr2) if expr.expr2 is not None else _DATA)
         if isinstance(expr, (nodes.Compare, nodes.Not, nodes.Test, nodes.Slice)):
@@ -204,7 +229,8 @@ class _Kinds:
         if name in ("default", "d"):
             return _join(value, *(self.of(a) for a in args[:1]), keywords.get("default_value", _DATA))
         if name not in _STRUCTURAL:
-            return _DATA if value == _DATA and all(k == _DATA for k in argkinds) else _TAINTED
+            data = value == _DATA and all(k == _DATA for k in argkinds)
+            return _DATA if data and name in _DATA_FILTERS else _TAINTED
         flowing = [k for key, k in keywords.items() if key in _FLOWING_KEYWORDS]
         if name in ("batch", "slice", "sum", "groupby") and len(args) > 1:
             flowing.append(self.of(args[1]))
@@ -232,15 +258,34 @@ class _Kinds:
             if fn.name in ("range", "raise_exception"):
                 return _DATA
             if fn.name in ("namespace", "dict"):
-                return _join(*argkinds)
+                # the keyword names are the template's text: `dict(_=1)|first` is '_'
+                keys = [_TAINTED if _unsafe_part(k.key) else _CONST for k in call.kwargs]
+                return _join(*argkinds, *(keys if fn.name == "dict" or _TAINTED in keys else []))
             return _TAINTED
         if isinstance(fn, nodes.Getattr) and self.of(fn.node) == _DATA:
             if fn.attr == "get":
                 return _join(_DATA, *argkinds[1:])
             if fn.attr in _DATA_METHODS and all(k in (_DATA, _CONST) for k in argkinds):
                 return _DATA
-            return _DATA if all(k == _DATA for k in argkinds) else _TAINTED
         return _TAINTED
+
+
+def _loop_counter(expr: Any, nodes: Any) -> bool:
+    return (isinstance(expr, nodes.Getattr) and expr.attr in _LOOP_COUNTERS and isinstance(expr.node, nodes.Name)
+            and expr.node.name == "loop")
+
+
+def _numberish(expr: Any, nodes: Any) -> bool:
+    """An expression that can only be a number (or fail): `1`, `loop.index0`, `x|length`, `a - b`."""
+    if isinstance(expr, nodes.Const):
+        return isinstance(expr.value, (int, float))
+    if isinstance(expr, (nodes.Sub, nodes.Div, nodes.FloorDiv, nodes.Pow, nodes.Neg, nodes.Pos)):
+        return True
+    if isinstance(expr, (nodes.Add, nodes.Mul, nodes.Mod)):
+        return _numberish(expr.left, nodes) and _numberish(expr.right, nodes)
+    if isinstance(expr, nodes.Filter):
+        return expr.name in _COUNTING and expr.name != "filesizeformat"
+    return _loop_counter(expr, nodes)
 
 
 def _iterated(kind: int) -> int:

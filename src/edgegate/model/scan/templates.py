@@ -9,9 +9,11 @@ internals). A template is flagged when such a name is reached, however it is spe
 parser already decodes string escapes (`'\\x5f\\x5fclass\\x5f\\x5f'`); an `attr` name or attribute
 path that is not a literal, a filter name `map` gets at run time, and a subscript or format string
 assembled in the template (`~`, `+`, `%`, `format`, `join`, `replace`, slices of literals,
-`{% set %}` blocks, loop targets, macro arguments, `namespace` attributes) are flagged because their
-value cannot be known without rendering. Values the caller passes (`messages`, `tools`, `loop`)
-are data and may be subscripts; `*_token` values come from the model file itself and may not.
+`{% set %}` blocks, loop targets, macro arguments, `namespace` attributes, block and macro output
+read back through `self.b()`, a macro call or `caller()`) are flagged because their value cannot be
+known without rendering (see _template_kinds). Values the caller passes (`messages`, `tools`,
+`loop` counters) are data and may be subscripts; `*_token` values come from the model file itself
+and may not.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class _Checker:
 
     def run(self) -> list[TemplateIssue]:
         nodes = self.nodes
+        self._check_own_text()
         stack: list[Any] = [self.tree]
         while stack:
             node = stack.pop()
@@ -107,6 +110,22 @@ class _Checker:
                 self.add(node, f"{type(node).__name__.lower()} of another template")
             stack.extend(node.iter_child_nodes())
         return self.issues
+
+    def _check_own_text(self) -> None:
+        """Text inside a block, macro, call block, `{% filter %}` or `{% set %}` body is a value the
+        template can read back (`self.name()`, a macro call, `caller()`): like a string literal it
+        may not name an internal nor be an underscore piece (`{% block b %}_{{''}}_init_{% endblock %}`)."""
+        nodes = self.nodes
+        seen: set[int] = set()
+        for body in self.tree.find_all((nodes.Block, nodes.Macro, nodes.CallBlock, nodes.FilterBlock,
+                                        nodes.AssignBlock)):
+            for text in body.find_all(nodes.TemplateData):
+                if id(text) in seen:
+                    continue
+                seen.add(id(text))
+                data = text.data
+                if "__" in data or data.startswith("_") or data.endswith("_"):
+                    self.add(text, f"block or macro text {data[:40]!r} that names or pieces together an internal")
 
     def _check_name(self, arg: Any, node: Any, how: str) -> None:
         """A subscript or `attr` argument: a literal string is checked; a string computed at run
