@@ -172,6 +172,12 @@ _LEAK = {
                                       "{% set n = u ~ u ~ (namespace|string)[1:6] ~ u ~ u %}{{ ''[n] }}",
                                       "<class 'str'>"),
     "str-format-variable": (_C + "{% set f = '{0.' ~ c ~ '}' %}{{ f.format('') }}", "<class 'str'>"),
+    # `str.format` obtained other than by a literal `.format(` call: its fields walk to `os`
+    "format-attr-filter": ("{{ (" + _F + "|attr('format'))(namespace) }}", "posix"),
+    "format-map-attr": ("{{ ([" + _F + "]|map('attr', 'format')|first)(namespace) }}", "posix"),
+    "format-map-attribute": ("{{ ([" + _F + "]|map(attribute='format')|first)(namespace) }}", "posix"),
+    "format-subscript": ("{{ " + _F + "['format'](namespace) }}", "posix"),
+    "format-bound-to-a-name": ("{% set f = " + _F + ".format %}{{ f(namespace) }}", "posix"),
 }
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgegate.model.scan._template_kinds import (
+    _DATA,
     _TAINTED,
     _Kinds,
     _literal_text,
@@ -39,6 +40,10 @@ _PATH_FILTERS: dict[str, int] = {
     "sort": 2,
 }
 _RISKY_FILTERS = frozenset({"attr", "map", *_PATH_FILTERS})
+#: what hands out a string's `format` method by name (`format_map` is unsafe anyway)
+_FORMAT_NAMES = frozenset({"format", "format_map"})
+#: filters that only print or count a value (a `format` value reaching them is not called)
+_VALUE_FILTERS = frozenset({"string", "tojson", "e", "escape", "trim", "lower", "upper", "length", "count"})
 MAX_FINDINGS = 20
 
 
@@ -78,6 +83,7 @@ class _Checker:
         self.nodes = nodes
         self.kinds = _Kinds(tree, nodes)
         self.issues: list[TemplateIssue] = []
+        self.parents: dict[int, Any] = {}
 
     def add(self, node: Any, what: str) -> None:
         if len(self.issues) < MAX_FINDINGS:
@@ -86,13 +92,19 @@ class _Checker:
     def run(self) -> list[TemplateIssue]:
         nodes = self.nodes
         self._check_own_text()
-        stack: list[Any] = [self.tree]
+        stack: list[tuple[Any, Any]] = [(self.tree, None)]
         while stack:
-            node = stack.pop()
+            node, parent = stack.pop()
+            self.parents[id(node)] = parent
             if isinstance(node, nodes.Getattr) and _unsafe_name(node.attr):
                 self.add(node, f"attribute {node.attr!r}")
+            elif isinstance(node, nodes.Getattr) and node.attr == "format":
+                if not (isinstance(parent, nodes.Call) and parent.node is node):  # a call: _check_format
+                    self._check_format_value(node, parent)
             elif isinstance(node, nodes.Getitem):
                 self._check_name(node.arg, node, "subscript")
+                if isinstance(node.arg, nodes.Const) and node.arg.value == "format":
+                    self._check_format_value(node, parent)
             elif isinstance(node, nodes.Filter):
                 self._check_filter(node, node.name, node.args, node.kwargs,
                                    node.dyn_args is not None or node.dyn_kwargs is not None)
@@ -108,8 +120,25 @@ class _Checker:
                     self.add(node, f"a variable set to the underscore string {text[:40]!r}")
             elif isinstance(node, (nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends)):
                 self.add(node, f"{type(node).__name__.lower()} of another template")
-            stack.extend(node.iter_child_nodes())
+            stack.extend((child, node) for child in node.iter_child_nodes())
         return self.issues
+
+    def _check_format_value(self, node: Any, parent: Any) -> None:
+        """`x.format` / `x['format']` not called on the spot hands out a string's `format` method
+        (its fields walk attributes: `f(namespace)` with f = '{0.__init__...}'.format). Only the
+        caller's data (a JSON schema's `format` key) used where just its value counts (printed,
+        tested, compared, joined, counted) passes."""
+        nodes = self.nodes
+        value = node
+        while isinstance(parent, (nodes.And, nodes.Or)) or (isinstance(parent, nodes.CondExpr) and parent.test
+                                                             is not value):
+            value, parent = parent, self.parents.get(id(parent))  # `a and b`, `a if c else b` hand it on
+        consumed = isinstance(parent, (nodes.Output, nodes.Compare, nodes.Operand, nodes.Test, nodes.Not,
+                                       nodes.Concat)) \
+            or (isinstance(parent, (nodes.If, nodes.CondExpr)) and parent.test is value) \
+            or (isinstance(parent, nodes.Filter) and parent.node is value and parent.name in _VALUE_FILTERS)
+        if not consumed or self.kinds.of(node.node) != _DATA:
+            self.add(node, "str.format obtained as a value (called later, its fields walk attributes)")
 
     def _check_own_text(self) -> None:
         """Text inside a block, macro, call block, `{% filter %}` or `{% set %}` body is a value the
@@ -136,6 +165,8 @@ class _Checker:
         if isinstance(arg, nodes.Const):
             if isinstance(arg.value, str) and _unsafe_name(arg.value):
                 self.add(node, f"{how} {arg.value!r}")
+            elif how == "attr filter" and arg.value in _FORMAT_NAMES:
+                self.add(node, "attr filter handing out str.format")
             return
         if how == "attr filter":
             self.add(node, "attr filter with a name computed at run time")
@@ -183,7 +214,8 @@ class _Checker:
         """An attribute path (`'content'`, `'function.name'`, `'a,b'` for sort, an integer)."""
         if not isinstance(arg, self.nodes.Const):
             self.add(node, f"{name} filter with an attribute path computed at run time")
-        elif isinstance(arg.value, str) and any(_unsafe_part(p) for p in re.split(r"[.,]", arg.value)):
+        elif isinstance(arg.value, str) and any(_unsafe_part(p) or p.strip() in _FORMAT_NAMES
+                                                for p in re.split(r"[.,]", arg.value)):
             self.add(node, f"{name} filter with the attribute path {arg.value[:40]!r}")
 
     def _check_format(self, node: Any) -> None:
