@@ -351,7 +351,7 @@ def _is_a_pickle(state: _State, analysis: PickleAnalysis) -> bool:
         return True
     return any(
         imp.resolved and _IDENTIFIER.fullmatch(imp.module) and _IDENTIFIER.fullmatch(imp.name)
-        and (imp.called or _classify(state, imp.module, imp.name, True) is _imports.Verdict.DANGEROUS)
+        and (imp.called or imp.patched or _classify(state, imp.module, imp.name, True) is _imports.Verdict.DANGEROUS)
         for imp in analysis.imports
     )
 
@@ -361,9 +361,9 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 def _report_pickle(state: _State, record: FileRecord, shown: str, analysis: PickleAnalysis) -> None:
     state.pickles += analysis.pickles
-    seen: set[tuple[str, str, bool]] = set()
+    seen: set[tuple[str, str, bool, bool]] = set()
     for imp in analysis.imports:
-        key = (imp.module, imp.name, imp.resolved)
+        key = (imp.module, imp.name, imp.resolved, imp.patched)
         if key in seen:
             continue
         seen.add(key)
@@ -371,7 +371,13 @@ def _report_pickle(state: _State, record: FileRecord, shown: str, analysis: Pick
         verdict = _classify(state, imp.module, imp.name, imp.resolved)
         details = {"module": imp.module, "name": imp.name, "offset": imp.offset, "opcode": imp.opcode,
                    "called": imp.called}
-        if verdict is _imports.Verdict.DANGEROUS:
+        if imp.patched:
+            record.dangerous += 1
+            _finding(state, "EGM001", Severity.CRITICAL,
+                     f"pickle sets state on the imported {imp.module}.{imp.name} itself (BUILD at a module or "
+                     "class, not an instance): it rewrites it for everything loaded after", shown,
+                     details={**details, "patched": True})
+        elif verdict is _imports.Verdict.DANGEROUS:
             record.dangerous += 1
             if imp.resolved:
                 _finding(state, "EGM001", Severity.CRITICAL,
