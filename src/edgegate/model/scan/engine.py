@@ -105,7 +105,8 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
             for entry, why in walk.skipped:
                 _skip(state, str(entry), why)
             for entry, why in walk.problems:
-                state.records.append(FileRecord(str(entry), "folder", status="error"))
+                kind = "symlink" if entry.is_symlink() else "folder"
+                state.records.append(FileRecord(str(entry), kind, status="error"))
                 state.errors.append(f"{entry}: {why}")
             for child in walk.files:
                 _scan_file(state, child, explicit=False)
