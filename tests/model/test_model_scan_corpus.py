@@ -111,8 +111,17 @@ def test_memo_resolved_stack_global(shared_dir: Path) -> None:
     assert any(f.details.get("module") == "_pickle" and f.details.get("name") == "loads" for f in result.findings)
 
 
-def test_strict_turns_unknown_imports_into_failures(shared_dir: Path) -> None:
+def test_sys_module_override_sploit_is_dangerous(shared_dir: Path) -> None:
+    # it BUILDs state onto the imported torch._utils module itself: a rewrite of the module
     path = next(p for p in FILES if p.name == "sys_module_override_sploit.pkl")
+    result = scan_paths([path])
+    assert result.status is Status.FAILED
+    assert any(f.rule_id == "EGM001" and f.blocking and f.details.get("patched") for f in result.findings)
+
+
+def test_strict_turns_unknown_imports_into_failures(tmp_path: Path) -> None:
+    path = tmp_path / "m.pkl"
+    path.write_bytes(b"\x80\x04\x8c\x0bmypkg.model\x8c\x05Model\x93)\x81}b.")  # Model.__new__ + state
     relaxed = scan_paths([path])
     unknown = [f for f in relaxed.findings if f.rule_id == "EGM002"]
     assert unknown and not any(f.blocking for f in unknown)

@@ -23,7 +23,7 @@ _MESSAGES = [
     {"role": "user", "content": "again"},
 ]
 _TOOLS = [{"name": "weather", "description": "the weather",
-           "parameters": {"properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}}]
+           "parameters": {"properties": {"city": {"type": "string"}, "days": {"type": "integer", "format": "int32"}}}}]
 
 
 def _raise_exception(msg: str) -> None:
@@ -106,8 +106,41 @@ _EXEC = {
     "{% set ns.b = u ~ u ~ 'globals' ~ u ~ u %}{{ namespace[ns.a][ns.b]" + _RUN + " }}",
     "subscript-macro-params": _U + "{% macro run(o, k1, k2) %}{{ o[k1][k2]" + _RUN + " }}{% endmacro %}"
     "{{ run(namespace, u ~ u ~ 'init' ~ u ~ u, u ~ u ~ 'globals' ~ u ~ u) }}",
+    # the re-review's template: names written as block text, read back through `self.<block>()`
+    "self-block-pieces": "{% block i %}_{{''}}_init_{{''}}_{% endblock %}{% block g %}_{{''}}_globals_{{''}}_"
+    "{% endblock %}{% set i = self.i()|trim %}{% set g = self.g()|trim %}{{ namespace[i][g]" + _RUN + " }}",
+    "self-block-filter": "{% block i %}{% filter replace('X', '_') %}XXinitXX{% endfilter %}{% endblock %}"
+    "{% block g %}{% filter replace('X', '_') %}XXglobalsXX{% endfilter %}{% endblock %}"
+    "{% set i = self.i() %}{% set g = self.g() %}{{ namespace[i][g]" + _RUN + " }}",
+    "macro-output": "{% macro i() %}_{{''}}_init_{{''}}_{% endmacro %}{% macro g() %}_{{''}}_globals_{{''}}_"
+    "{% endmacro %}{% set a = i()|trim %}{% set b = g()|trim %}{{ namespace[a][b]" + _RUN + " }}",
+    "caller-output": "{% macro m() %}{% set a = caller()|trim %}{{ namespace[a]['_' ~ '_globals__']" + _RUN
+    + " }}{% endmacro %}{% call m() %}_{{''}}_init_{{''}}_{% endcall %}",
+    "macro-names": "{% macro _() %}{% endmacro %}{% macro init() %}{% endmacro %}{% macro globals() %}"
+    "{% endmacro %}{% set u = _.name %}{% set a = u ~ u ~ init.name ~ u ~ u %}"
+    "{% set b = u ~ u ~ globals.name ~ u ~ u %}{{ namespace[a][b]" + _RUN + " }}",
+    "dict-keyword-names": "{% set u = dict(_=1)|first %}{% set a = u ~ u ~ (dict(init=1)|first) ~ u ~ u %}"
+    "{% set b = u ~ u ~ (dict(globals=1)|first) ~ u ~ u %}{{ namespace[a][b]" + _RUN + " }}",
+    "loop-previtem": _U + _AB + "{% set ns = namespace(a='', b='') %}{% for x in [a, b, 0] %}"
+    "{% if loop.index0 == 1 %}{% set ns.a = loop.previtem %}{% endif %}"
+    "{% if loop.index0 == 2 %}{% set ns.b = loop.previtem %}{% endif %}{% endfor %}"
+    "{{ namespace[ns.a][ns.b]" + _RUN + " }}",
+    # characters sliced out of the printed form of values read from the caller's data
+    "repr-characters": "{% set r = messages.append|string %}{% set u = ((messages|first).keys()|string)[4] %}"
+    "{% set a = u ~ u ~ r[7:9] ~ r[3] ~ r[5] ~ u ~ u %}"
+    "{% set b = u ~ u ~ (range(1)|string)[3] ~ r[4] ~ r[14] ~ r[1] ~ r[17] ~ r[4] ~ r[29] ~ u ~ u %}"
+    "{{ namespace[a][b]" + _RUN + " }}",
+    "repr-characters-join": "{% set r = messages.append|string %}{% set u = ((messages|first).keys()|string)[4] %}"
+    "{% set a = [u, u, r[7:9], r[3], r[5], u, u]|join %}"
+    "{% set b = [u, u, (range(1)|string)[3], r[4], r[14], r[1], r[17], r[4], r[29], u, u]|join %}"
+    "{{ namespace[a][b]" + _RUN + " }}",
+    "repr-characters-plus": "{% set r = messages.append|string %}{% set u = ((messages|first).keys()|string)[4] %}"
+    "{% set a = u + u + r[7:9] + r[3] + r[5] + u + u %}"
+    "{% set b = u + u + (range(1)|string)[3] + r[4] + r[14] + r[1] + r[17] + r[4] + r[29] + u + u %}"
+    "{{ namespace[a][b]" + _RUN + " }}",
 }
 
+_F = "('{0.XXinitXX.XXglobalsXX[os].name}'|replace('X','_'))"
 _C = _U + "{% set c = u ~ u ~ 'class' ~ u ~ u %}"
 _N = _U + "{% set g = u ~ u ~ 'class' ~ u ~ u ~ '.' ~ u ~ u ~ 'name' ~ u ~ u %}"  # '__class__.__name__'
 
@@ -139,6 +172,12 @@ _LEAK = {
                                       "{% set n = u ~ u ~ (namespace|string)[1:6] ~ u ~ u %}{{ ''[n] }}",
                                       "<class 'str'>"),
     "str-format-variable": (_C + "{% set f = '{0.' ~ c ~ '}' %}{{ f.format('') }}", "<class 'str'>"),
+    # `str.format` obtained other than by a literal `.format(` call: its fields walk to `os`
+    "format-attr-filter": ("{{ (" + _F + "|attr('format'))(namespace) }}", "posix"),
+    "format-map-attr": ("{{ ([" + _F + "]|map('attr', 'format')|first)(namespace) }}", "posix"),
+    "format-map-attribute": ("{{ ([" + _F + "]|map(attribute='format')|first)(namespace) }}", "posix"),
+    "format-subscript": ("{{ " + _F + "['format'](namespace) }}", "posix"),
+    "format-bound-to-a-name": ("{% set f = " + _F + ".format %}{{ f(namespace) }}", "posix"),
 }
 
 
@@ -216,10 +255,16 @@ _TOOLS_TEMPLATE = (
     "{{ messages|selectattr('role', 'defined')|list|length }}"
     "{{ messages|map(attribute='content')|map('length')|sum }}"
 )
+#: a JSON schema's `format` key read where only its value is used (not a string's `format` method)
+_SCHEMA_FORMAT = (
+    "{% for name, p in tools[0].parameters.properties|dictsort %}{{ name }}"
+    "{% if p.format is defined and p.format %} ({{ p.format }}, {{ p['format']|tojson }}"
+    "{{ ', ' ~ p.format }}){% endif %}{% endfor %}"
+)
 
 
-@pytest.mark.parametrize("template", [_LLAMA3, _CHATML, _MISTRAL, _TOOLS_TEMPLATE],
-                         ids=["llama3", "chatml", "mistral", "tools"])
+@pytest.mark.parametrize("template", [_LLAMA3, _CHATML, _MISTRAL, _TOOLS_TEMPLATE, _SCHEMA_FORMAT],
+                         ids=["llama3", "chatml", "mistral", "tools", "schema-format"])
 def test_gguf_typical_chat_templates_stay_clean(tmp_path: Path, cli, template: str) -> None:  # type: ignore[no-untyped-def]
     assert _render(template, sandboxed=True) == _render(template, sandboxed=False)
     result = _scan(tmp_path, template)

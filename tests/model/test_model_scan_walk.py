@@ -91,3 +91,47 @@ def test_files_skipped_in_a_walk_are_counted_and_listed(tmp_path: Path) -> None:
     skipped = next(tb for tb in result.stats["tables"] if tb["title"] == "skipped files")
     assert sorted(row[0] for row in skipped["rows"]) == sorted(str(root / n) for n in ("README.md", "pipe", "dangling"))
     assert result.stats["skipped"] == 3
+
+
+def test_symlinked_file_leaving_the_root_is_an_error_naming_it_and_is_never_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.json"
+    secret.write_bytes(b"SECRET=hunter2\n")
+    outside_pickle = tmp_path / "outside.pkl"
+    outside_pickle.write_bytes(b"root:x:0:0:root:/root:/bin/sh\n")
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "ok.pkl").write_bytes(pickle.dumps({"w": 1}))
+    (root / "env.json").symlink_to(secret)
+    (root / "p.pkl").symlink_to(outside_pickle)
+    (root / "up.pkl").symlink_to("../outside.pkl")
+    result = scan_paths([root])
+    assert result.status is Status.ERROR
+    for name in ("env.json", "p.pkl", "up.pkl"):
+        assert any(e.startswith(str(root / name)) for e in result.errors), result.errors
+    # nothing of the targets' bytes anywhere in the result (skip reasons, errors, rows)
+    text = repr(result.errors) + repr(result.stats) + repr([f.message for f in result.findings])
+    for leak in (b"SECRET=hu".hex()[:16], "SECRET", "root:x", b"root:x:0".hex()[:16]):
+        assert leak not in text
+
+
+def test_symlinked_file_inside_the_root_is_scanned(tmp_path: Path) -> None:
+    root = tmp_path / "model"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "evil.bin").write_bytes(_evil_pickle())
+    (root / "weights.pkl").symlink_to("real/evil.bin")
+    result = scan_paths([root])
+    assert result.status is Status.FAILED
+    assert str(root / "weights.pkl") in {f.location.path for f in result.findings if f.rule_id == "EGM001"}
+
+
+def test_a_named_symlink_is_scanned_without_quoting_its_target_bytes(tmp_path: Path) -> None:
+    secret = tmp_path / "elsewhere" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_bytes(b"SECRET=hunter2\n")
+    for name in ("model.bin", "notes.txt"):  # read as a pickle; not a model format
+        link = tmp_path / name
+        link.symlink_to(secret)
+        result = scan_paths([link])
+        assert result.status is Status.ERROR
+        assert any(e.startswith(str(link)) for e in result.errors)
+        assert b"SECRET=hu".hex()[:16] not in repr(result.errors) and "ECRET" not in repr(result.errors)

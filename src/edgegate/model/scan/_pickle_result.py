@@ -18,6 +18,9 @@ class PickleImport:
     """The imported object is called (REDUCE, OBJ, NEWOBJ, INST) later in the stream."""
     resolved: bool = True
     """False when the operands of STACK_GLOBAL are not literal strings (an evasion attempt)."""
+    patched: bool = False
+    """BUILD sets state on the imported object itself (not on an instance): it rewrites that
+    module or class for everything loaded after it. No pickler writes that."""
 
     @property
     def qualname(self) -> str:

@@ -128,12 +128,12 @@ class _Walker:
         self.result.imports.append(PickleImport(module, name, pos, opcode, resolved=resolved))
         return _Ref(len(self.result.imports) - 1)
 
-    def _call(self, value: object) -> None:
+    def _call(self, value: object, *, patched: bool = False) -> None:
         if isinstance(value, _Ref):
             imp = self.result.imports[value.index]
-            if not imp.called:
+            if not imp.called or (patched and not imp.patched):
                 self.result.imports[value.index] = PickleImport(
-                    imp.module, imp.name, imp.offset, imp.opcode, True, imp.resolved
+                    imp.module, imp.name, imp.offset, imp.opcode, True, imp.resolved, imp.patched or patched
                 )
 
     # -- the machine ---------------------------------------------------------------------
@@ -275,7 +275,7 @@ class _Walker:
             state = self._pop(pos)  # the object stays (its __setstate__ runs)
             top = self.stack[-1] if self.stack else None
             if isinstance(top, _Ref):
-                self._call(top)
+                self._call(top, patched=True)  # setattr / __dict__.update on the module or class
             elif isinstance(top, _Obj):
                 top.state = state
                 if self.joblib and self._class_is(top, _JOBLIB_WRAPPER):

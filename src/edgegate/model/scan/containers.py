@@ -80,7 +80,7 @@ def _scan_zip_member(state: _engine._State, record: _engine.FileRecord, shown: s
         return
     fmt = "npy" if storage else _formats.sniff(head, member.name)
     if fmt is None:
-        _engine._skip(state, inner, f"not a model format ({_engine._describe_head(head)})")
+        _engine._skip(state, inner, f"not a model format ({_engine._describe_head(state, head)})")
         return
     if fmt == "pickle":
         # streamed: a large (or bomb) member is never held in memory
@@ -133,7 +133,7 @@ def _scan_sniffed(state: _engine._State, inner: str, data: bytes, name: str, dep
     skipped, never dropped."""
     fmt = _formats.sniff(data[: _formats.HEAD_BYTES], name)
     if fmt is None:
-        _engine._skip(state, inner, f"not a model format ({_engine._describe_head(data[:16])})")
+        _engine._skip(state, inner, f"not a model format ({_engine._describe_head(state, data[:16])})")
         return
     dispatch_member(state, inner, data, name, fmt, depth,
                     ambiguous=fmt == "pickle" and _formats.weak_pickle(data[:16], name))

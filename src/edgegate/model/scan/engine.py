@@ -3,6 +3,7 @@ what they find into a `GateResult` for the `model-scan` gate."""
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import time
@@ -83,6 +84,9 @@ class _State:
     """The file on disk being scanned (findings point at it; archive members go in details)."""
     external_data: set[Path] = field(default_factory=set)
     """External-data files of the ONNX models scanned so far (raw tensors, not pickles)."""
+    quote: bool = True
+    """Messages may quote a short excerpt of the current file: not when a file named on the
+    command line is reached through a symlink (its bytes may be anything, anywhere)."""
 
 
 def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) -> GateResult:
@@ -101,7 +105,8 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
             for entry, why in walk.skipped:
                 _skip(state, str(entry), why)
             for entry, why in walk.problems:
-                state.records.append(FileRecord(str(entry), "folder", status="error"))
+                kind = "symlink" if entry.is_symlink() else "folder"
+                state.records.append(FileRecord(str(entry), kind, status="error"))
                 state.errors.append(f"{entry}: {why}")
             for child in walk.files:
                 _scan_file(state, child, explicit=False)
@@ -145,6 +150,8 @@ def scan_paths(paths: Sequence[str | Path], options: ScanOptions | None = None) 
 def _scan_file(state: _State, path: Path, explicit: bool) -> None:
     shown = str(path)
     state.current = shown
+    # a walk only hands out files whose real path is inside the folder scanned
+    state.quote = not explicit or _no_links(path)
     external = not explicit and path.resolve() in state.external_data
     try:
         size = path.stat().st_size
@@ -161,9 +168,9 @@ def _scan_file(state: _State, path: Path, explicit: bool) -> None:
         if fmt is None:
             if explicit:
                 state.records.append(FileRecord(shown, "unknown", status="error"))
-                state.errors.append(f"{shown}: not a model format edgegate recognises ({_describe_head(head)})")
+                state.errors.append(f"{shown}: not a model format edgegate recognises ({_describe_head(state, head)})")
             else:
-                _skip(state, shown, f"not a model format ({_describe_head(head)})")
+                _skip(state, shown, f"not a model format ({_describe_head(state, head)})")
             return
         if size > state.options.max_file_bytes:
             state.records.append(FileRecord(shown, fmt, status="error"))
@@ -180,12 +187,20 @@ def _skip(state: _State, shown: str, why: str) -> None:
     state.skipped.append((shown, why))
 
 
-def _describe_head(head: bytes) -> str:
+def _describe_head(state: _State, head: bytes) -> str:
     if head.startswith(b"\x89PNG"):
         return "a PNG image"
     if not head:
         return "empty file"
-    return "first bytes " + head[:8].hex()
+    return "first bytes " + head[:8].hex() if state.quote else "its bytes are not shown: reached through a symlink"
+
+
+def _no_links(path: Path) -> bool:
+    """No symlink on the way to the file: its real path is the path given."""
+    try:
+        return path.resolve(strict=True) == Path(os.path.abspath(path))
+    except (OSError, RuntimeError):
+        return False
 
 
 def _dispatch(
@@ -337,7 +352,7 @@ def _is_a_pickle(state: _State, analysis: PickleAnalysis) -> bool:
         return True
     return any(
         imp.resolved and _IDENTIFIER.fullmatch(imp.module) and _IDENTIFIER.fullmatch(imp.name)
-        and (imp.called or _classify(state, imp.module, imp.name, True) is _imports.Verdict.DANGEROUS)
+        and (imp.called or imp.patched or _classify(state, imp.module, imp.name, True) is _imports.Verdict.DANGEROUS)
         for imp in analysis.imports
     )
 
@@ -347,9 +362,9 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 def _report_pickle(state: _State, record: FileRecord, shown: str, analysis: PickleAnalysis) -> None:
     state.pickles += analysis.pickles
-    seen: set[tuple[str, str, bool]] = set()
+    seen: set[tuple[str, str, bool, bool]] = set()
     for imp in analysis.imports:
-        key = (imp.module, imp.name, imp.resolved)
+        key = (imp.module, imp.name, imp.resolved, imp.patched)
         if key in seen:
             continue
         seen.add(key)
@@ -357,7 +372,13 @@ def _report_pickle(state: _State, record: FileRecord, shown: str, analysis: Pick
         verdict = _classify(state, imp.module, imp.name, imp.resolved)
         details = {"module": imp.module, "name": imp.name, "offset": imp.offset, "opcode": imp.opcode,
                    "called": imp.called}
-        if verdict is _imports.Verdict.DANGEROUS:
+        if imp.patched:
+            record.dangerous += 1
+            _finding(state, "EGM001", Severity.CRITICAL,
+                     f"pickle sets state on the imported {imp.module}.{imp.name} itself (BUILD at a module or "
+                     "class, not an instance): it rewrites it for everything loaded after", shown,
+                     details={**details, "patched": True})
+        elif verdict is _imports.Verdict.DANGEROUS:
             record.dangerous += 1
             if imp.resolved:
                 _finding(state, "EGM001", Severity.CRITICAL,
@@ -382,7 +403,8 @@ def _report_pickle(state: _State, record: FileRecord, shown: str, analysis: Pick
         record.status = "error" if not record.dangerous else "dangerous+error"
         where = f" at byte {analysis.error_offset}" if analysis.error_offset is not None else ""
         found = f"; {len(analysis.imports)} import(s) before that point are reported" if analysis.imports else ""
-        state.errors.append(f"{shown}: pickle parsing failed{where}: {analysis.error}{found}; "
+        why = analysis.error if state.quote else "not a valid pickle (details not shown: reached through a symlink)"
+        state.errors.append(f"{shown}: pickle parsing failed{where}: {why}{found}; "
                             "the rest of the file could not be checked")
     elif analysis.anomalies:
         # A valid pickle never underflows its stack or reads an unset memo slot.

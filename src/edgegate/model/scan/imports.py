@@ -51,6 +51,8 @@ DENY: dict[str, frozenset[str] | str] = {
     "zipfile": _WILDCARD, "glob": _WILDCARD, "mmap": _WILDCARD, "dbm": _WILDCARD,
     "sqlite3": _WILDCARD, "linecache": _WILDCARD, "site": _WILDCARD, "sysconfig": _WILDCARD,
     "cloudpickle": _WILDCARD, "pkgutil": _WILDCARD,
+    # importlib's bootstrap under its frozen names: module loaders, `_io`, `marshal`, `_os`
+    "_frozen_importlib": _WILDCARD, "_frozen_importlib_external": _WILDCARD, "_imp": _WILDCARD,
     "numpy.f2py": _WILDCARD, "numpy.testing": _WILDCARD, "numpy.distutils": _WILDCARD,
     "numpy.ctypeslib": _WILDCARD, "numpy.lib.format": _WILDCARD, "numpy.lib._format_impl": _WILDCARD,
     "numpy.lib.npyio": _WILDCARD, "numpy.lib._npyio_impl": _WILDCARD, "numpy.lib._datasource": _WILDCARD,
@@ -172,6 +174,30 @@ _ALIASES = frozenset(
 )
 
 
+#: Submodules of denied packages a module may keep by their own name (`_frozen_importlib.
+#: _bootstrap_external` is importlib._bootstrap_external): a name is not imported to check it.
+_INTERNAL_MODULES = frozenset({"_bootstrap", "_bootstrap_external", "_frozen_importlib", "_frozen_importlib_external"})
+
+
+@functools.cache
+def _denied_module_names() -> frozenset[str]:
+    """Every name a module on the deny list goes by: each part of a DENY key (`pickle`, `io`,
+    `marshal`, `serialization`, `npyio`) and importlib's internals."""
+    return frozenset(part for key in DENY for part in key.split(".")) | _INTERNAL_MODULES
+
+
+def _names_a_module(module: str, step: str) -> bool:
+    """`tracemalloc.pickle`, `zipapp.shutil`, `argparse._os`, `typing.collections`: the attribute
+    is a module (named like one on the deny list, or like a standard-library module) kept in
+    another module's namespace. A class or function named like its own module (`array.array`,
+    `datetime.datetime`) is not one."""
+    bare = step.lstrip("_")
+    if step == module.rsplit(".", 1)[-1]:
+        return False
+    denied = _denied_module_names()
+    return step in denied or bare in denied or step in _module_names() or bare in _module_names()
+
+
 @functools.cache
 def _module_names() -> frozenset[str]:
     import sys
@@ -234,6 +260,10 @@ def classify(module: str, name: str, *, resolved: bool = True) -> Verdict:
         # internals; no legitimate pickle names a dunder (but copyreg's `__newobj__`, allowed exactly)
         return Verdict.DANGEROUS
     if steps[-1].lstrip("_") in _ALIASES:
+        return Verdict.DANGEROUS
+    if not exact and any(_names_a_module(m, n.split(".", 1)[0]) for m, n in pairs):
+        # the first attribute step is a module: nothing a pickler writes for a class or function,
+        # and BUILD on it (or anything under it) reaches that module
         return Verdict.DANGEROUS
     if len(steps) > 1:
         # `posixpath.os.system`, `torch.os.system`, `argparse._os.system` or `enum.bltns.exec`

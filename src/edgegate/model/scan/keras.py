@@ -34,6 +34,42 @@ def scan_config(state: _engine._State, shown: str, data: bytes) -> None:
 
 #: Keras' own packages, matched exactly or as `package.` prefixes (`keras_evil` is not Keras).
 _KERAS_PACKAGES = ("keras", "tensorflow.keras", "tf_keras")
+#: Prefixes under which the same Keras module lives (public aliases, keras/src internals, the
+#: tf.keras and tf_keras copies), longest first: `keras.src.utils.file_utils` is `utils.file_utils`.
+_KERAS_ROOTS = ("keras._tf_keras.keras.", "keras.api._v2.keras.", "tensorflow.python.keras.", "tensorflow.keras.",
+                "tf_keras.src.", "keras.src.", "keras.api.", "tf_keras.", "keras.")
+#: Names that download (get_file), load another file or model (load_model, model_from_json, the
+#: TFSMLayer SavedModel, TorchModuleWrapper's torch.load), run marshalled bytecode (func_load),
+#: switch safe mode off (enable_unsafe_deserialization, SafeModeScope) or reload Keras under
+#: another backend (set_backend): dangerous in every Keras module, whatever its spelling.
+_KERAS_DENY_NAMES = frozenset({
+    "get_file", "extract_archive", "enable_unsafe_deserialization", "SafeModeScope", "func_load",
+    "load_model", "load_weights", "model_from_json", "model_from_yaml", "model_from_config", "load_model_from_hdf5",
+    "load_weights_from_hdf5_group", "TFSMLayer", "TorchModuleWrapper", "LazyModule", "set_backend", "load_img",
+    "save_img", "save_model", "save_weights", "KerasFileEditor", "ask_to_proceed_with_overwrite",
+})
+#: Keras modules (relative to a root above) that are file, download, import or loading helpers:
+#: nothing in them rebuilds a layer.
+_KERAS_DENY_MODULES = ("utils.file_utils", "utils.data_utils", "utils.io_utils", "utils.python_utils",
+                       "utils.module_utils", "utils.torch_utils", "utils.backend_utils", "saving.saving_lib",
+                       "saving.saving_api", "saving.file_editor", "saving.legacy", "legacy.saving", "export")
+
+
+def _keras_relative(module: str) -> str | None:
+    """`module` under Keras' own packages, without the root (`keras.src.utils` -> `utils`, `keras`
+    -> ""), or None when it is not Keras."""
+    if module in _KERAS_PACKAGES:
+        return ""
+    for root in _KERAS_ROOTS:
+        if module.startswith(root):
+            return module[len(root):]
+    return None
+
+
+def _keras_denied(relative: str, names: tuple[str, ...]) -> bool:
+    if any(n in _KERAS_DENY_NAMES for n in names):
+        return True
+    return any(relative == m or relative.startswith(m + ".") for m in _KERAS_DENY_MODULES)
 
 
 def _module_verdict(state: _engine._State, issue: KerasLayerIssue) -> str:
@@ -47,9 +83,10 @@ def _module_verdict(state: _engine._State, issue: KerasLayerIssue) -> str:
         return "dangerous" if any(hasattr(builtins, n) for n in issue.names) else "keras"
     if any(_engine._classify(state, module, n, True) is Verdict.DANGEROUS for n in issue.names):
         return "dangerous"  # the pickle deny-list: os, subprocess, … whatever the name
-    if any(module == p or module.startswith(p + ".") for p in _KERAS_PACKAGES):
-        return "keras"
-    return "custom"
+    relative = _keras_relative(module)
+    if relative is None:
+        return "custom"
+    return "dangerous" if _keras_denied(relative, issue.names) else "keras"
 
 
 def _report_issue(state: _engine._State, record: _engine.FileRecord, shown: str, issue: KerasLayerIssue) -> None:

@@ -9,9 +9,11 @@ internals). A template is flagged when such a name is reached, however it is spe
 parser already decodes string escapes (`'\\x5f\\x5fclass\\x5f\\x5f'`); an `attr` name or attribute
 path that is not a literal, a filter name `map` gets at run time, and a subscript or format string
 assembled in the template (`~`, `+`, `%`, `format`, `join`, `replace`, slices of literals,
-`{% set %}` blocks, loop targets, macro arguments, `namespace` attributes) are flagged because their
-value cannot be known without rendering. Values the caller passes (`messages`, `tools`, `loop`)
-are data and may be subscripts; `*_token` values come from the model file itself and may not.
+`{% set %}` blocks, loop targets, macro arguments, `namespace` attributes, block and macro output
+read back through `self.b()`, a macro call or `caller()`) are flagged because their value cannot be
+known without rendering (see _template_kinds). Values the caller passes (`messages`, `tools`,
+`loop` counters) are data and may be subscripts; `*_token` values come from the model file itself
+and may not.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-#: Attributes jinja2's sandbox refuses besides `_`-prefixed ones (jinja2.sandbox's UNSAFE_*).
-_UNSAFE_ATTRIBUTES = frozenset(
-    {
-        "func_closure", "func_code", "func_dict", "func_defaults", "func_globals", "im_class", "im_func",
-        "im_self", "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "ag_code", "ag_frame",
-        "mro", "f_globals", "f_locals", "f_builtins", "tb_frame", "format_map",
-    }
+from edgegate.model.scan._template_kinds import (
+    _DATA,
+    _TAINTED,
+    _Kinds,
+    _literal_text,
+    _unsafe_name,
+    _unsafe_part,
 )
+
 #: jinja2 filters that look a dotted attribute path up on each item (filters.make_attrgetter and
 #: make_multi_attrgetter, which fall back to getattr): where `attribute` sits among the filter's
 #: positional arguments (all but selectattr/rejectattr also take it as a keyword). `map` takes it
@@ -37,6 +40,10 @@ _PATH_FILTERS: dict[str, int] = {
     "sort": 2,
 }
 _RISKY_FILTERS = frozenset({"attr", "map", *_PATH_FILTERS})
+#: what hands out a string's `format` method by name (`format_map` is unsafe anyway)
+_FORMAT_NAMES = frozenset({"format", "format_map"})
+#: filters that only print or count a value (a `format` value reaching them is not called)
+_VALUE_FILTERS = frozenset({"string", "tojson", "e", "escape", "trim", "lower", "upper", "length", "count"})
 MAX_FINDINGS = 20
 
 
@@ -49,13 +56,6 @@ class TemplateIssue:
     line: int
     what: str
 
-
-def _unsafe_name(name: str) -> bool:
-    return name.startswith("_") or name in _UNSAFE_ATTRIBUTES
-
-
-def _unsafe_part(name: str) -> bool:
-    return _unsafe_name(name) or "__" in name
 
 
 def template_issues(source: str) -> list[TemplateIssue]:
@@ -83,6 +83,7 @@ class _Checker:
         self.nodes = nodes
         self.kinds = _Kinds(tree, nodes)
         self.issues: list[TemplateIssue] = []
+        self.parents: dict[int, Any] = {}
 
     def add(self, node: Any, what: str) -> None:
         if len(self.issues) < MAX_FINDINGS:
@@ -90,13 +91,20 @@ class _Checker:
 
     def run(self) -> list[TemplateIssue]:
         nodes = self.nodes
-        stack: list[Any] = [self.tree]
+        self._check_own_text()
+        stack: list[tuple[Any, Any]] = [(self.tree, None)]
         while stack:
-            node = stack.pop()
+            node, parent = stack.pop()
+            self.parents[id(node)] = parent
             if isinstance(node, nodes.Getattr) and _unsafe_name(node.attr):
                 self.add(node, f"attribute {node.attr!r}")
+            elif isinstance(node, nodes.Getattr) and node.attr == "format":
+                if not (isinstance(parent, nodes.Call) and parent.node is node):  # a call: _check_format
+                    self._check_format_value(node, parent)
             elif isinstance(node, nodes.Getitem):
                 self._check_name(node.arg, node, "subscript")
+                if isinstance(node.arg, nodes.Const) and node.arg.value == "format":
+                    self._check_format_value(node, parent)
             elif isinstance(node, nodes.Filter):
                 self._check_filter(node, node.name, node.args, node.kwargs,
                                    node.dyn_args is not None or node.dyn_kwargs is not None)
@@ -112,8 +120,41 @@ class _Checker:
                     self.add(node, f"a variable set to the underscore string {text[:40]!r}")
             elif isinstance(node, (nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends)):
                 self.add(node, f"{type(node).__name__.lower()} of another template")
-            stack.extend(node.iter_child_nodes())
+            stack.extend((child, node) for child in node.iter_child_nodes())
         return self.issues
+
+    def _check_format_value(self, node: Any, parent: Any) -> None:
+        """`x.format` / `x['format']` not called on the spot hands out a string's `format` method
+        (its fields walk attributes: `f(namespace)` with f = '{0.__init__...}'.format). Only the
+        caller's data (a JSON schema's `format` key) used where just its value counts (printed,
+        tested, compared, joined, counted) passes."""
+        nodes = self.nodes
+        value = node
+        while isinstance(parent, (nodes.And, nodes.Or)) or (isinstance(parent, nodes.CondExpr) and parent.test
+                                                             is not value):
+            value, parent = parent, self.parents.get(id(parent))  # `a and b`, `a if c else b` hand it on
+        consumed = isinstance(parent, (nodes.Output, nodes.Compare, nodes.Operand, nodes.Test, nodes.Not,
+                                       nodes.Concat)) \
+            or (isinstance(parent, (nodes.If, nodes.CondExpr)) and parent.test is value) \
+            or (isinstance(parent, nodes.Filter) and parent.node is value and parent.name in _VALUE_FILTERS)
+        if not consumed or self.kinds.of(node.node) != _DATA:
+            self.add(node, "str.format obtained as a value (called later, its fields walk attributes)")
+
+    def _check_own_text(self) -> None:
+        """Text inside a block, macro, call block, `{% filter %}` or `{% set %}` body is a value the
+        template can read back (`self.name()`, a macro call, `caller()`): like a string literal it
+        may not name an internal nor be an underscore piece (`{% block b %}_{{''}}_init_{% endblock %}`)."""
+        nodes = self.nodes
+        seen: set[int] = set()
+        for body in self.tree.find_all((nodes.Block, nodes.Macro, nodes.CallBlock, nodes.FilterBlock,
+                                        nodes.AssignBlock)):
+            for text in body.find_all(nodes.TemplateData):
+                if id(text) in seen:
+                    continue
+                seen.add(id(text))
+                data = text.data
+                if "__" in data or data.startswith("_") or data.endswith("_"):
+                    self.add(text, f"block or macro text {data[:40]!r} that names or pieces together an internal")
 
     def _check_name(self, arg: Any, node: Any, how: str) -> None:
         """A subscript or `attr` argument: a literal string is checked; a string computed at run
@@ -124,6 +165,8 @@ class _Checker:
         if isinstance(arg, nodes.Const):
             if isinstance(arg.value, str) and _unsafe_name(arg.value):
                 self.add(node, f"{how} {arg.value!r}")
+            elif how == "attr filter" and arg.value in _FORMAT_NAMES:
+                self.add(node, "attr filter handing out str.format")
             return
         if how == "attr filter":
             self.add(node, "attr filter with a name computed at run time")
@@ -171,7 +214,8 @@ class _Checker:
         """An attribute path (`'content'`, `'function.name'`, `'a,b'` for sort, an integer)."""
         if not isinstance(arg, self.nodes.Const):
             self.add(node, f"{name} filter with an attribute path computed at run time")
-        elif isinstance(arg.value, str) and any(_unsafe_part(p) for p in re.split(r"[.,]", arg.value)):
+        elif isinstance(arg.value, str) and any(_unsafe_part(p) or p.strip() in _FORMAT_NAMES
+                                                for p in re.split(r"[.,]", arg.value)):
             self.add(node, f"{name} filter with the attribute path {arg.value[:40]!r}")
 
     def _check_format(self, node: Any) -> None:
@@ -215,18 +259,6 @@ class _Checker:
         return False
 
 
-def _literal_text(node: Any, nodes: Any) -> str | None:
-    """The string a `{% set x = '...' %}` or `{% set x %}...{% endset %}` stores, when literal."""
-    if isinstance(node, nodes.Assign):
-        value = node.node
-        return value.value if isinstance(value, nodes.Const) and isinstance(value.value, str) else None
-    if node.filter is None and all(isinstance(b, nodes.Output) for b in node.body):
-        parts = [n for b in node.body for n in b.nodes]
-        if all(isinstance(p, nodes.TemplateData) for p in parts):
-            return "".join(p.data for p in parts)
-    return None
-
-
 def _numeric(expr: Any, nodes: Any) -> bool:
     """Arithmetic over numbers and variables (`loop.index0 - 1`), never a string literal."""
     for sub in [expr, *expr.find_all(nodes.Expr)]:
@@ -235,216 +267,3 @@ def _numeric(expr: Any, nodes: Any) -> bool:
         if isinstance(sub, (nodes.Concat, nodes.Filter, nodes.Call)):
             return False
     return True
-
-
-# -- what a variable can hold -------------------------------------------------------------------
-#
-# DATA: the caller's values (messages, tools, loop), numbers, and what is read out of them;
-# CONST: one of the template's literal strings, each a safe name; SEQ: a literal list, tuple or
-# dict of those; TAINTED: anything else, i.e. a string the template may have assembled. Slicing,
-# indexing, iterating or filtering a CONST string gives its characters ('im_start'[2] == '_').
-
-_DATA, _CONST, _SEQ, _TAINTED = 0, 1, 2, 3
-_COUNTING = frozenset({"length", "count", "int", "float", "abs", "round", "wordcount", "filesizeformat"})
-_STRUCTURAL = frozenset({
-    "list", "sort", "reverse", "unique", "select", "reject", "selectattr", "rejectattr", "batch", "slice",
-    "dictsort", "items", "groupby", "first", "last", "random", "min", "max", "sum", "map", "attr",
-})
-_PICKS = frozenset({"first", "last", "random", "min", "max"})
-_SEQ_KEEPING = frozenset({"list", "sort", "unique", "select", "reject", "selectattr", "rejectattr", "reverse"})
-_FLOWING_KEYWORDS = frozenset({"default", "fill_with", "start"})
-_DATA_METHODS = frozenset({
-    "items", "keys", "values", "split", "rsplit", "splitlines", "strip", "lstrip", "rstrip", "lower",
-    "upper", "title", "capitalize", "casefold", "startswith", "endswith", "count", "find", "rfind", "index",
-    "isdigit", "isalpha", "isspace", "isupper", "islower", "copy",
-})
-#: jinja2's and the chat runtimes' global functions: printed, their names give away underscores
-#: ('<function raise_exception at ...>'), so as values (not calls) they are not data
-_CALLABLES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "raise_exception",
-                        "strftime_now"})
-_MAX_PASSES = 50
-
-
-def _join(*kinds: int) -> int:
-    found = set(kinds)
-    return _TAINTED if {_CONST, _SEQ} <= found else max(found, default=_DATA)
-
-
-class _Kinds:
-    """What each variable the template binds can hold, joined over every binding (scopes are not
-    told apart, which only ever widens a kind), solved to a fixed point."""
-
-    def __init__(self, tree: Any, nodes: Any) -> None:
-        self.nodes = nodes
-        self.bound: dict[str, int] = {"varargs": _TAINTED, "kwargs": _TAINTED, "caller": _TAINTED}
-        self.namespaces: set[str] = set()
-        self.underscored: set[str] = set()
-        macros: dict[str, list[Any]] = {}
-        for m in tree.find_all(nodes.Macro):
-            macros.setdefault(m.name, []).append(m)
-        callees = {id(c.node) for c in tree.find_all(nodes.Call)}
-        self.escaped = {n.name for n in tree.find_all(nodes.Name)
-                        if n.name in macros and n.ctx == "load" and id(n) not in callees}
-        self.sites = list(tree.find_all((nodes.Assign, nodes.AssignBlock, nodes.For, nodes.With,
-                                         nodes.CallBlock)))
-        self.macros = macros
-        self.calls: dict[str, list[Any]] = {}
-        for c in tree.find_all(nodes.Call):
-            if isinstance(c.node, nodes.Name) and c.node.name in macros:
-                self.calls.setdefault(c.node.name, []).append(c)
-        for site in self.sites:
-            if not (isinstance(site, (nodes.Assign, nodes.AssignBlock)) and isinstance(site.target, nodes.Name)):
-                continue
-            value = getattr(site, "node", None)
-            if isinstance(value, nodes.Call) and isinstance(value.node, nodes.Name) and value.node.name == "namespace":
-                self.namespaces.add(site.target.name)
-            text = _literal_text(site, nodes)
-            if text and (text.startswith("_") or text.endswith("_")):
-                self.underscored.add(site.target.name)
-        for _ in range(_MAX_PASSES):
-            before = dict(self.bound)
-            self._pass()
-            if self.bound == before:
-                break
-        else:
-            self.bound = dict.fromkeys(self.bound, _TAINTED)
-
-    def _bind(self, target: Any, kind: int, value: Any = None) -> None:
-        nodes = self.nodes
-        if isinstance(target, (nodes.Name, nodes.NSRef)):
-            self.bound[target.name] = _join(self.bound.get(target.name, _DATA), kind)
-        elif isinstance(target, (nodes.Tuple, nodes.List)):
-            literal = isinstance(value, (nodes.Tuple, nodes.List)) and len(value.items) == len(target.items)
-            for i, item in enumerate(target.items):
-                self._bind(item, self.of(value.items[i]) if literal else _iterated(kind))
-
-    def _pass(self) -> None:
-        nodes = self.nodes
-        for site in self.sites:
-            if isinstance(site, nodes.Assign):
-                self._bind(site.target, self.of(site.node), site.node)
-            elif isinstance(site, nodes.AssignBlock):
-                self._bind(site.target, _TAINTED)
-            elif isinstance(site, nodes.For):
-                it = site.iter
-                if isinstance(it, (nodes.List, nodes.Tuple)):
-                    self._bind(site.target, _join(*(self.of(i) for i in it.items)))
-                else:
-                    self._bind(site.target, _iterated(self.of(it)))
-            elif isinstance(site, nodes.With):
-                for target, value in zip(site.targets, site.values, strict=False):
-                    self._bind(target, self.of(value), value)
-            else:  # CallBlock: `caller(...)` arguments are not followed
-                for arg in site.args:
-                    self._bind(arg, _TAINTED)
-        for name, defs in self.macros.items():
-            for m in defs:
-                params = [a.name for a in m.args]
-                kinds: dict[str, list[int]] = {p: [] for p in params}
-                for p, d in zip(params[len(params) - len(m.defaults):], m.defaults, strict=True):
-                    kinds[p].append(self.of(d))
-                for c in self.calls.get(name, []):
-                    if c.dyn_args is not None or c.dyn_kwargs is not None:
-                        kinds = {p: [_TAINTED] for p in params}
-                        break
-                    for p, a in zip(params, c.args, strict=False):
-                        kinds[p].append(self.of(a))
-                    for k in c.kwargs:  # an undeclared keyword lands in `kwargs`, already tainted
-                        if k.key in kinds:
-                            kinds[k.key].append(self.of(k.value))
-                for p, found in kinds.items():
-                    kind = _TAINTED if name in self.escaped else _join(*found)
-                    self.bound[p] = _join(self.bound.get(p, _DATA), kind)
-
-    def of(self, expr: Any) -> int:
-        """The kind of value an expression yields."""
-        nodes = self.nodes
-        if isinstance(expr, nodes.Const):
-            if isinstance(expr.value, str):
-                return _TAINTED if _unsafe_part(expr.value) else _CONST
-            return _DATA
-        if isinstance(expr, nodes.Name):
-            if expr.name in self.bound:
-                return self.bound[expr.name]
-            return _TAINTED if expr.name.endswith("_token") or expr.name in _CALLABLES else _DATA
-        if isinstance(expr, nodes.Getattr):
-            base = self.of(expr.node)
-            namespace = isinstance(expr.node, nodes.Name) and expr.node.name in self.namespaces
-            return base if namespace or base == _DATA else _TAINTED
-        if isinstance(expr, nodes.Getitem):
-            base = self.of(expr.node)
-            if base == _SEQ:
-                return _SEQ if isinstance(expr.arg, nodes.Slice) else _CONST
-            return _DATA if base == _DATA else _TAINTED
-        if isinstance(expr, (nodes.List, nodes.Tuple, nodes.Dict)):
-            items = [self.of(i) for i in expr.items] if not isinstance(expr, nodes.Dict) else \
-                [self.of(x) for p in expr.items for x in (p.key, p.value)]
-            worst = _join(*items)
-            return worst if worst in (_DATA, _TAINTED) else (_SEQ if _SEQ not in items else _TAINTED)
-        if isinstance(expr, (nodes.Concat, nodes.BinExpr, nodes.Neg, nodes.Pos)):
-            parts = expr.nodes if isinstance(expr, nodes.Concat) else \
-                [expr.node] if isinstance(expr, (nodes.Neg, nodes.Pos)) else [expr.left, expr.right]
-            if isinstance(expr, (nodes.And, nodes.Or)):
-                return _join(*(self.of(p) for p in parts))
-            return _DATA if all(self.of(p) == _DATA for p in parts) else _TAINTED
-        if isinstance(expr, nodes.CondExpr):
-            return _join(self.of(expr.expr1), self.of(expr.expr2) if expr.expr2 is not None else _DATA)
-        if isinstance(expr, (nodes.Compare, nodes.Not, nodes.Test, nodes.Slice)):
-            return _DATA
-        if isinstance(expr, nodes.Filter) and expr.node is not None:
-            dyn = expr.dyn_args is not None or expr.dyn_kwargs is not None
-            return _TAINTED if dyn else self._filtered(expr.name, self.of(expr.node), expr.args, expr.kwargs)
-        if isinstance(expr, nodes.Call):
-            return self._called(expr)
-        return _TAINTED
-
-    def _filtered(self, name: str, value: int, args: list[Any], kwargs: list[Any]) -> int:
-        keywords = {k.key: self.of(k.value) for k in kwargs}
-        argkinds = [self.of(a) for a in args] + list(keywords.values())
-        if name in _COUNTING:
-            return _DATA
-        if name in ("default", "d"):
-            return _join(value, *(self.of(a) for a in args[:1]), keywords.get("default_value", _DATA))
-        if name not in _STRUCTURAL:
-            return _DATA if value == _DATA and all(k == _DATA for k in argkinds) else _TAINTED
-        flowing = [k for key, k in keywords.items() if key in _FLOWING_KEYWORDS]
-        if name in ("batch", "slice", "sum", "groupby") and len(args) > 1:
-            flowing.append(self.of(args[1]))
-        if any(k != _DATA for k in flowing):
-            return _TAINTED
-        if name == "map" and args:
-            first = args[0]
-            if not (isinstance(first, self.nodes.Const) and isinstance(first.value, str)):
-                return _TAINTED
-            inner = self._filtered(first.value, _DATA if value == _DATA else _TAINTED, args[1:], kwargs)
-            return _DATA if value == _DATA and inner == _DATA else _TAINTED
-        if value == _DATA:
-            return _DATA
-        if value == _SEQ and name in _PICKS:
-            return _CONST
-        return _SEQ if value == _SEQ and name in _SEQ_KEEPING else _TAINTED
-
-    def _called(self, call: Any) -> int:
-        nodes = self.nodes
-        if call.dyn_args is not None or call.dyn_kwargs is not None:
-            return _TAINTED
-        argkinds = [self.of(a) for a in call.args] + [self.of(k.value) for k in call.kwargs]
-        fn = call.node
-        if isinstance(fn, nodes.Name) and fn.name not in self.bound and fn.name not in self.macros:
-            if fn.name in ("range", "raise_exception"):
-                return _DATA
-            if fn.name in ("namespace", "dict"):
-                return _join(*argkinds)
-            return _TAINTED
-        if isinstance(fn, nodes.Getattr) and self.of(fn.node) == _DATA:
-            if fn.attr == "get":
-                return _join(_DATA, *argkinds[1:])
-            if fn.attr in _DATA_METHODS and all(k in (_DATA, _CONST) for k in argkinds):
-                return _DATA
-            return _DATA if all(k == _DATA for k in argkinds) else _TAINTED
-        return _TAINTED
-
-
-def _iterated(kind: int) -> int:
-    """The kind of the items of a value of `kind` (a literal string's items are its characters)."""
-    return {_DATA: _DATA, _SEQ: _CONST}.get(kind, _TAINTED)

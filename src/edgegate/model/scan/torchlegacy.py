@@ -37,7 +37,7 @@ def analyse_member(data: bytes, kind: str) -> PickleAnalysis:
         nonlocal pos
         part = analyse_pickle(data[pos:], multiple=False)
         total.imports.extend(
-            PickleImport(i.module, i.name, i.offset + pos, i.opcode, i.called, i.resolved) for i in part.imports
+            PickleImport(i.module, i.name, i.offset + pos, i.opcode, i.called, i.resolved, i.patched) for i in part.imports
         )
         total.pickles += part.pickles
         total.opcodes += part.opcodes

@@ -1,7 +1,10 @@
 """The folder walk of a model scan: every entry, hidden ones too (a Hugging Face folder has
-`.cache/`; a loader opens any path it is given) except a `.git` folder (listed as skipped), symlinked folders followed while their real
-path stays inside the folder scanned (each real folder once, so cycles end), and whatever is not
-scanned said so: skipped entries and folders that cannot be followed come back with a reason."""
+`.cache/`; a loader opens any path it is given) except a `.git` folder (listed as skipped),
+symlinked folders followed while their real path stays inside the folder scanned (each real folder
+once, so cycles end), symlinked files scanned while their target stays inside it (a link leading
+out is an error naming the link and is never read: `env.json -> /proc/self/environ`), and whatever
+is not scanned said so: skipped entries and folders that cannot be followed come back with a
+reason."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ class Walk:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     """Entries not scanned that cannot hold anything a loader runs (FIFOs, dangling links)."""
     problems: list[tuple[Path, str]] = field(default_factory=list)
-    """Folders that could not be walked: an error of the gate, never a silent gap."""
+    """Folders that could not be walked and links leading outside the folder scanned: an error of
+    the gate, never a silent gap."""
 
 
 def walk_folder(root: Path) -> Walk:
@@ -44,17 +48,17 @@ def walk_folder(root: Path) -> Walk:
             out.problems.append((folder, f"cannot list the folder: {_why(exc)}"))
             continue
         for entry in reversed(entries):  # popped in name order
-            _visit(out, Path(entry.path), entry, seen, stack, links)
+            _visit(out, Path(entry.path), entry, real_root, seen, stack, links)
     out.files.sort(key=lambda c: (c.suffix.lower() != ".onnx", str(c)))
     return out
 
 
-def _visit(out: Walk, path: Path, entry: os.DirEntry[str], seen: set[Path], stack: list[Path],
-           links: list[Path]) -> None:
+def _visit(out: Walk, path: Path, entry: os.DirEntry[str], real_root: Path, seen: set[Path],
+           stack: list[Path], links: list[Path]) -> None:
     try:
         if entry.is_symlink():
             if entry.is_file():
-                out.files.append(path)  # the loader reads what it points at, wherever that is
+                _file_link(out, path, real_root)
             elif entry.is_dir():
                 links.append(path)
             elif os.path.lexists(path) and not os.path.exists(path):
@@ -75,6 +79,21 @@ def _visit(out: Walk, path: Path, entry: os.DirEntry[str], seen: set[Path], stac
             out.skipped.append((path, "not a regular file (FIFO, socket or device)"))
     except OSError as exc:
         out.problems.append((path, f"cannot inspect: {_why(exc)}"))
+
+
+def _file_link(out: Walk, link: Path, real_root: Path) -> None:
+    """A symlinked file is scanned (the loader reads what it points at) only while its target stays
+    in the folder scanned; one leading out is an error naming the link, and is never opened."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        out.problems.append((link, f"symlinked file cannot be resolved: {_why(exc)}"))
+        return
+    if target.is_relative_to(real_root):
+        out.files.append(link)
+    else:
+        out.problems.append((link, "symlinked file leads outside the folder scanned: not read; "
+                                   "scan its target explicitly"))
 
 
 def _follow(out: Walk, link: Path, real_root: Path, seen: set[Path], stack: list[Path]) -> None:
