@@ -186,16 +186,20 @@ def _denied_module_names() -> frozenset[str]:
     return frozenset(part for key in DENY for part in key.split(".")) | _INTERNAL_MODULES
 
 
-def _names_a_module(module: str, step: str) -> bool:
-    """`tracemalloc.pickle`, `zipapp.shutil`, `argparse._os`, `typing.collections`: the attribute
-    is a module (named like one on the deny list, or like a standard-library module) kept in
-    another module's namespace. A class or function named like its own module (`array.array`,
-    `datetime.datetime`) is not one."""
+def _names_a_module(module: str, step: str, *, dotted: bool) -> bool:
+    """`tracemalloc.pickle`, `zipapp.shutil`, `argparse._os`, `typing.collections.abc`: the
+    attribute is a module (named like one on the deny list; or, with more steps after it, like
+    any standard-library module) kept in another module's namespace. A class or function named
+    like its own module (`array.array`, `datetime.datetime`) is not one, and neither is a lone
+    name only a harmless module shares (`numpy.copy`, `numpy.array` are functions; a module got
+    that way cannot be called, and BUILD on an imported object is caught on its own)."""
     bare = step.lstrip("_")
     if step == module.rsplit(".", 1)[-1]:
         return False
     denied = _denied_module_names()
-    return step in denied or bare in denied or step in _module_names() or bare in _module_names()
+    if step in denied or bare in denied:
+        return True
+    return dotted and (step in _module_names() or bare in _module_names())
 
 
 @functools.cache
@@ -261,7 +265,7 @@ def classify(module: str, name: str, *, resolved: bool = True) -> Verdict:
         return Verdict.DANGEROUS
     if steps[-1].lstrip("_") in _ALIASES:
         return Verdict.DANGEROUS
-    if not exact and any(_names_a_module(m, n.split(".", 1)[0]) for m, n in pairs):
+    if not exact and any(_names_a_module(m, n.split(".", 1)[0], dotted="." in n) for m, n in pairs):
         # the first attribute step is a module: nothing a pickler writes for a class or function,
         # and BUILD on it (or anything under it) reaches that module
         return Verdict.DANGEROUS
