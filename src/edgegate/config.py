@@ -91,11 +91,12 @@ def find_config(start: str | Path) -> Path | None:
     `.git`). Two configs on that way (or side by side) are a `ConfigError`: in a pull request a
     config added below or beside the project's own would replace it silently (every gate it
     sets up, gone)."""
-    p = Path(start).resolve()
+    p = Path(os.path.abspath(start))  # from where it is named: a committed `m -> ../outside` stays here
     if p.is_file():
-        return p
+        return p.resolve()
     found: Path | None = None
-    for folder in (p, *p.parents):
+    here = p if not p.is_symlink() else p.parent
+    for folder in (here, *here.parents):
         for candidate in _configs_in(folder):
             if found is None:
                 found = candidate

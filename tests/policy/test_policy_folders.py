@@ -121,3 +121,37 @@ def test_a_linked_file_counts_by_its_targets_name_as_in_conftest(cli, conftest_b
     (root / "in" / "python").symlink_to(os.path.realpath(os.sys.executable))
     want = _agree(cli, conftest_bin, root, ["-p", "policy", "in"])
     assert dict(want.failures) == {"deny by-target": 1}
+
+
+def test_a_named_folder_that_is_a_link_out_of_the_project_is_refused(cli, tmp_path: Path) -> None:
+    # a re-review: a committed `m -> ../outside` named on the command line was read in full
+    # (the project folder was found from the link's target), and cost lost the project's config
+    outside = tmp_path / "outside"
+    write_files(outside, {"big.yaml": _deployment("outside")})
+    root = _project(tmp_path / "project")
+    (root / "edgegate.toml").write_text('[cost]\npaths = ["m"]\nmax-monthly = 1\n')
+    (root / "m").symlink_to(outside)
+    for args in (["policy", "lint", "-p", "policy", "m"], ["cost", "estimate", "m"]):
+        r = cli(*args, cwd=root)
+        assert r.exit_code == 2, args
+        assert "m" in r.stderr and "Traceback" not in r.stderr
+    from edgegate.config import find_config
+
+    assert find_config(root / "m") == (root / "edgegate.toml").resolve()  # found from where it is named
+
+
+def test_a_very_deep_folder_tree_is_walked_without_recursion(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    deep = root / "in"
+    for _ in range(1100):  # past Python's recursion limit (1000), inside PATH_MAX; made level by level
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "x.yaml").write_text("a: 1\n")
+    try:
+        got = list(iter_input_files([root / "in"]))
+        assert got[-1].name == "x.yaml" and len(got) == 2
+    finally:  # pytest's own clean-up (shutil.rmtree) recurses once per level
+        (deep / "x.yaml").unlink()
+        while deep != root / "in":
+            deep.rmdir()
+            deep = deep.parent

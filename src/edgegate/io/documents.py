@@ -223,50 +223,58 @@ def iter_input_files(
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            from edgegate.io.paths import project_root
+            from edgegate.io.paths import is_inside, project_root
 
-            found: list[Path] = []
-            _walk(p, suffixes, project_root(p), set(), found)
-            yield from sorted(found)
+            root = project_root(p)
+            if not is_inside(p, root):
+                raise InputError(f"is a symlink to a folder outside the project folder {root}", p)
+            yield from sorted(_walk(p, suffixes, root))
         elif p.exists():
             yield p
         else:
             raise InputError("no such file or directory", p)
 
 
-def _walk(folder: Path, suffixes: frozenset[str], root: Path, seen: set[str], found: list[Path]) -> None:
+def _walk(top: Path, suffixes: frozenset[str], root: Path) -> list[Path]:
+    """The files under `top` (iteratively: no depth limit to hit), each real folder once."""
     import os
 
     from edgegate.io.paths import is_inside
 
-    real = os.path.realpath(folder)
-    if real in seen:  # a symlink loop, or a folder reached twice
-        return
-    seen.add(real)
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        raise InputError(f"cannot read the folder: {exc.strerror or exc}", folder) from None
-    for entry in entries:
-        path = folder / entry.name
-        wanted = path.suffix.lower() in suffixes
-        if entry.is_symlink():
-            target = os.path.realpath(path)
-            if not os.path.exists(target):
-                if wanted:
-                    raise InputError("is a broken symlink", path)
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in seen:  # a symlink loop, or a folder reached twice
                 continue
-            folder_link = os.path.isdir(target)
-            if not folder_link and Path(target).suffix.lower() not in suffixes:
-                continue  # as conftest: a linked file is an input by its target's name
-            if not is_inside(target, root):
-                raise InputError(f"is a symlink that leads outside the project folder {root}", path)
-            if folder_link:
-                _walk(path, suffixes, root, seen, found)
-            else:  # by the link's name when it names the format, else (as conftest) by the target's
-                found.append(path if wanted else Path(target))
-        elif entry.is_dir(follow_symlinks=False):
-            if entry.name != ".git":
-                _walk(path, suffixes, root, seen, found)
-        elif wanted:
-            found.append(path)  # a FIFO or device is refused by the reader, by name
+            seen.add((info.st_dev, info.st_ino))
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            raise InputError(f"cannot read the folder: {exc.strerror or exc}", folder) from None
+        for entry in entries:
+            path = folder / entry.name
+            wanted = path.suffix.lower() in suffixes
+            if entry.is_symlink():
+                target = os.path.realpath(path)
+                if not os.path.exists(target):
+                    if wanted:
+                        raise InputError("is a broken symlink", path)
+                    continue
+                folder_link = os.path.isdir(target)
+                if not folder_link and Path(target).suffix.lower() not in suffixes:
+                    continue  # as conftest: a linked file is an input by its target's name
+                if not is_inside(target, root):
+                    raise InputError(f"is a symlink that leads outside the project folder {root}", path)
+                if folder_link:
+                    stack.append(path)
+                else:  # by the link's name when it names the format, else (as conftest) by the target's
+                    found.append(path if wanted else Path(target))
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name != ".git":
+                    stack.append(path)
+            elif wanted:
+                found.append(path)  # a FIFO or device is refused by the reader, by name
+    return found

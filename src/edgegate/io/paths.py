@@ -22,13 +22,15 @@ EXCERPT_CHARS = 40
 
 def project_root(start: str | Path) -> Path:
     """The nearest folder at or above `start` (a file's folder, or a folder) holding one of
-    `ROOT_MARKERS`; `start`'s own folder when none does. Resolved (symlinks followed)."""
-    p = Path(start).resolve()
-    here = p if p.is_dir() else p.parent
+    `ROOT_MARKERS`; `start`'s own folder when none does. Found from where `start` is named, not
+    where a symlink in it leads (a committed ``m -> ../outside`` is still in the checkout that
+    holds it); the folder returned is resolved."""
+    p = Path(os.path.abspath(start))
+    here = p if p.is_dir() and not p.is_symlink() else p.parent
     for folder in (here, *here.parents):
         if any(os.path.lexists(folder / marker) for marker in ROOT_MARKERS):
-            return folder
-    return here
+            return folder.resolve()
+    return here.resolve()
 
 
 def is_inside(path: str | Path, root: str | Path) -> bool:
