@@ -141,3 +141,29 @@ def test_a_layer_that_does_not_match_its_digest_is_not_verified(cli, tmp_path, k
     assert res.exit_code == 2
     tar = _tar_dir(layout, tmp_path / "image.tar")  # the same through the tar reader
     assert cli("verify", tar, "--image", "--bundle", bundle, "--key", pub).exit_code == 2
+
+
+def _relayout(layout: Path, manifest: dict, media: str | None) -> None:  # type: ignore[type-arg]
+    data = json.dumps(manifest).encode()
+    digest = _blob(layout, data)
+    entry = {"digest": digest, "size": len(data)}
+    if media:
+        entry["mediaType"] = media
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
+
+
+def test_a_blob_that_is_neither_plainly_an_index_nor_a_manifest_is_refused(cli, tmp_path, keypair) -> None:
+    # a re-review: a manifest-typed blob with '"manifests": []' was read as an (empty) index, so
+    # its layers, one of them absent, were never checked
+    layout, _ = make_oci_layout(tmp_path)
+    man_type = "application/vnd.oci.image.manifest.v1+json"
+    absent = {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + "1" * 64, "size": 1}
+    config = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + "2" * 64, "size": 1}
+    cases = [
+        ({"schemaVersion": 2, "mediaType": man_type, "manifests": [], "config": config, "layers": [absent]}, man_type),
+        ({"schemaVersion": 2, "manifests": []}, "application/vnd.oci.image.index.v1+json"),  # nothing to check
+        ({"schemaVersion": 2, "mediaType": man_type, "manifests": [{"digest": "sha256:" + "3" * 64}]}, None),
+    ]
+    for manifest, media in cases:
+        _relayout(layout, manifest, media)
+        assert cli("sign", layout, "--image", "--key", keypair[0]).exit_code == 2, manifest

@@ -161,10 +161,10 @@ def _evaluate(
     """Each statement through the rule's Rego (the policy gate's engine)."""
     from edgegate.policy import engine
     from edgegate.policy.lint import package_results
-    from edgegate.policy.modules import ensure_supported, load_modules, resolve_rule_dir
+    from edgegate.policy.modules import load_modules, resolve_rule_dir
 
+    # (regopy's static refusals are the engine's to apply, for regopy only: OPA runs them as written)
     modules = load_modules([resolve_rule_dir(r) for r in rule.rules])
-    ensure_supported(modules)
     data = {"edgegate": {"image": {"reference": reference, "digest": digest}}}
     evaluation = engine.evaluate(modules, statements, entrypoints=[rule.namespace.replace(".", "/")], data=data)
     out: list[list[PolicyFinding]] = [[] for _ in statements]

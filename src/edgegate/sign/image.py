@@ -71,11 +71,22 @@ def _from_layout(store: DirStore | TarStore, index: bytes, where: Path) -> Image
     config, layers) must be in the layout and hash to their digests: a signature over a digest
     whose image is not there is not a verified image."""
     digest, media = _from_index(_json(index, where / "index.json"), where)
-    _check_blobs(store, digest, where, 0)
+    _check_blobs(store, digest, where, 0, media)
     return ImageDigest(digest, "manifest", media)
 
 
-def _check_blobs(store: DirStore | TarStore, digest: str, where: Path, depth: int) -> None:
+_INDEX_TYPES = frozenset({
+    "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json", None,
+})
+_MANIFEST_TYPES = frozenset({
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json", None,
+})
+
+
+def _check_blobs(store: DirStore | TarStore, digest: str, where: Path, depth: int, media: str | None) -> None:
+    """`digest`'s blob and what it references, by what it is: an index (child manifests) or a
+    manifest (config and layers); a blob that is both, or whose media type says otherwise, is
+    refused rather than read one way."""
     if depth > 4:
         raise InputError("image index nested more than 4 levels", where)
     data = _blob(store, digest, where, _MAX_JSON)
@@ -83,9 +94,17 @@ def _check_blobs(store: DirStore | TarStore, digest: str, where: Path, depth: in
     if not isinstance(doc, dict):
         raise InputError(f"manifest {digest} is not a JSON object", where)
     children = doc.get("manifests")
-    if isinstance(children, list):
+    is_index = "manifests" in doc
+    if is_index == ("config" in doc or "layers" in doc) or doc.get("mediaType", media) not in (
+        _INDEX_TYPES if is_index else _MANIFEST_TYPES
+    ):
+        raise InputError(f"{digest} is neither plainly an image index nor a manifest", where)
+    if is_index:
+        if not isinstance(children, list) or not children:
+            raise InputError(f"image index {digest} lists no manifests: nothing to check", where)
         for child in children:
-            _check_blobs(store, _descriptor(child, where), where, depth + 1)
+            _check_blobs(store, _descriptor(child, where), where, depth + 1,
+                         child.get("mediaType") if isinstance(child, dict) else None)
         return
     layers = doc.get("layers")
     for ref in [doc.get("config"), *(layers if isinstance(layers, list) else [None])]:
