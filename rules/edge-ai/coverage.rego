@@ -16,20 +16,42 @@ eg_coverage_title := "Object not checked by the rule pack"
 # with no items at all that negation is undefined, not true)
 eg_has_items if is_array(input.items)
 
-# Kinds that hold data, never run it (a ConfigMap key named "image" is text).
+# Kinds that hold data, never run it (a ConfigMap key named "image" is text), and API groups whose
+# objects name images without running them (Kyverno's patterns, Flux's image scanning).
 eg_inert_kinds := {"ConfigMap", "Secret"}
 
-# JSON pointers of the objects with an image (a container, however it is written) in a
-# Kubernetes object (one with a kind) the pack does not check.
+eg_inert_groups := {"kyverno.io", "image.toolkit.fluxcd.io"}
+
+eg_inert if input.kind in eg_inert_kinds
+
+eg_inert if {
+	is_string(input.apiVersion)
+	split(input.apiVersion, "/")[0] in eg_inert_groups
+}
+
+# Where the other rules look for containers: the pod spec's containers and initContainers.
+eg_checked_at(pointer) if {
+	eg_is_pod_workload
+	some list in ["containers", "initContainers"]
+	startswith(pointer, concat("", [eg_pod_prefix, "/", list, "/"]))
+}
+
+# JSON pointers of the objects with an image (a container, however it is written) that no other
+# rule reads, in a Kubernetes object (one with a kind): anywhere in a kind the pack does not
+# check, and outside the pod spec's container lists in one it does (a Volcano `Job` of another
+# API group keeps its containers in spec.tasks). Metadata (labels, annotations) is not searched.
 eg_unchecked_images contains pointer if {
 	is_string(input.kind)
-	not input.kind in eg_inert_kinds
-	not eg_is_workload
+	not eg_inert
+	not eg_is_edge_ai
 	not eg_has_items
 	walk(input, [eg_at, eg_node])
+	count(eg_at) > 0
+	eg_at[0] != "metadata"
 	is_object(eg_node)
 	is_string(eg_node.image)
 	pointer := concat("", [concat("", ["/", eg_pointer_token(t)]) | some t in eg_at])
+	not eg_checked_at(pointer)
 }
 
 deny contains result if {
@@ -37,7 +59,7 @@ deny contains result if {
 	result := eg_result(
 		"EGP012", "high", eg_coverage_title,
 		concat("", [
-			eg_workload, ": runs the image at ", pointer, " in a kind the edge-AI pack does not check;",
+			eg_workload, ": runs the image at ", pointer, " where the edge-AI pack does not check it;",
 			" check it with rules of your own or render it as a kind the pack knows",
 		]),
 		pointer,

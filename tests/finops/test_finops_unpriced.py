@@ -126,3 +126,17 @@ def test_any_list_kind_is_priced_item_by_item_as_kubectl_applies_it(tmp_path: Pa
     r = evaluate([_write(tmp_path, *lists)], CostSettings())
     names = sorted(row[0] for row in r.stats["tables"][0]["rows"] if row[0] != "Total")
     assert names == ["Deployment/bare", "Deployment/big", "Deployment/inner"]  # "outer" is not applied
+
+
+def test_objects_that_only_name_images_are_not_unpriced(tmp_path: Path) -> None:
+    # a review: Kyverno patterns, Flux image scans and a label named "image" were EGC005
+    others = [
+        {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"},
+         "spec": {"rules": [{"validate": {"pattern": {"spec": {"containers": [{"name": "*", "image": "!*:latest"}]}}}}]}},
+        {"apiVersion": "image.toolkit.fluxcd.io/v1beta2", "kind": "ImageRepository", "metadata": {"name": "r"},
+         "spec": {"image": "ghcr.io/org/app"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "labels": {"image": "app"}},
+         "spec": {"ports": [{"port": 80}]}},
+    ]
+    r = evaluate([_write(tmp_path, DEPLOY, *others)], CostSettings())
+    assert r.status is Status.PASSED

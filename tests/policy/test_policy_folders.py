@@ -155,3 +155,13 @@ def test_a_very_deep_folder_tree_is_walked_without_recursion(tmp_path: Path) -> 
         while deep != root / "in":
             deep.rmdir()
             deep = deep.parent
+
+
+def test_a_named_file_that_is_a_link_out_of_the_project_is_refused(cli, tmp_path: Path) -> None:
+    # a review: `policy lint deploy/cred.yaml` (a PR turned it into a link) read and quoted the target
+    outside = tmp_path / "outside"
+    write_files(outside, {"cred.yaml": "image: SECRET\n"})
+    root = _project(tmp_path / "project")
+    (root / "in" / "cred.yaml").symlink_to(outside / "cred.yaml")
+    r = cli("policy", "lint", "-p", "policy", "in/cred.yaml", cwd=root)
+    assert r.exit_code == 2 and "SECRET" not in r.stdout + r.stderr

@@ -103,3 +103,10 @@ def test_nan_in_json_is_an_input_error(tmp_path: Path) -> None:
     f.write_text('{"a": NaN}')
     with pytest.raises(InputError):
         load_documents(f)
+
+
+def test_a_merge_tag_on_another_key_is_that_key(tmp_path: Path) -> None:
+    # a review: `!!merge securityContext: {...}` was spread like `<<`; go-yaml merges only "<<"
+    text = _doc("t", "  securityContext: {runAsNonRoot: true}\n  !!merge securityContext: {privileged: true}\n")
+    [doc] = _data(tmp_path, text)
+    assert doc["spec"] == {"securityContext": {"privileged": True}}  # the later key, as kubectl reads it

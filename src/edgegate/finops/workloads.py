@@ -460,20 +460,27 @@ class Unpriced:
 
 
 def unpriced_workloads(docs: Iterable[Document]) -> list[Unpriced]:
-    """Objects of kinds `extract_workloads` does not price (other than ConfigMap and Secret,
-    which hold data) that name a container image anywhere: an object with a string ``image``,
+    """Objects of kinds `extract_workloads` does not price (other than data and the kinds that
+    only name images, `_INERT_KINDS`/`_INERT_GROUPS`) that name a container image outside their
+    metadata: an object with a string ``image``,
     however the containers are written (a list, a map, Argo's ``container``/``script``). An
     object too deep to search is one too (its cost cannot be ruled out)."""
     out: list[Unpriced] = []
     for doc, base, obj in _objects(docs):
         kind, api = str(obj.get("kind")), str(obj.get("apiVersion", ""))
-        if _priced(kind, api) or kind in ("HorizontalPodAutoscaler", "ConfigMap", "Secret"):
+        if _priced(kind, api) or kind in _INERT_KINDS or api.split("/", 1)[0] in _INERT_GROUPS:
             continue
         where = _image_at(obj, base)
         if where is not None:
             name = str(_get(obj.get("metadata"), "name") or "<unnamed>")
             out.append(Unpriced(kind, name, doc, where))
     return out
+
+
+_INERT_KINDS = frozenset({"HorizontalPodAutoscaler", "ConfigMap", "Secret"})
+_INERT_GROUPS = frozenset({"kyverno.io", "image.toolkit.fluxcd.io"})
+"""Objects that name images without running them: data, Kyverno's patterns, Flux's image scans
+(the same as the rule pack's EGP012)."""
 
 
 def _image_at(root: Any, base: str) -> str | None:
@@ -487,7 +494,8 @@ def _image_at(root: Any, base: str) -> str | None:
                 return pointer
             if depth >= 64:
                 return pointer
-            children = [(v, f"{pointer}/{str(k).replace('~', '~0').replace('/', '~1')}") for k, v in value.items()]
+            children = [(v, f"{pointer}/{str(k).replace('~', '~0').replace('/', '~1')}") for k, v in value.items()
+                        if not (value is root and k == "metadata")]  # labels and annotations run nothing
         elif isinstance(value, list):
             if depth >= 64:
                 return pointer

@@ -230,6 +230,12 @@ def iter_input_files(
                 raise InputError(f"is a symlink to a folder outside the project folder {root}", p)
             yield from sorted(_walk(p, suffixes, root))
         elif p.exists():
+            if p.is_symlink():
+                from edgegate.io.paths import is_inside, project_root
+
+                root = project_root(p)
+                if not is_inside(p, root):
+                    raise InputError(f"is a symlink to a file outside the project folder {root}", p)
             yield p
         else:
             raise InputError("no such file or directory", p)

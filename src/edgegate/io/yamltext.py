@@ -116,7 +116,7 @@ class _YamlBuilder:
         # (in "<<: [a, b]" a over b) over what came before it, a later key over an earlier one.
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            if key_node.tag == _MERGE_TAG and key_node.value == "<<":  # go-yaml: a merge only as "<<"
                 self._merging += 1
                 try:
                     for source in self._merge_sources(value_node):
@@ -165,6 +165,8 @@ class _YamlBuilder:
             return str(node.value)
         if self._go:  # every key a string, as in the JSON kubectl sends
             line = node.start_mark.line + 1
+            if node.tag == _MERGE_TAG:
+                return str(node.value)
             value = plain_value(node.value, self._path, line) if node.tag == PLAIN_TAG else self._scalar(node)
             return json_key(value.decode("utf-8", "replace") if isinstance(value, bytes) else value, self._path, line)
         key = self._scalar(node)
