@@ -64,12 +64,14 @@ class _YamlBuilder:
             return [self._build(v, f"{pointer}/{i}", v.start_mark.line + 1) for i, v in enumerate(node.value)]
         if node.tag == _STR_TAG:  # what SafeConstructor.construct_yaml_str returns, without its overhead
             return node.value
+        return self._go_scalar(node) if self._go else self._scalar(node)
+
+    def _go_scalar(self, node: Any) -> Any:
+        """A scalar as go-yaml v2 decodes it: plain ones by `plain_value`, ``!!binary`` as text."""
         if node.tag == PLAIN_TAG:
             return plain_value(node.value, self._path, node.start_mark.line + 1)
         value = self._scalar(node)
-        if self._go and isinstance(value, bytes):  # !!binary: go-yaml decodes it into a string
-            return value.decode("utf-8", "replace")
-        return value
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
     def _scalar(self, node: Any) -> Any:
         try:
@@ -97,18 +99,9 @@ class _YamlBuilder:
             else:
                 explicit.append((key_node, value_node))
         out: dict[Any, Any] = {}
-        if sources:
-            self._merging += 1
-            try:
-                for source in sources:
-                    for key, value in self._merge_source(source, pointer).items():
-                        self._spend(source)
-                        out[key] = value
-            finally:
-                self._merging -= 1
+        self._merge_into(out, sources, pointer)
         for key_node, value_node in explicit:
-            key = self._scalar_key(key_node)
-            out[key] = self._build(value_node, pointer + "/" + _escape(str(key)), key_node.start_mark.line + 1)
+            self._set(out, key_node, value_node, pointer)
         return out
 
     def _go_mapping(self, node: Any, pointer: str) -> dict[Any, Any]:
@@ -117,18 +110,27 @@ class _YamlBuilder:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG and key_node.value == "<<":  # go-yaml: a merge only as "<<"
-                self._merging += 1
-                try:
-                    for source in self._merge_sources(value_node):
-                        for key, value in self._merge_source(source, pointer).items():
-                            self._spend(source)
-                            out[key] = value
-                finally:
-                    self._merging -= 1
-                continue
-            key = self._scalar_key(key_node)
-            out[key] = self._build(value_node, pointer + "/" + _escape(str(key)), key_node.start_mark.line + 1)
+                self._merge_into(out, self._merge_sources(value_node), pointer)
+            else:
+                self._set(out, key_node, value_node, pointer)
         return out
+
+    def _set(self, out: dict[Any, Any], key_node: Any, value_node: Any, pointer: str) -> None:
+        key = self._scalar_key(key_node)
+        out[key] = self._build(value_node, pointer + "/" + _escape(str(key)), key_node.start_mark.line + 1)
+
+    def _merge_into(self, out: dict[Any, Any], sources: list[Any], pointer: str) -> None:
+        """The keys of the mappings `sources` set in `out`, in order (a later over an earlier)."""
+        if not sources:
+            return
+        self._merging += 1
+        try:
+            for source in sources:
+                for key, value in self._merge_source(source, pointer).items():
+                    self._spend(source)
+                    out[key] = value
+        finally:
+            self._merging -= 1
 
     def _merge_source(self, node: Any, pointer: str) -> dict[Any, Any]:
         # A source merged again (an alias: "<<: *defaults" in many places) is not built again: its
@@ -164,11 +166,9 @@ class _YamlBuilder:
         if node.tag in (_STR_TAG, _VALUE_TAG):  # a plain "=" key is a string too (as in PyYAML)
             return str(node.value)
         if self._go:  # every key a string, as in the JSON kubectl sends
-            line = node.start_mark.line + 1
             if node.tag == _MERGE_TAG:
                 return str(node.value)
-            value = plain_value(node.value, self._path, line) if node.tag == PLAIN_TAG else self._scalar(node)
-            return json_key(value.decode("utf-8", "replace") if isinstance(value, bytes) else value, self._path, line)
+            return json_key(self._go_scalar(node), self._path, node.start_mark.line + 1)
         key = self._scalar(node)
         try:
             hash(key)
