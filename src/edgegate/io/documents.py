@@ -8,6 +8,7 @@ refused instead of eating memory).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 from edgegate.errors import InputError
 from edgegate.io.files import DEFAULT_MAX_BYTES, STDIN, read_text_bounded
 from edgegate.io.parse import loads_json, loads_toml
+from edgegate.io.paths import is_inside, project_root
 
 YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 JSON_SUFFIXES = frozenset({".json"})
@@ -222,31 +224,21 @@ def iter_input_files(
     files there)."""
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
-            from edgegate.io.paths import is_inside, project_root
-
-            root = project_root(p)
-            if not is_inside(p, root):
-                raise InputError(f"is a symlink to a folder outside the project folder {root}", p)
-            yield from sorted(_walk(p, suffixes, root))
-        elif p.exists():
-            if p.is_symlink():
-                from edgegate.io.paths import is_inside, project_root
-
-                root = project_root(p)
-                if not is_inside(p, root):
-                    raise InputError(f"is a symlink to a file outside the project folder {root}", p)
-            yield p
-        else:
+        if not p.exists():
             raise InputError("no such file or directory", p)
+        folder = p.is_dir()
+        root = project_root(p) if folder or p.is_symlink() else None
+        if root is not None and not is_inside(p, root):
+            what = "a folder" if folder else "a file"
+            raise InputError(f"is a symlink to {what} outside the project folder {root}", p)
+        if root is not None and folder:
+            yield from sorted(_walk(p, suffixes, root))
+        else:
+            yield p
 
 
 def _walk(top: Path, suffixes: frozenset[str], root: Path) -> list[Path]:
     """The files under `top` (iteratively: no depth limit to hit), each real folder once."""
-    import os
-
-    from edgegate.io.paths import is_inside
-
     found: list[Path] = []
     seen: set[tuple[int, int]] = set()
     stack = [top]
