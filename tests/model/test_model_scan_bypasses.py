@@ -7,6 +7,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+from gguf_helpers import write_gguf_with_template
 
 from edgegate.findings import Status
 from edgegate.model.scan import analyse_pickle, classify, scan_paths
@@ -269,19 +270,6 @@ def _render(template: str, sandboxed: bool) -> str:
     )
 
 
-def _gguf_with_template(path: Path, template: str) -> None:
-    import gguf
-    import numpy as np
-
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_chat_template(template)
-    w.add_tensor("t", np.zeros(4, dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-
-
 @pytest.mark.parametrize("template", _EVIL_TEMPLATES)
 def test_gguf_template_reaching_python_internals_is_critical(tmp_path: Path, template: str) -> None:
     from jinja2.exceptions import SecurityError
@@ -294,7 +282,7 @@ def test_gguf_template_reaching_python_internals_is_critical(tmp_path: Path, tem
     except SecurityError:
         pass
     f = tmp_path / "m.gguf"
-    _gguf_with_template(f, template)
+    write_gguf_with_template(f, template)
     result = scan_paths([f])
     assert result.status is Status.FAILED
     assert "EGM008" in {x.rule_id for x in result.findings}
@@ -304,7 +292,7 @@ def test_gguf_template_reaching_python_internals_is_critical(tmp_path: Path, tem
 def test_gguf_benign_templates_pass(tmp_path: Path, template: str) -> None:
     assert _render(template, sandboxed=True) == _render(template, sandboxed=False)
     f = tmp_path / "m.gguf"
-    _gguf_with_template(f, template)
+    write_gguf_with_template(f, template)
     result = scan_paths([f])
     assert result.status is Status.PASSED
     assert {x.rule_id for x in result.findings} == {"EGM007"}
@@ -312,7 +300,7 @@ def test_gguf_benign_templates_pass(tmp_path: Path, template: str) -> None:
 
 def test_gguf_unparsable_template_is_an_error(tmp_path: Path) -> None:
     f = tmp_path / "m.gguf"
-    _gguf_with_template(f, "{% for m in messages %}{{ m.content }")
+    write_gguf_with_template(f, "{% for m in messages %}{{ m.content }")
     assert scan_paths([f]).status is Status.ERROR
 
 

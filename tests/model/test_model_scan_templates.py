@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gguf_helpers import write_gguf_with_template
 
 from edgegate.findings import Status
 from edgegate.model.scan import scan_paths
@@ -51,18 +52,7 @@ def _sandbox_refuses(template: str, leak: str, **extra: Any) -> bool:
 
 
 def _scan(tmp_path: Path, template: str) -> Any:
-    import gguf
-    import numpy as np
-
-    path = tmp_path / "m.gguf"
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_chat_template(template)
-    w.add_tensor("t", np.zeros(4, dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return scan_paths([path])
+    return scan_paths([write_gguf_with_template(tmp_path / "m.gguf", template)])
 
 
 def _assert_blocked(tmp_path: Path, template: str) -> None:
